@@ -1,0 +1,85 @@
+"""Reading settings from the environment, strictly.
+
+django-environ parses the values; these helpers add what it does not do:
+a bad value stops the process at start with a message naming the variable,
+instead of silently turning ``DEBUG=ture`` into ``False``.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from typing import TypeVar
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+T = TypeVar("T")
+
+env = environ.Env()
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _raw(name: str) -> str | None:
+    value = env.str(name, default=None)
+    return None if value is None else value.strip()
+
+
+def _fail(name: str, value: str, expected: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"Environment variable {name}={value!r} is invalid: {expected}.")
+
+
+def env_bool(name: str, *, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise _fail(name, value, "expected one of true/false, yes/no, on/off, 1/0")
+
+
+def env_int(name: str, *, default: int, minimum: int | None = None) -> int:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise _fail(name, value, "expected a whole number") from None
+    if minimum is not None and number < minimum:
+        raise _fail(name, value, f"expected a number of at least {minimum}")
+    return number
+
+
+def env_str(name: str, *, default: str) -> str:
+    value = _raw(name)
+    return default if value is None or value == "" else value
+
+
+def env_list(name: str, *, default: list[str]) -> list[str]:
+    value = _raw(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_time_zone(name: str, *, default: str) -> str:
+    value = env_str(name, default=default)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _fail(name, value, "expected an IANA time zone such as UTC or Europe/Paris") from None
+    return value
+
+
+def env_parsed(name: str, *, default: str, parse: Callable[[str], T], expected: str) -> T:
+    """Parse a URL-like value with django-environ, naming the variable when it is bad."""
+    value = env_str(name, default=default)
+    try:
+        return parse(value)
+    except Exception as exc:  # environ raises several types for a bad URL
+        raise _fail(name, value, f"{expected} ({exc})") from None

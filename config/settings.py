@@ -1,0 +1,166 @@
+"""Settings, all read from the environment (see README, "Configuration")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, env_parsed, env_str, env_time_zone
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = env_bool("DEBUG", default=False)
+
+SECRET_KEY = env_str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY to a long random string "
+            "(or DEBUG=true for a development-only default)."
+        )
+    SECRET_KEY = "insecure-development-key-never-use-in-production"
+
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "lists",
+    "contacts",
+    "conductor",
+    "integrations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+DATABASES = {
+    "default": env_parsed(
+        "DATABASE_URL",
+        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        parse=environ.Env.db_url_config,
+        expected="expected a URL such as postgres://user:pass@host:5432/name or sqlite:///path",
+    )
+}
+_engine = DATABASES["default"]["ENGINE"]
+if _engine == "django.db.backends.sqlite3":
+    # WAL lets the web server read while a worker writes; IMMEDIATE transactions
+    # take the write lock up front, so two writers queue instead of deadlocking.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = env_str(
+        "TEST_SQLITE_NAME", default=str(VAR_DIR / "test.sqlite3")
+    )
+elif _engine == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", default=60, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    raise ImproperlyConfigured(
+        f"DATABASE_URL uses the engine {_engine}; only PostgreSQL and SQLite are supported."
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Time ---------------------------------------------------------------------
+USE_TZ = True  # times are stored in UTC; a list's own time zone decides its dates
+TIME_ZONE = env_time_zone("TIME_ZONE", default="UTC")
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+# --- Static files -------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = env_str("STATIC_ROOT", default=str(VAR_DIR / "static"))
+
+# --- Email --------------------------------------------------------------------
+_email = env_parsed(
+    "EMAIL_URL",
+    default="consolemail://" if DEBUG else "smtp://localhost:25",
+    parse=environ.Env.email_url_config,
+    expected="expected a URL such as smtp://user:pass@host:587, smtp+tls://… or consolemail://",
+)
+vars().update(_email)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=30, minimum=1)
+
+# --- Background work (django-q2) ----------------------------------------------
+REDIS_URL = env_str("REDIS_URL", default="")
+Q_CLUSTER = {
+    "name": "retailmail",
+    "workers": env_int("Q_WORKERS", default=2, minimum=1),
+    "timeout": env_int("Q_TIMEOUT", default=600, minimum=1),
+    "retry": env_int("Q_TIMEOUT", default=600, minimum=1) + 60,
+    "max_attempts": 3,
+    "catch_up": False,
+    "save_limit": 1000,
+    "poll": 0.5,
+}
+if REDIS_URL:
+    if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            f"Environment variable REDIS_URL={REDIS_URL!r} is invalid: "
+            "expected a URL such as redis://localhost:6379/0."
+        )
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Logging ------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", default="INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"Environment variable LOG_LEVEL={LOG_LEVEL!r} is invalid: "
+        "expected DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}
+
+# --- Security in production ---------------------------------------------------
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -1,0 +1,213 @@
+"""Contacts, their activity, and the addresses that may not be subscribed."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from lists.models import List
+
+
+def new_email_key() -> str:
+    return uuid.uuid4().hex
+
+
+def universal_email_key(email: str) -> str:
+    """SHA-256 of the normalised address, the same on every list."""
+    return hashlib.sha256(email.encode()).hexdigest()
+
+
+class SubscriptionState(models.TextChoices):
+    SUBSCRIBED = "Subscribed"
+    UNSUBSCRIBED = "Unsubscribed"
+    PENDING = "Pending", "Pending (double opt-in)"
+
+
+class SubscribeMethod:
+    """Known subscribe methods. The field is an open set; these are the ones
+    the platform itself writes."""
+
+    ADMIN = "Admin"
+    API = "API"
+    IMPORT = "List Import"
+    ADDRESS_CHANGE = "Address Change"
+    DOUBLE_OPT_IN = "Double Opt-In"
+    SUBSCRIPTION_POINT = "Subscription Point"
+
+
+class UnsubscribeMethod:
+    """Known unsubscribe methods (an open set, as in Listrak)."""
+
+    UNSUBSCRIBE_LINK = "Unsubscribe Link"
+    ONE_CLICK = "One-Click"
+    PREFERENCE_CHANGE = "Preference Change"
+    SPAM_COMPLAINT = "Spam Complaint"
+    HARD_BOUNCE = "Hard Bounce"
+    BOUNCE_LIMIT = "Bounce Limit"
+    INVALID_ADDRESS = "Invalid Address"
+    IMPORT = "List Import"
+    ADMIN = "Admin"
+    API = "API"
+    BAN = "Ban"
+    ADDRESS_CHANGE = "Address Change"
+
+
+class Contact(models.Model):
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="contacts")
+    email = models.CharField("email address", max_length=254, help_text="Stored in lower case.")
+    email_key = models.CharField(max_length=32, unique=True, default=new_email_key, editable=False)
+    universal_email_key = models.CharField(max_length=64, db_index=True, editable=False)
+    external_contact_id = models.CharField(max_length=100, blank=True)
+    state = models.CharField(
+        "subscription state",
+        max_length=20,
+        choices=SubscriptionState.choices,
+        default=SubscriptionState.SUBSCRIBED,
+    )
+    subscribed_at = models.DateTimeField(
+        "original subscribe date", null=True, blank=True, help_text="Empty until first subscribed."
+    )
+    resubscribed_at = models.DateTimeField("resubscribe date", null=True, blank=True)
+    subscribe_method = models.CharField(max_length=50, blank=True)
+    unsubscribed_at = models.DateTimeField("unsubscribe date", null=True, blank=True)
+    unsubscribe_method = models.CharField(max_length=50, blank=True)
+    profile = models.JSONField(
+        default=dict, blank=True, help_text="Profile values by field id (see lists.field_types)."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["list", "email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["list", "email"], name="contact_one_per_list_and_address"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="contact_email_normalised"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=SubscriptionState.values), name="contact_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state=SubscriptionState.SUBSCRIBED)
+                | models.Q(subscribed_at__isnull=False),
+                name="contact_subscribed_has_subscribe_date",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state=SubscriptionState.UNSUBSCRIBED)
+                | models.Q(unsubscribed_at__isnull=False),
+                name="contact_unsubscribed_has_unsubscribe_date",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["list", "state", "subscribed_at"], name="contact_list_state_subscribed"
+            ),
+            models.Index(
+                fields=["list", "external_contact_id"],
+                name="contact_list_external_id",
+                condition=~models.Q(external_contact_id=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.universal_email_key = universal_email_key(self.email)
+        super().save(*args, **kwargs)
+
+    @property
+    def is_subscribed(self) -> bool:
+        return self.state == SubscriptionState.SUBSCRIBED
+
+
+class Ban(models.Model):
+    """An address that may never be subscribed to a list. Banning unsubscribes
+    the contact; lifting a ban does not resubscribe it."""
+
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="bans")
+    email = models.CharField("email address", max_length=254)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["list", "email"], name="ban_one_per_list_and_address"),
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="ban_email_normalised"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} banned from {self.list}"
+
+
+class Suppression(models.Model):
+    """An address suppressed on every list: it cannot be subscribed and is
+    never sent to."""
+
+    email = models.CharField("email address", max_length=254, unique=True)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="suppression_email_normalised"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} suppressed"
+
+
+class ActivityKind(models.TextChoices):
+    SUBSCRIBED = "subscribed", "Subscribed (first time)"
+    RESUBSCRIBED = "resubscribed", "Resubscribed"
+    PENDING = "pending", "Pending double opt-in"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    PROFILE_UPDATED = "profile_updated", "Profile updated"
+    ADDRESS_CHANGED = "address_changed", "Address changed"
+    EVENT_FIRED = "event_fired", "External event"
+    BANNED = "banned", "Banned"
+    UNBANNED = "unbanned", "Ban lifted"
+    SUPPRESSED = "suppressed", "Suppressed"
+    UNSUPPRESSED = "unsuppressed", "Suppression lifted"
+    EMAIL_SENT = "email_sent", "Email sent"
+    EMAIL_OPENED = "email_opened", "Email opened"
+    EMAIL_CLICKED = "email_clicked", "Email link clicked"
+    EMAIL_BOUNCED = "email_bounced", "Email bounced"
+    EMAIL_SPAM = "email_spam", "Email marked as spam"
+    EMAIL_CONVERTED = "email_converted", "Email converted"
+
+
+class Activity(models.Model):
+    """One thing that happened to a contact. Written only through
+    ``contacts.hooks.record_activities``, which lets other apps react in the
+    same transaction."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="activities")
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="+")
+    email = models.CharField("email address", max_length=254, help_text="The address at the time.")
+    kind = models.CharField(max_length=30, choices=ActivityKind.choices)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(fields=["contact", "-occurred_at"], name="activity_contact_recent"),
+            models.Index(fields=["list", "kind", "occurred_at"], name="activity_list_kind_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.email}"

@@ -1,0 +1,43 @@
+"""Every write to contacts goes through these services. Each has a batch form
+doing set-based work for many contacts at once, and records activity through
+``contacts.hooks.record_activities``."""
+
+from contacts.services.address_change import change_address, change_addresses
+from contacts.services.blocking import (
+    ban_address,
+    ban_addresses,
+    suppress_addresses,
+    unban_addresses,
+    unsuppress_addresses,
+)
+from contacts.services.common import ContactResult, Outcome
+from contacts.services.events import fire_event, fire_events
+from contacts.services.profile import UpdateType, merge_profile, update_profile, update_profiles
+from contacts.services.subscriptions import (
+    subscribe_contact,
+    subscribe_contacts,
+    unsubscribe_contact,
+    unsubscribe_contacts,
+)
+
+__all__ = [
+    "ContactResult",
+    "Outcome",
+    "UpdateType",
+    "ban_address",
+    "ban_addresses",
+    "change_address",
+    "change_addresses",
+    "fire_event",
+    "fire_events",
+    "merge_profile",
+    "subscribe_contact",
+    "subscribe_contacts",
+    "suppress_addresses",
+    "unban_addresses",
+    "unsubscribe_contact",
+    "unsubscribe_contacts",
+    "unsuppress_addresses",
+    "update_profile",
+    "update_profiles",
+]

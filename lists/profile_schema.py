@@ -1,0 +1,64 @@
+"""The profile fields of one list, loaded once, to resolve and clean values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.core.exceptions import ValidationError
+
+from lists.field_types import clean_value
+from lists.models import List, ProfileField
+
+FieldRef = ProfileField | int | str
+
+
+class ProfileSchema:
+    """Resolves field references (a ProfileField, its id, or its name in any
+    case) of one list and cleans whole mappings of values at once."""
+
+    def __init__(self, list_obj: List) -> None:
+        self.list = list_obj
+        self.fields: list[ProfileField] = list(
+            ProfileField.objects.filter(list=list_obj).order_by("group__position", "position", "id")
+        )
+        self.by_id = {field.pk: field for field in self.fields}
+        self.by_name = {field.name.lower(): field for field in self.fields}
+
+    def resolve(self, ref: FieldRef) -> ProfileField:
+        field: ProfileField | None
+        if isinstance(ref, ProfileField):
+            field = self.by_id.get(ref.pk)
+        elif isinstance(ref, int) and not isinstance(ref, bool):
+            field = self.by_id.get(ref)
+        elif isinstance(ref, str):
+            field = self.by_name.get(ref.strip().lower())
+        else:
+            field = None
+        if field is None:
+            raise ValidationError(
+                "Unknown profile field %(ref)s on list %(list)s.",
+                code="unknown_profile_field",
+                params={"ref": repr(getattr(ref, "name", ref)), "list": repr(self.list.name)},
+            )
+        return field
+
+    def clean(self, values: Mapping[FieldRef, object]) -> dict[str, str | None]:
+        """Return ``{field key: canonical value or None}``; raise one
+        ValidationError listing every unknown field and every bad value."""
+        cleaned: dict[str, str | None] = {}
+        errors: list[ValidationError] = []
+        for ref, value in values.items():
+            try:
+                field = self.resolve(ref)
+                if field.key in cleaned:
+                    raise ValidationError(
+                        "Profile field %(field)s is given twice.",
+                        code="profile_field_given_twice",
+                        params={"field": repr(field.name)},
+                    )
+                cleaned[field.key] = clean_value(field, value)
+            except ValidationError as error:
+                errors.append(error)
+        if errors:
+            raise ValidationError(errors)
+        return cleaned
