@@ -79,8 +79,14 @@ DATABASES = {
         expected="expected a URL such as postgres://user:pass@host:5432/name or sqlite:///path",
     )
 }
-_engine = DATABASES["default"]["ENGINE"]
+_engine = DATABASES["default"].get("ENGINE", "")
+if not _engine:
+    raise ImproperlyConfigured(
+        "Environment variable DATABASE_URL is invalid: expected a URL such as "
+        "postgres://user:pass@host:5432/name or sqlite:///path."
+    )
 if _engine == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)
     # WAL lets the web server read while a worker writes; IMMEDIATE transactions
     # take the write lock up front, so two writers queue instead of deadlocking.
     DATABASES["default"]["OPTIONS"] = {
@@ -124,11 +130,12 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=30, minimum=1)
 
 # --- Background work (django-q2) ----------------------------------------------
 REDIS_URL = env_str("REDIS_URL", default="")
+Q_TIMEOUT = env_int("Q_TIMEOUT", default=600, minimum=1)
 Q_CLUSTER = {
     "name": "retailmail",
     "workers": env_int("Q_WORKERS", default=2, minimum=1),
-    "timeout": env_int("Q_TIMEOUT", default=600, minimum=1),
-    "retry": env_int("Q_TIMEOUT", default=600, minimum=1) + 60,
+    "timeout": Q_TIMEOUT,
+    "retry": Q_TIMEOUT + 60,  # must exceed the timeout, or a slow task runs twice
     "max_attempts": 3,
     "catch_up": False,
     "save_limit": 1000,

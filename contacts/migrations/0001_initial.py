@@ -8,114 +8,305 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('lists', '0001_initial'),
+        ("lists", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.CharField(help_text='Stored in lower case.', max_length=254, verbose_name='email address')),
-                ('email_key', models.CharField(default=contacts.models.new_email_key, editable=False, max_length=32, unique=True)),
-                ('universal_email_key', models.CharField(db_index=True, editable=False, max_length=64)),
-                ('external_contact_id', models.CharField(blank=True, max_length=100)),
-                ('state', models.CharField(choices=[('Subscribed', 'Subscribed'), ('Unsubscribed', 'Unsubscribed'), ('Pending', 'Pending (double opt-in)')], default='Subscribed', max_length=20, verbose_name='subscription state')),
-                ('subscribed_at', models.DateTimeField(blank=True, help_text='Empty until first subscribed.', null=True, verbose_name='original subscribe date')),
-                ('resubscribed_at', models.DateTimeField(blank=True, null=True, verbose_name='resubscribe date')),
-                ('subscribe_method', models.CharField(blank=True, max_length=50)),
-                ('unsubscribed_at', models.DateTimeField(blank=True, null=True, verbose_name='unsubscribe date')),
-                ('unsubscribe_method', models.CharField(blank=True, max_length=50)),
-                ('profile', models.JSONField(blank=True, default=dict, help_text='Profile values by field id (see lists.field_types).')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('list', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='lists.list')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "email",
+                    models.CharField(
+                        help_text="Stored in lower case.",
+                        max_length=254,
+                        verbose_name="email address",
+                    ),
+                ),
+                (
+                    "email_key",
+                    models.CharField(
+                        default=contacts.models.new_email_key,
+                        editable=False,
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "universal_email_key",
+                    models.CharField(db_index=True, editable=False, max_length=64),
+                ),
+                ("external_contact_id", models.CharField(blank=True, max_length=100)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("Subscribed", "Subscribed"),
+                            ("Unsubscribed", "Unsubscribed"),
+                            ("Pending", "Pending (double opt-in)"),
+                        ],
+                        default="Subscribed",
+                        max_length=20,
+                        verbose_name="subscription state",
+                    ),
+                ),
+                (
+                    "subscribed_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Empty until first subscribed.",
+                        null=True,
+                        verbose_name="original subscribe date",
+                    ),
+                ),
+                (
+                    "resubscribed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="resubscribe date"),
+                ),
+                ("subscribe_method", models.CharField(blank=True, max_length=50)),
+                (
+                    "unsubscribed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="unsubscribe date"),
+                ),
+                ("unsubscribe_method", models.CharField(blank=True, max_length=50)),
+                (
+                    "profile",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Profile values by field id (see lists.field_types).",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "list",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contacts",
+                        to="lists.list",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['list', 'email'],
+                "ordering": ["list", "email"],
             },
         ),
         migrations.CreateModel(
-            name='Activity',
+            name="Activity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.CharField(help_text='The address at the time.', max_length=254, verbose_name='email address')),
-                ('kind', models.CharField(choices=[('subscribed', 'Subscribed (first time)'), ('resubscribed', 'Resubscribed'), ('pending', 'Pending double opt-in'), ('unsubscribed', 'Unsubscribed'), ('profile_updated', 'Profile updated'), ('address_changed', 'Address changed'), ('event_fired', 'External event'), ('banned', 'Banned'), ('unbanned', 'Ban lifted'), ('suppressed', 'Suppressed'), ('unsuppressed', 'Suppression lifted'), ('email_sent', 'Email sent'), ('email_opened', 'Email opened'), ('email_clicked', 'Email link clicked'), ('email_bounced', 'Email bounced'), ('email_spam', 'Email marked as spam'), ('email_converted', 'Email converted')], max_length=30)),
-                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('list', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lists.list')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='contacts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "email",
+                    models.CharField(
+                        help_text="The address at the time.",
+                        max_length=254,
+                        verbose_name="email address",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("subscribed", "Subscribed (first time)"),
+                            ("resubscribed", "Resubscribed"),
+                            ("pending", "Pending double opt-in"),
+                            ("unsubscribed", "Unsubscribed"),
+                            ("profile_updated", "Profile updated"),
+                            ("address_changed", "Address changed"),
+                            ("event_fired", "External event"),
+                            ("banned", "Banned"),
+                            ("unbanned", "Ban lifted"),
+                            ("suppressed", "Suppressed"),
+                            ("unsuppressed", "Suppression lifted"),
+                            ("email_sent", "Email sent"),
+                            ("email_opened", "Email opened"),
+                            ("email_clicked", "Email link clicked"),
+                            ("email_bounced", "Email bounced"),
+                            ("email_spam", "Email marked as spam"),
+                            ("email_converted", "Email converted"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                (
+                    "list",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="lists.list",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activities",
+                        to="contacts.contact",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'activities',
-                'ordering': ['-occurred_at', '-id'],
+                "verbose_name_plural": "activities",
+                "ordering": ["-occurred_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Suppression',
+            name="Suppression",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.CharField(max_length=254, unique=True, verbose_name='email address')),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "email",
+                    models.CharField(max_length=254, unique=True, verbose_name="email address"),
+                ),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('email', django.db.models.functions.text.Lower('email'))), name='suppression_email_normalised')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("email", django.db.models.functions.text.Lower("email"))
+                        ),
+                        name="suppression_email_normalised",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Ban',
+            name="Ban",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.CharField(max_length=254, verbose_name='email address')),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('list', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bans', to='lists.list')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.CharField(max_length=254, verbose_name="email address")),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "list",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bans",
+                        to="lists.list",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('list', 'email'), name='ban_one_per_list_and_address'), models.CheckConstraint(condition=models.Q(('email', django.db.models.functions.text.Lower('email'))), name='ban_email_normalised')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("list", "email"), name="ban_one_per_list_and_address"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("email", django.db.models.functions.text.Lower("email"))
+                        ),
+                        name="ban_email_normalised",
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['list', 'state', 'subscribed_at'], name='contact_list_state_subscribed'),
+            model_name="contact",
+            index=models.Index(
+                fields=["list", "state", "subscribed_at"], name="contact_list_state_subscribed"
+            ),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(condition=models.Q(('external_contact_id', ''), _negated=True), fields=['list', 'external_contact_id'], name='contact_list_external_id'),
+            model_name="contact",
+            index=models.Index(
+                condition=models.Q(("external_contact_id", ""), _negated=True),
+                fields=["list", "external_contact_id"],
+                name="contact_list_external_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(fields=('list', 'email'), name='contact_one_per_list_and_address'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                fields=("list", "email"), name="contact_one_per_list_and_address"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.CheckConstraint(condition=models.Q(('email', django.db.models.functions.text.Lower('email'))), name='contact_email_normalised'),
+            model_name="contact",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("email", django.db.models.functions.text.Lower("email"))),
+                name="contact_email_normalised",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['Subscribed', 'Unsubscribed', 'Pending'])), name='contact_state_valid'),
+            model_name="contact",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("state__in", ["Subscribed", "Unsubscribed", "Pending"])),
+                name="contact_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'Subscribed'), _negated=True), ('subscribed_at__isnull', False), _connector='OR'), name='contact_subscribed_has_subscribe_date'),
+            model_name="contact",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state", "Subscribed"), _negated=True),
+                    ("subscribed_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="contact_subscribed_has_subscribe_date",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'Unsubscribed'), _negated=True), ('unsubscribed_at__isnull', False), _connector='OR'), name='contact_unsubscribed_has_unsubscribe_date'),
+            model_name="contact",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state", "Unsubscribed"), _negated=True),
+                    ("unsubscribed_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="contact_unsubscribed_has_unsubscribe_date",
+            ),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['contact', '-occurred_at'], name='activity_contact_recent'),
+            model_name="activity",
+            index=models.Index(fields=["contact", "-occurred_at"], name="activity_contact_recent"),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['list', 'kind', 'occurred_at'], name='activity_list_kind_time'),
+            model_name="activity",
+            index=models.Index(
+                fields=["list", "kind", "occurred_at"], name="activity_list_kind_time"
+            ),
         ),
     ]

@@ -121,7 +121,9 @@ def _subscribe(
             outcome = _enter_new(contact, now=now, method=method, double_opt_in=double_opt_in)
             created.append(contact)
         else:
-            outcome = _enter_existing(contact, now=now, method=method, override=override)
+            outcome = _enter_existing(
+                contact, now=now, method=method, override=override, double_opt_in=double_opt_in
+            )
             if outcome in (Outcome.SUBSCRIBED, Outcome.RESUBSCRIBED):
                 changed.append(contact)
         results[index] = ContactResult(email, outcome, contact)
@@ -157,10 +159,12 @@ def _enter_new(
 
 
 def _enter_existing(
-    contact: Contact, *, now: datetime.datetime, method: str, override: bool
+    contact: Contact, *, now: datetime.datetime, method: str, override: bool, double_opt_in: bool
 ) -> Outcome:
     if contact.state == SubscriptionState.SUBSCRIBED:
         return Outcome.ALREADY_SUBSCRIBED
+    if contact.state == SubscriptionState.PENDING and double_opt_in:
+        return Outcome.ALREADY_PENDING  # still waiting for the confirmation
     if contact.state == SubscriptionState.UNSUBSCRIBED and not override:
         return Outcome.PREVIOUSLY_UNSUBSCRIBED
     contact.state = SubscriptionState.SUBSCRIBED

@@ -9,108 +9,285 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='List',
+            name="List",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('from_name', models.CharField(blank=True, max_length=200)),
-                ('from_email', models.EmailField(blank=True, max_length=254)),
-                ('bounce_handling', models.CharField(choices=[('None', 'None'), ('Standard', 'Standard'), ('Aggressive', 'Aggressive')], default='Standard', max_length=20)),
-                ('bounce_unsubscribe_count', models.PositiveIntegerField(default=3, help_text='Bounces allowed before the contact is unsubscribed.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)])),
-                ('double_opt_in', models.BooleanField(default=False)),
-                ('time_zone', models.CharField(default=lists.models.default_time_zone, help_text='Decides calendar dates for this list (waits, date actions).', max_length=64, validators=[lists.models.validate_time_zone])),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("from_name", models.CharField(blank=True, max_length=200)),
+                ("from_email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "bounce_handling",
+                    models.CharField(
+                        choices=[
+                            ("None", "None"),
+                            ("Standard", "Standard"),
+                            ("Aggressive", "Aggressive"),
+                        ],
+                        default="Standard",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "bounce_unsubscribe_count",
+                    models.PositiveIntegerField(
+                        default=3,
+                        help_text="Bounces allowed before the contact is unsubscribed.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                    ),
+                ),
+                ("double_opt_in", models.BooleanField(default=False)),
+                (
+                    "time_zone",
+                    models.CharField(
+                        default=lists.models.default_time_zone,
+                        help_text="Decides calendar dates for this list (waits, date actions).",
+                        max_length=64,
+                        validators=[lists.models.validate_time_zone],
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('bounce_handling__in', ['None', 'Standard', 'Aggressive'])), name='list_bounce_handling_valid'), models.CheckConstraint(condition=models.Q(('bounce_unsubscribe_count__gte', 1)), name='list_bounce_unsubscribe_count_positive')],
+                "ordering": ["name", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("bounce_handling__in", ["None", "Standard", "Aggressive"])
+                        ),
+                        name="list_bounce_handling_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("bounce_unsubscribe_count__gte", 1)),
+                        name="list_bounce_unsubscribe_count_positive",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='EventGroup',
+            name="EventGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('list', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='event_groups', to='lists.list')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "list",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="event_groups",
+                        to="lists.list",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('status', models.CharField(choices=[('Active', 'Active'), ('Blocked', 'Blocked')], default='Active', max_length=10)),
-                ('group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='lists.eventgroup')),
-                ('list', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='lists.list')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("Active", "Active"), ("Blocked", "Blocked")],
+                        default="Active",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "group",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="lists.eventgroup",
+                    ),
+                ),
+                (
+                    "list",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="lists.list",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ProfileFieldGroup',
+            name="ProfileFieldGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('list', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='field_groups', to='lists.list')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "list",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="field_groups",
+                        to="lists.list",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ProfileField',
+            name="ProfileField",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('data_type', models.CharField(choices=[('Text', 'Text'), ('Numeric', 'Numeric'), ('RadioButton', 'Radio button'), ('CheckBox', 'Check box'), ('CommentArea', 'Comment area'), ('Date', 'Date'), ('ContentBlock', 'Content block')], default='Text', max_length=20)),
-                ('max_length', models.PositiveIntegerField(default=255, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(4000)])),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('list', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='profile_fields', to='lists.list')),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='fields', to='lists.profilefieldgroup')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "data_type",
+                    models.CharField(
+                        choices=[
+                            ("Text", "Text"),
+                            ("Numeric", "Numeric"),
+                            ("RadioButton", "Radio button"),
+                            ("CheckBox", "Check box"),
+                            ("CommentArea", "Comment area"),
+                            ("Date", "Date"),
+                            ("ContentBlock", "Content block"),
+                        ],
+                        default="Text",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "max_length",
+                    models.PositiveIntegerField(
+                        default=255,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(4000),
+                        ],
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "list",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="profile_fields",
+                        to="lists.list",
+                    ),
+                ),
+                (
+                    "group",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="fields",
+                        to="lists.profilefieldgroup",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='eventgroup',
-            constraint=models.UniqueConstraint(models.F('list'), django.db.models.functions.text.Lower('name'), name='event_group_name_unique_per_list'),
+            model_name="eventgroup",
+            constraint=models.UniqueConstraint(
+                models.F("list"),
+                django.db.models.functions.text.Lower("name"),
+                name="event_group_name_unique_per_list",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='event',
-            constraint=models.UniqueConstraint(models.F('list'), django.db.models.functions.text.Lower('name'), name='event_name_unique_per_list'),
+            model_name="event",
+            constraint=models.UniqueConstraint(
+                models.F("list"),
+                django.db.models.functions.text.Lower("name"),
+                name="event_name_unique_per_list",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='event',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['Active', 'Blocked'])), name='event_status_valid'),
+            model_name="event",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["Active", "Blocked"])), name="event_status_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='profilefieldgroup',
-            constraint=models.UniqueConstraint(models.F('list'), django.db.models.functions.text.Lower('name'), name='profile_field_group_name_unique_per_list'),
+            model_name="profilefieldgroup",
+            constraint=models.UniqueConstraint(
+                models.F("list"),
+                django.db.models.functions.text.Lower("name"),
+                name="profile_field_group_name_unique_per_list",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='profilefield',
-            constraint=models.UniqueConstraint(models.F('list'), django.db.models.functions.text.Lower('name'), name='profile_field_name_unique_per_list'),
+            model_name="profilefield",
+            constraint=models.UniqueConstraint(
+                models.F("list"),
+                django.db.models.functions.text.Lower("name"),
+                name="profile_field_name_unique_per_list",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='profilefield',
-            constraint=models.CheckConstraint(condition=models.Q(('data_type__in', ['Text', 'Numeric', 'RadioButton', 'CheckBox', 'CommentArea', 'Date', 'ContentBlock'])), name='profile_field_type_valid'),
+            model_name="profilefield",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "data_type__in",
+                        [
+                            "Text",
+                            "Numeric",
+                            "RadioButton",
+                            "CheckBox",
+                            "CommentArea",
+                            "Date",
+                            "ContentBlock",
+                        ],
+                    )
+                ),
+                name="profile_field_type_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='profilefield',
-            constraint=models.CheckConstraint(condition=models.Q(('max_length__gte', 1)), name='profile_field_max_length_positive'),
+            model_name="profilefield",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("max_length__gte", 1)), name="profile_field_max_length_positive"
+            ),
         ),
     ]
