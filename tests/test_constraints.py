@@ -5,7 +5,12 @@ from django.db import IntegrityError, transaction
 
 from contacts.models import Ban, Contact, SubscriptionState
 from lists.models import ProfileField
-from tests.factories import ContactFactory, ListFactory, ProfileFieldFactory, ProfileFieldGroupFactory
+from tests.factories import (
+    ContactFactory,
+    ListFactory,
+    ProfileFieldFactory,
+    ProfileFieldGroupFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +43,9 @@ def test_a_subscribed_contact_has_a_subscribe_date_and_an_unsubscribed_one_its_d
         state=SubscriptionState.UNSUBSCRIBED,
         subscribed_at="2024-01-01T00:00Z",
     )
-    assert refused(list=email_list, email="c@example.com", state="Maybe", subscribed_at="2024-01-01T00:00Z")
+    assert refused(
+        list=email_list, email="c@example.com", state="Maybe", subscribed_at="2024-01-01T00:00Z"
+    )
 
 
 def test_profile_field_names_are_unique_per_list_in_any_case():

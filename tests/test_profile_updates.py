@@ -103,7 +103,8 @@ def test_a_bad_value_is_refused_naming_contact_and_field_and_nothing_changes(fie
     with pytest.raises(ValidationError) as raised:
         update_profile(contact=contact, values={"First Name": "Ada", "Birthday": "someday"})
     assert raised.value.messages == [
-        "ada@example.com: Profile field 'Birthday': 'someday' is not a date; use MM/DD/YYYY or YYYY-MM-DD."
+        "ada@example.com: Profile field 'Birthday': 'someday' is not a date; "
+        "use MM/DD/YYYY or YYYY-MM-DD."
     ]
     contact.refresh_from_db()
     assert contact.profile == {}

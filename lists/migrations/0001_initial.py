@@ -4,8 +4,9 @@ import django.core.validators
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
-import lists.models
 from django.db import migrations, models
+
+import lists.models
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from contacts.addresses import normalise_email
+from contacts.forms import BASE_FIELDS, ContactForm, profile_form_name
+from contacts.models import Activity, Ban, Contact, SubscribeMethod, Suppression, UnsubscribeMethod
+from contacts.services import (
+    ContactResult,
+    UpdateType,
+    ban_addresses,
+    subscribe_contact,
+    subscribe_contacts,
+    suppress_addresses,
+    unban_addresses,
+    unsubscribe_contacts,
+    unsuppress_addresses,
+    update_profile,
+)
+from lists.profile_schema import ProfileSchema
+
+RECENT_ACTIVITY = 50
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    form = ContactForm
+    list_display = ["email", "list", "state", "subscribed_at", "unsubscribed_at"]
+    list_filter = ["list", "state"]
+    list_select_related = ["list"]
+    search_fields = ["email"]
+    search_help_text = "An address, or its beginning, or an email key."
+    show_full_result_count = False  # counting millions of rows on every search is slow
+    actions = ["subscribe_selected", "unsubscribe_selected", "ban_selected"]
+    readonly_fields = [
+        "state",
+        "subscribed_at",
+        "resubscribed_at",
+        "subscribe_method",
+        "unsubscribed_at",
+        "unsubscribe_method",
+        "email_key",
+        "universal_email_key",
+        "created_at",
+        "updated_at",
+        "recent_activity",
+    ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # Profile fields are added per contact by the form itself.
+        kwargs["fields"] = BASE_FIELDS
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [
+                (None, {"fields": BASE_FIELDS, "description": "The address is subscribed on save."})
+            ]
+        profile = [profile_form_name(f) for f in ProfileSchema(obj.list).fields]
+        return [
+            (None, {"fields": BASE_FIELDS}),
+            ("Profile", {"fields": profile, "description": "A blank value clears the field."}),
+            (
+                "Subscription",
+                {
+                    "fields": [
+                        "state",
+                        ("subscribed_at", "resubscribed_at", "subscribe_method"),
+                        ("unsubscribed_at", "unsubscribe_method"),
+                    ]
+                },
+            ),
+            ("Keys", {"fields": ["email_key", "universal_email_key", "created_at", "updated_at"]}),
+            ("Activity", {"fields": ["recent_activity"]}),
+        ]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Addresses are stored in lower case: a prefix match uses the unique index.
+        term = search_term.strip().lower()
+        if not term:
+            return queryset, False
+        return queryset.filter(email__startswith=term) | queryset.filter(email_key=term), False
+
+    def save_model(self, request, obj: Contact, form: ContactForm, change: bool) -> None:
+        if not change:
+            result = subscribe_contact(
+                email_list=obj.list, email=obj.email, method=SubscribeMethod.ADMIN
+            )
+            contact = result.contact
+            assert contact is not None
+            if obj.external_contact_id:
+                Contact.objects.filter(pk=contact.pk).update(
+                    external_contact_id=obj.external_contact_id
+                )
+            obj.pk = contact.pk
+            obj.refresh_from_db()
+            return
+        if "external_contact_id" in form.changed_data:
+            Contact.objects.filter(pk=obj.pk).update(external_contact_id=obj.external_contact_id)
+        update_profile(contact=obj, values=form.profile_values(), update_type=UpdateType.OVERWRITE)
+
+    @admin.display(description="Recent activity")
+    def recent_activity(self, obj: Contact) -> str:
+        rows = obj.activities.order_by("-occurred_at", "-id")[:RECENT_ACTIVITY]
+        if not rows:
+            return "None yet."
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (a.occurred_at.strftime("%Y-%m-%d %H:%M:%S UTC"), a.get_kind_display(), _details(a))
+                for a in rows
+            ),
+        )
+        return format_html(
+            '<table class="recent-activity"><thead><tr><th>When</th><th>What</th><th>Details</th>'
+            "</tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
+
+    @admin.action(description="Subscribe selected contacts (overrides an unsubscribe)")
+    def subscribe_selected(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        self._per_list(
+            request,
+            queryset,
+            lambda email_list, emails: subscribe_contacts(
+                email_list=email_list,
+                emails=emails,
+                method=SubscribeMethod.ADMIN,
+                override_unsubscribe=True,
+            ),
+        )
+
+    @admin.action(description="Unsubscribe selected contacts")
+    def unsubscribe_selected(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        self._per_list(
+            request,
+            queryset,
+            lambda email_list, emails: unsubscribe_contacts(
+                email_list=email_list, emails=emails, method=UnsubscribeMethod.ADMIN
+            ),
+        )
+
+    @admin.action(description="Ban selected addresses from their list")
+    def ban_selected(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        self._per_list(
+            request,
+            queryset,
+            lambda email_list, emails: ban_addresses(
+                email_list=email_list, emails=emails, reason="Admin"
+            ),
+        )
+
+    def _per_list(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Contact],
+        apply: Callable[..., list[ContactResult]],
+    ) -> None:
+        by_list = defaultdict(list)
+        for contact in queryset.select_related("list"):
+            by_list[contact.list].append(contact.email)
+        counts: dict[str, int] = defaultdict(int)
+        for email_list, emails in by_list.items():
+            for result in apply(email_list, emails):
+                counts[str(result.outcome)] += 1
+        summary = ", ".join(f"{outcome}: {count}" for outcome, count in sorted(counts.items()))
+        self.message_user(request, f"Done. {summary}.", messages.SUCCESS)
+
+
+def _details(activity: Activity) -> str:
+    return ", ".join(f"{key}={value}" for key, value in activity.details.items())
+
+
+class NormalisedAddressForm(forms.ModelForm):
+    """Bans and suppressions: the address is validated and normalised here, and
+    saved through the services (which unsubscribe and record activity)."""
+
+    def clean_email(self) -> str:
+        return normalise_email(self.cleaned_data["email"])
+
+
+@admin.register(Ban)
+class BanAdmin(admin.ModelAdmin):
+    list_display = ["email", "list", "reason", "created_at"]
+    list_filter = ["list"]
+    search_fields = ["email"]
+    form = NormalisedAddressForm
+    fields = ["list", "email", "reason"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: Ban, form, change: bool) -> None:
+        ban_addresses(email_list=obj.list, emails=[obj.email], reason=obj.reason)
+        obj.pk = Ban.objects.get(list=obj.list, email=obj.email).pk
+
+    def delete_model(self, request, obj: Ban) -> None:
+        unban_addresses(email_list=obj.list, emails=[obj.email])
+
+    def delete_queryset(self, request, queryset: QuerySet[Ban]) -> None:
+        for ban in queryset.select_related("list"):
+            self.delete_model(request, ban)
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ["email", "reason", "created_at"]
+    search_fields = ["email"]
+    form = NormalisedAddressForm
+    fields = ["email", "reason"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: Suppression, form, change: bool) -> None:
+        suppress_addresses(emails=[obj.email], reason=obj.reason)
+        obj.pk = Suppression.objects.get(email=obj.email).pk
+
+    def delete_model(self, request, obj: Suppression) -> None:
+        unsuppress_addresses(emails=[obj.email])
+
+    def delete_queryset(self, request, queryset: QuerySet[Suppression]) -> None:
+        unsuppress_addresses(emails=list(queryset.values_list("email", flat=True)))
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "kind", "email", "list"]
+    list_filter = ["kind", "list"]
+    list_select_related = ["list"]
+    search_fields = ["email"]
+    show_full_result_count = False
+    date_hierarchy = "occurred_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
