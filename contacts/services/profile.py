@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from contacts.bulk import update_rows
 from contacts.hooks import record_activities
 from contacts.models import ActivityKind, Contact
 from contacts.services.common import activity_for, chunks
@@ -124,7 +125,6 @@ def _write(cleaned: dict[int, dict[str, str | None]], update_type: UpdateType) -
                         changes=changes,
                     )
                 )
-        for part in chunks(changed):
-            Contact.objects.bulk_update(part, ["profile", "updated_at"])
+        update_rows(changed, ["profile", "updated_at"])
         record_activities(activities)
     return changed

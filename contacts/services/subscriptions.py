@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from contacts.bulk import update_rows
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind, Contact, SubscriptionState, universal_email_key
 from contacts.services.common import (
@@ -132,8 +133,7 @@ def _subscribe(
             activities.append(activity_for(contact, kind, now, method=method))
     for part in chunks(created):
         Contact.objects.bulk_create(part)
-    for part in chunks(changed):
-        Contact.objects.bulk_update(part, _CONTACT_STATE_FIELDS)
+    update_rows(changed, _CONTACT_STATE_FIELDS)
     record_activities(activities)
     return results  # type: ignore[return-value]  # every slot is filled
 
@@ -215,8 +215,7 @@ def save_unsubscribed(
     contacts: Sequence[Contact], *, now: datetime.datetime, method: str, **details: object
 ) -> None:
     """Write contacts already marked unsubscribed, and their activity."""
-    for part in chunks(contacts):
-        Contact.objects.bulk_update(part, _CONTACT_STATE_FIELDS)
+    update_rows(contacts, _CONTACT_STATE_FIELDS)
     record_activities(
         [
             activity_for(c, ActivityKind.UNSUBSCRIBED, now, method=method, **details)
