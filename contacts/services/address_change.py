@@ -22,7 +22,7 @@ from contacts.services.common import (
     Outcome,
     activity_for,
     blocked_results,
-    chunks,
+    insert_contacts,
     lock_contacts,
     retry_on_conflict,
 )
@@ -139,8 +139,7 @@ def _change(email_list: List, changes: Sequence[tuple[Contact, str]]) -> list[Co
             moved.append((old, new))
             results[index] = ContactResult(new_email, Outcome.ADDRESS_CHANGED, new)
 
-    for part in chunks([new for _, new in moved]):
-        Contact.objects.bulk_create(part)
+    insert_contacts([new for _, new in moved])
     save_unsubscribed([old for old, _ in moved], now=now, method=UnsubscribeMethod.ADDRESS_CHANGE)
     record_activities(
         [

@@ -37,7 +37,7 @@ def ban_addresses(
     results, first = parse_addresses(emails)
     now = timezone.now()
     with transaction.atomic():
-        for part in chunks(first):
+        for part in chunks(sorted(first)):
             Ban.objects.bulk_create(
                 [Ban(list=email_list, email=e, reason=reason, created_at=now) for e in part],
                 ignore_conflicts=True,
@@ -67,7 +67,7 @@ def unban_addresses(*, email_list: List, emails: Sequence[str]) -> int:
     now = timezone.now()
     lifted = 0
     with transaction.atomic():
-        for part in chunks(first):
+        for part in chunks(sorted(first)):
             gone = list(
                 Ban.objects.select_for_update()
                 .filter(list=email_list, email__in=part)
@@ -87,7 +87,7 @@ def suppress_addresses(*, emails: Sequence[str], reason: str = "") -> list[Conta
     now = timezone.now()
     with transaction.atomic():
         activities = []
-        for part in chunks(first):
+        for part in chunks(sorted(first)):
             new = Suppression.objects.bulk_create(
                 [Suppression(email=e, reason=reason, created_at=now) for e in part],
                 ignore_conflicts=True,
@@ -109,7 +109,7 @@ def unsuppress_addresses(*, emails: Sequence[str]) -> int:
     now = timezone.now()
     lifted = 0
     with transaction.atomic():
-        for part in chunks(first):
+        for part in chunks(sorted(first)):
             gone = list(
                 Suppression.objects.select_for_update()
                 .filter(email__in=part)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from contacts.addresses import normalise_email
 from contacts.models import Activity, Ban, Contact, Suppression
@@ -138,16 +138,31 @@ def lock_contacts(email_list: List, emails: Iterable[str]) -> dict[str, Contact]
     return found
 
 
+def insert_contacts(contacts: Sequence[Contact]) -> None:
+    """Insert new contacts in address order. Two writers inserting overlapping
+    addresses then wait on each other in the same order, never in a cycle
+    (which PostgreSQL would abort as a deadlock)."""
+    for part in chunks(sorted(contacts, key=lambda c: c.email)):
+        Contact.objects.bulk_create(part)
+
+
+def _is_transient(error: DatabaseError) -> bool:
+    if isinstance(error, IntegrityError):
+        return True
+    # PostgreSQL's deadlock_detected and serialization_failure: safe to run again.
+    return getattr(getattr(error, "__cause__", None), "sqlstate", None) in {"40P01", "40001"}
+
+
 def retry_on_conflict(work: Callable[[], T], *, attempts: int = 3) -> T:
     """Run ``work`` in a transaction, again if a concurrent transaction
     inserted the same contact first (the unique constraint raced us; the retry
-    finds and updates that row instead)."""
+    finds and updates that row instead) or the database broke a deadlock."""
     for attempt in range(attempts):
         try:
             with transaction.atomic():
                 return work()
-        except IntegrityError:
-            if attempt == attempts - 1:
+        except DatabaseError as error:
+            if attempt == attempts - 1 or not _is_transient(error):
                 raise
     raise AssertionError("unreachable")
 

@@ -16,7 +16,7 @@ from contacts.services.common import (
     Outcome,
     activity_for,
     blocked_results,
-    chunks,
+    insert_contacts,
     lock_contacts,
     parse_addresses,
     retry_on_conflict,
@@ -131,8 +131,7 @@ def _subscribe(
         kind = _ACTIVITY_OF.get(outcome)
         if kind is not None:
             activities.append(activity_for(contact, kind, now, method=method))
-    for part in chunks(created):
-        Contact.objects.bulk_create(part)
+    insert_contacts(created)
     update_rows(changed, _CONTACT_STATE_FIELDS)
     record_activities(activities)
     return results  # type: ignore[return-value]  # every slot is filled
