@@ -123,7 +123,7 @@ _email = env_parsed(
     parse=environ.Env.email_url_config,
     expected="expected a URL such as smtp://user:pass@host:587, smtp+tls://… or consolemail://",
 )
-vars().update(_email)
+globals().update(_email)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=30, minimum=1)

@@ -57,7 +57,10 @@ class UnsubscribeMethod:
 
 
 class Contact(models.Model):
-    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="contacts")
+    # Indexed by the (list, email) unique constraint; a separate index would only slow imports.
+    list = models.ForeignKey(
+        List, on_delete=models.CASCADE, related_name="contacts", db_index=False
+    )
     email = models.CharField("email address", max_length=254, help_text="Stored in lower case.")
     email_key = models.CharField(max_length=32, unique=True, default=new_email_key, editable=False)
     universal_email_key = models.CharField(max_length=64, db_index=True, editable=False)
@@ -194,8 +197,11 @@ class Activity(models.Model):
     ``contacts.hooks.record_activities``, which lets other apps react in the
     same transaction."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="activities")
-    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="+")
+    # Both foreign keys lead a composite index below; their own indexes would be redundant.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="+", db_index=False)
     email = models.CharField("email address", max_length=254, help_text="The address at the time.")
     kind = models.CharField(max_length=30, choices=ActivityKind.choices)
     occurred_at = models.DateTimeField(default=timezone.now)
