@@ -82,7 +82,8 @@ class ContactAdmin(admin.ModelAdmin):
         ]
 
     def get_search_results(self, request, queryset, search_term):
-        # Addresses are stored in lower case: a prefix match uses the unique index.
+        # Addresses are stored in lower case, so a case-sensitive prefix match finds
+        # them and can use the contact_email_prefix index.
         term = search_term.strip().lower()
         if not term:
             return queryset, False

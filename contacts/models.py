@@ -85,7 +85,10 @@ class Contact(models.Model):
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        ordering = ["list", "email"]
+        ordering = [
+            "list_id",
+            "email",
+        ]  # the unique index order; "list" would join and sort by name
         constraints = [
             models.UniqueConstraint(
                 fields=["list", "email"], name="contact_one_per_list_and_address"
@@ -110,6 +113,11 @@ class Contact(models.Model):
         indexes = [
             models.Index(
                 fields=["list", "state", "subscribed_at"], name="contact_list_state_subscribed"
+            ),
+            # Finds an address on every list (suppression) and serves the admin's
+            # prefix search; the pattern opclass lets PostgreSQL use it for LIKE 'x%'.
+            models.Index(
+                fields=["email"], opclasses=["varchar_pattern_ops"], name="contact_email_prefix"
             ),
             models.Index(
                 fields=["list", "external_contact_id"],
