@@ -1,15 +1,19 @@
 """The one way other apps learn what happened to contacts.
 
 Every service that changes a contact records :class:`~contacts.models.Activity`
-rows through :func:`record_activities`. It inserts them in one statement and
-then sends :data:`activities_recorded`, **inside the same database
-transaction**, with the whole batch::
+rows through :func:`record_activities` (imports insert theirs with SQL and call
+:func:`announce_activities`). Either sends :data:`activities_recorded`,
+**inside the same database transaction**, once per batch of up to
+``BATCH_SIZE`` activities::
 
     from contacts.hooks import activities_recorded
 
     @receiver(activities_recorded)
     def enter_conversations(sender, activities, **kwargs):
-        ...  # set-based work over ``activities`` (a list, ids filled in)
+        # ``activities`` is a QuerySet of the batch's rows, already inserted:
+        # use it in set-based SQL (``contact__in=activities.values("contact")``),
+        # or iterate it when the work is per activity.
+        ...
 
 A receiver's exception rolls the change back together with its activity, so
 there is never a change that a reacting app missed, nor a reaction to a change
@@ -22,18 +26,18 @@ neither ``conductor`` nor ``integrations``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 from django.dispatch import Signal
 
 from contacts.models import Activity
 
-#: Sent with ``activities=list[Activity]`` after they are inserted, in the
-#: inserting transaction. ``sender`` is the Activity model.
+#: Sent with ``activities=QuerySet[Activity]`` (one batch, already inserted)
+#: in the inserting transaction. ``sender`` is the Activity model.
 activities_recorded = Signal()
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 10_000
 
 
 def record_activities(activities: Sequence[Activity]) -> list[Activity]:
@@ -42,6 +46,25 @@ def record_activities(activities: Sequence[Activity]) -> list[Activity]:
     with transaction.atomic():
         for start in range(0, len(activities), BATCH_SIZE):
             batch = Activity.objects.bulk_create(activities[start : start + BATCH_SIZE])
-            activities_recorded.send(sender=Activity, activities=batch)
+            announce_activities([activity.pk for activity in batch])
             saved.extend(batch)
     return saved
+
+
+def announce_activities(ids: Iterable[int]) -> None:
+    """Notify the receivers of activities inserted by other means (set-based
+    imports), in batches. Must run in the transaction that inserted them."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("announce_activities must run inside the inserting transaction")
+    batch: list[int] = []
+    for activity_id in ids:
+        batch.append(activity_id)
+        if len(batch) == BATCH_SIZE:
+            _send(batch)
+            batch = []
+    if batch:
+        _send(batch)
+
+
+def _send(ids: list[int]) -> None:
+    activities_recorded.send(sender=Activity, activities=Activity.objects.filter(pk__in=ids))

@@ -18,8 +18,12 @@ def received():
     def receiver(sender, activities, **kwargs):
         # Inside the writing transaction, with ids: a receiver can join on them.
         assert transaction.get_connection().in_atomic_block
-        assert Activity.objects.filter(pk__in=[a.pk for a in activities]).count() == len(activities)
-        batches.append(list(activities))
+        # A QuerySet of rows already inserted: usable in set-based SQL.
+        assert (
+            Contact.objects.filter(pk__in=activities.values("contact")).count()
+            == activities.count()
+        )
+        batches.append(list(activities.order_by("id")))
 
     activities_recorded.connect(receiver)
     yield batches
