@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import uuid
 
 from _setup import fresh_database, start_django
 
@@ -85,10 +84,10 @@ def run(count: int, batch: int) -> dict[str, object]:
 
 
 CONTACT_INSERT = (
-    "INSERT INTO contacts_contact (list_id, email, email_key, universal_email_key,"
+    "INSERT INTO contacts_contact (list_id, email, email_key,"
     " external_contact_id, state, subscribed_at, subscribe_method, unsubscribe_method,"
     " profile, created_at, updated_at)"
-    " VALUES (%s, %s, %s, %s, '', 'Subscribed', %s, 'Bench', '', '{}', %s, %s)"
+    " VALUES (%s, %s, %s, '', 'Subscribed', %s, 'Bench', '', '{}', %s, %s)"
 )
 ACTIVITY_INSERT = (
     "INSERT INTO contacts_activity (contact_id, list_id, email, kind, occurred_at, details)"
@@ -100,18 +99,16 @@ ACTIVITY_INSERT = (
 def raw_subscribe(connection, list_id: int, emails: list[str], batch: int) -> None:
     """The same rows a first-time subscription writes, inserted directly."""
     import datetime
-    import hashlib
 
     from django.db import transaction
     from django.utils import timezone
 
+    from contacts.models import new_email_key
+
     for start in range(0, len(emails), batch):
         part = emails[start : start + batch]
         now = timezone.now() + datetime.timedelta(microseconds=start)  # marks this batch
-        rows = [
-            (list_id, e, uuid.uuid4().hex, hashlib.sha256(e.encode()).hexdigest(), now, now, now)
-            for e in part
-        ]
+        rows = [(list_id, e, new_email_key(), now, now, now) for e in part]
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(CONTACT_INSERT, rows)
             cursor.execute(ACTIVITY_INSERT, [list_id, now])

@@ -83,7 +83,7 @@ class ContactAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # Addresses are stored in lower case, so a case-sensitive prefix match finds
-        # them and can use the contact_email_prefix index.
+        # them; within a list it is a range of the (list, email) unique index.
         term = search_term.strip().lower()
         if not term:
             return queryset, False

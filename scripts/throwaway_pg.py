@@ -37,7 +37,12 @@ FAST_SETTINGS = {
     "synchronous_commit": "off",
     "full_page_writes": "off",
     "max_connections": "200",
-    "shared_buffers": "256MB",
+    "shared_buffers": "1GB",
+    # Bulk loads (imports, benchmarks) should not spend their time in checkpoints.
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+    "work_mem": "64MB",
+    "maintenance_work_mem": "512MB",
 }
 SUPERUSER = "postgres"
 START_ATTEMPTS = 3  # a free port can be taken by someone else before the server binds it

@@ -1,6 +1,6 @@
 import factory
 
-from contacts.models import Contact, SubscriptionState, universal_email_key
+from contacts.models import Contact, SubscriptionState
 from lists.models import DataType, Event, List, ProfileField, ProfileFieldGroup
 
 
@@ -47,7 +47,6 @@ class ContactFactory(factory.django.DjangoModelFactory):
 
     list = factory.SubFactory(ListFactory)
     email = factory.Sequence(lambda n: f"person{n}@example.com")
-    universal_email_key = factory.LazyAttribute(lambda o: universal_email_key(o.email))
     state = SubscriptionState.SUBSCRIBED
     subscribed_at = factory.Faker("past_datetime", tzinfo=__import__("datetime").UTC)
     subscribe_method = "API"

@@ -28,6 +28,7 @@ def test_a_new_address_is_a_first_ever_subscription():
     assert contact.email == "ada@example.com"
     assert contact.universal_email_key == universal_email_key("ada@example.com")
     assert len(contact.email_key) == 32
+    assert contact.email_key != Contact(email="x@example.com").email_key
     assert contact.state == SubscriptionState.SUBSCRIBED
     assert contact.subscribed_at is not None
     assert contact.resubscribed_at is None

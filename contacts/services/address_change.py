@@ -15,7 +15,6 @@ from contacts.models import (
     SubscribeMethod,
     SubscriptionState,
     UnsubscribeMethod,
-    universal_email_key,
 )
 from contacts.services.common import (
     ContactResult,
@@ -126,7 +125,6 @@ def _change(email_list: List, changes: Sequence[tuple[Contact, str]]) -> list[Co
             new = Contact(
                 list=email_list,
                 email=new_email,
-                universal_email_key=universal_email_key(new_email),
                 external_contact_id=old.external_contact_id,
                 state=SubscriptionState.SUBSCRIBED,
                 subscribed_at=now,

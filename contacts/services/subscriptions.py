@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from contacts.bulk import update_rows
 from contacts.hooks import record_activities
-from contacts.models import Activity, ActivityKind, Contact, SubscriptionState, universal_email_key
+from contacts.models import Activity, ActivityKind, Contact, SubscriptionState
 from contacts.services.common import (
     ContactResult,
     Outcome,
@@ -116,7 +116,6 @@ def _subscribe(
             contact = Contact(
                 list=email_list,
                 email=email,
-                universal_email_key=universal_email_key(email),
                 created_at=now,
             )
             outcome = _enter_new(contact, now=now, method=method, double_opt_in=double_opt_in)
