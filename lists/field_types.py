@@ -22,7 +22,8 @@ ISO dates and ``on``/``off`` sort and compare correctly in SQL.
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 
@@ -30,7 +31,17 @@ from lists.models import DataType, ProfileField
 
 TRUE_WORDS = frozenset({"on", "true", "1"})
 FALSE_WORDS = frozenset({"off", "false", "0"})
-NUMERIC_MAX_DIGITS = 18  # fits NUMERIC(20, 2) when compared in SQL
+WHITESPACE = " \t\r\n\f\v"  # trimmed from both ends of every value
+NUMERIC_LIMIT = Decimal("1e16")  # fits NUMERIC(18, 2) when compared in SQL
+
+# These patterns are shared with the SQL of the PostgreSQL import path
+# (contacts/imports/postgres.py), so both accept exactly the same values.
+NUMERIC_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
+ISO_DATE_PATTERN = r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$"
+US_DATE_PATTERN = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$"
+_NUMERIC = re.compile(NUMERIC_PATTERN)
+_ISO_DATE = re.compile(ISO_DATE_PATTERN)
+_US_DATE = re.compile(US_DATE_PATTERN)
 
 
 def _invalid(field: ProfileField, message: str, value: object) -> ValidationError:
@@ -52,30 +63,32 @@ def _clean_text(field: ProfileField, text: str) -> str:
 
 
 def _clean_numeric(field: ProfileField, text: str) -> str:
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise _invalid(field, "%(value)r is not a number.", text) from None
-    if not number.is_finite():
+    if not _NUMERIC.match(text):
         raise _invalid(field, "%(value)r is not a number.", text)
-    number = number.normalize()
+    number = Decimal(text).normalize()
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
         raise _invalid(field, "%(value)r has more than 2 decimal places.", text)
-    if len(number.as_tuple().digits) > NUMERIC_MAX_DIGITS:
-        raise _invalid(field, "%(value)r has too many digits.", text)
+    if abs(number) >= NUMERIC_LIMIT:
+        raise _invalid(field, "%(value)r is too large.", text)
     if number == 0:
         number = Decimal(0)  # no "-0"
     return f"{number:f}"
 
 
 def _clean_date(field: ProfileField, text: str) -> str:
-    for pattern in ("%Y-%m-%d", "%m/%d/%Y"):
-        try:
-            return datetime.datetime.strptime(text, pattern).date().isoformat()
-        except ValueError:
-            continue
-    raise _invalid(field, "%(value)r is not a date; use MM/DD/YYYY or YYYY-MM-DD.", text)
+    if match := _ISO_DATE.match(text):
+        year, month, day = (int(part) for part in match.groups())
+    elif match := _US_DATE.match(text):
+        month, day, year = (int(part) for part in match.groups())
+    else:
+        raise _invalid(field, "%(value)r is not a date; use MM/DD/YYYY or YYYY-MM-DD.", text)
+    try:
+        return datetime.date(year, month, day).isoformat()
+    except ValueError:
+        raise _invalid(
+            field, "%(value)r is not a date; use MM/DD/YYYY or YYYY-MM-DD.", text
+        ) from None
 
 
 def _clean_switch(field: ProfileField, text: str) -> str:
@@ -113,7 +126,7 @@ def clean_value(field: ProfileField, value: object) -> str | None:
     elif isinstance(value, datetime.date):
         text = value.isoformat()
     elif isinstance(value, int | float | Decimal | str):
-        text = str(value).strip()
+        text = str(value).strip(WHITESPACE)
     else:
         raise _invalid(field, "a value of type %(value)s is not accepted.", type(value).__name__)
     if text == "":
