@@ -88,6 +88,8 @@ class ListImport(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     #: While processing, another worker may take the import over only after this.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    #: Which claim of the import is processing it (see contacts.imports.run).
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
 
     processed_count = models.PositiveIntegerField(default=0)
     subscribed_count = models.PositiveIntegerField(default=0)

@@ -1,0 +1,240 @@
+"""The import path for any database: stage the rows, then apply the batch
+services to the deduplicated rows, a chunk at a time.
+
+Memory stays flat: rows wait in a temporary table, and only one chunk of them
+is in Python at once. PostgreSQL has a faster path (``postgres.py``) that
+gives the same results.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from django.db import connection
+
+from contacts.imports.models import ImportRowResult, ImportType, ListImport, RowResult
+from contacts.imports.rows import (
+    ADDS,
+    APPLIES_VALUES,
+    address,
+    check_values,
+    fired_events,
+    width_problem,
+)
+from contacts.imports.source import Layout, iter_rows
+from contacts.models import Contact, SubscribeMethod, SubscriptionState, UnsubscribeMethod
+from contacts.services import (
+    Outcome,
+    UpdateType,
+    fire_events,
+    subscribe_contacts,
+    unsubscribe_contacts,
+    update_profiles,
+)
+from lists.models import Event
+
+STAGE_BATCH = 5000
+APPLY_BATCH = 2000
+TABLE = "import_staging"
+
+_SUBSCRIBE_RESULT = {
+    Outcome.SUBSCRIBED: RowResult.SUBSCRIBED,
+    Outcome.RESUBSCRIBED: RowResult.SUBSCRIBED,
+    Outcome.ALREADY_SUBSCRIBED: RowResult.ALREADY_SUBSCRIBED,
+    Outcome.ALREADY_PENDING: RowResult.ALREADY_SUBSCRIBED,
+    Outcome.PREVIOUSLY_UNSUBSCRIBED: RowResult.PREVIOUSLY_UNSUBSCRIBED,
+    Outcome.BANNED: RowResult.BANNED,
+    Outcome.SUPPRESSED: RowResult.SUPPRESSED,
+    Outcome.INVALID: RowResult.INVALID,
+}
+_UNSUBSCRIBE_RESULT = {
+    Outcome.UNSUBSCRIBED: RowResult.UNSUBSCRIBED,
+    Outcome.ALREADY_UNSUBSCRIBED: RowResult.ALREADY_UNSUBSCRIBED,
+    Outcome.NOT_ON_LIST: RowResult.SKIPPED,
+}
+NOT_ON_LIST = "The address is not on the list."
+
+
+class PortableImport:
+    def __init__(
+        self,
+        list_import: ListImport,
+        layout: Layout,
+        path: Path,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.list_import = list_import
+        self.email_list = list_import.list
+        self.layout = layout
+        self.path = path
+        self.progress = progress or (lambda rows: None)
+        self.tally: Counter[str] = Counter()
+        self.events = {event.pk: event for _, event in layout.events}
+
+    def run(self) -> Counter[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {TABLE} (row_number INTEGER PRIMARY KEY,"
+                " email VARCHAR(254), given TEXT, cells TEXT, problem TEXT)"
+            )
+            cursor.execute(f"CREATE INDEX {TABLE}_email ON {TABLE} (email)")
+            try:
+                self._stage(cursor)
+                self._apply_all(cursor)
+            finally:
+                cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        return self.tally
+
+    def _stage(self, cursor) -> None:
+        batch: list[tuple] = []
+        for number, cells in iter_rows(
+            self.path, delimiter=self.list_import.delimiter, has_header=self.list_import.has_header
+        ):
+            problem = width_problem(self.layout, cells)
+            email = given = None
+            if problem is None:
+                given = cells[self.layout.email_index].strip()[:254]
+                email, problem = address(cells, self.layout)
+            batch.append((number, email, given, None if problem else json.dumps(cells), problem))
+            if len(batch) == STAGE_BATCH:
+                self._insert(cursor, batch)
+                batch = []
+        if batch:
+            self._insert(cursor, batch)
+
+    def _insert(self, cursor, batch: list[tuple]) -> None:
+        cursor.executemany(f"INSERT INTO {TABLE} VALUES (%s, %s, %s, %s, %s)", batch)
+        self.progress(len(batch))
+
+    def _apply_all(self, cursor) -> None:
+        after = 0
+        while True:
+            cursor.execute(
+                f"SELECT s.row_number, s.email, s.given, s.cells, s.problem,"
+                f" (SELECT MAX(t.row_number) FROM {TABLE} t WHERE t.email = s.email)"
+                f" FROM {TABLE} s WHERE s.row_number > %s ORDER BY s.row_number LIMIT %s",
+                [after, APPLY_BATCH],
+            )
+            chunk = cursor.fetchall()
+            if not chunk:
+                return
+            self._apply(chunk)
+            after = chunk[-1][0]
+
+    def _apply(self, chunk: list[tuple]) -> None:
+        results: dict[int, tuple[str, str, list[str]]] = {}
+        latest: dict[str, tuple[int, list[str]]] = {}
+        for number, email, given, cells, problem, last_row in chunk:
+            if problem:
+                results[number] = (given or "", RowResult.INVALID, [problem])
+            elif number != last_row:
+                results[number] = (
+                    given,
+                    RowResult.SKIPPED,
+                    [f"The address appears again in row {last_row}."],
+                )
+            else:
+                latest[email] = (number, json.loads(cells))
+                results[number] = (given, "", [])
+
+        outcome = self._change_states(list(latest))
+        contacts: dict[str, Contact] = {}
+        for email, (number, _) in latest.items():
+            result, contact, reason = outcome[email]
+            given, _, reasons = results[number]
+            results[number] = (given, result, reasons + ([reason] if reason else []))
+            if contact is not None and result in APPLIES_VALUES:
+                contacts[email] = contact
+        self._write_values(latest, contacts, results)
+        self._fire_events(latest, contacts)
+
+        ImportRowResult.objects.bulk_create(
+            ImportRowResult(
+                list_import=self.list_import,
+                row_number=number,
+                email=given,
+                result=result,
+                reason="; ".join(reasons),
+            )
+            for number, (given, result, reasons) in results.items()
+        )
+        self.tally.update(result for _, result, _ in results.values())
+
+    def _change_states(
+        self, emails: list[str]
+    ) -> dict[str, tuple[str, Contact | None, str | None]]:
+        import_type = self.list_import.import_type
+        if import_type in ADDS:
+            done = subscribe_contacts(
+                email_list=self.email_list, emails=emails, method=SubscribeMethod.IMPORT
+            )
+            return {
+                r.email: (
+                    _SUBSCRIBE_RESULT[r.outcome],
+                    r.contact,
+                    r.error.messages[0] if r.error else None,
+                )
+                for r in done
+            }
+        if import_type == ImportType.REMOVE_SUBSCRIBERS:
+            done = unsubscribe_contacts(
+                email_list=self.email_list, emails=emails, method=UnsubscribeMethod.IMPORT
+            )
+            return {
+                r.email: (
+                    _UNSUBSCRIBE_RESULT[r.outcome],
+                    r.contact,
+                    NOT_ON_LIST if r.outcome == Outcome.NOT_ON_LIST else None,
+                )
+                for r in done
+            }
+        existing = {
+            c.email: c for c in Contact.objects.filter(list=self.email_list, email__in=emails)
+        }
+        states: dict[str, tuple[str, Contact | None, str | None]] = {}
+        for email in emails:
+            contact = existing.get(email)
+            if contact is None:
+                states[email] = (RowResult.SKIPPED, None, NOT_ON_LIST)
+            elif contact.state == SubscriptionState.UNSUBSCRIBED:
+                states[email] = (RowResult.PREVIOUSLY_UNSUBSCRIBED, contact, None)
+            else:
+                states[email] = (RowResult.ALREADY_SUBSCRIBED, contact, None)
+        return states
+
+    def _write_values(self, latest, contacts: dict[str, Contact], results) -> None:
+        if not self.layout.fields:
+            return
+        updates = []
+        for email, contact in contacts.items():
+            number, cells = latest[email]
+            checked = check_values(self.layout, cells)
+            if checked.problems:
+                given, result, reasons = results[number]
+                results[number] = (given, result, reasons + checked.problems)
+                self.tally["invalid_values"] += len(checked.problems)
+            if checked.values:
+                updates.append(
+                    (contact, {int(key): value for key, value in checked.values.items()})
+                )
+        update_profiles(
+            email_list=self.email_list,
+            updates=updates,
+            update_type=UpdateType(self.list_import.segmentation_type),
+        )
+
+    def _fire_events(self, latest, contacts: dict[str, Contact]) -> None:
+        by_event: dict[tuple[int, str], list[Contact]] = {}
+        for email, contact in contacts.items():
+            _, cells = latest[email]
+            for event_id, value in fired_events(self.layout, cells):
+                by_event.setdefault((event_id, value), []).append(contact)
+        for (event_id, value), fired in by_event.items():
+            event: Event = self.events[event_id]
+            fire_events(
+                event=event, contacts=fired, data={"import_id": self.list_import.pk, "value": value}
+            )

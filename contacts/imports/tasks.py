@@ -1,0 +1,44 @@
+"""Imports as django-q2 background work."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from contacts.imports.models import ImportStatus, ListImport
+from contacts.imports.run import run_import
+
+#: An upload not picked up by its own task this long after it arrived is
+#: taken by the sweep (its task was lost, say with a Redis restart).
+FORGOTTEN_AFTER = datetime.timedelta(minutes=2)
+
+
+def process_import(import_id: int) -> str:
+    """The django-q2 task: process one import (a no-op if another worker has it)."""
+    return run_import(import_id).status
+
+
+def enqueue_import(list_import: ListImport) -> None:
+    """Queue the import once the transaction that created it commits."""
+    transaction.on_commit(
+        lambda: async_task(process_import, list_import.pk, task_name=f"import-{list_import.pk}")
+    )
+
+
+def resume_imports() -> int:
+    """The scheduled sweep: run imports whose task was lost or whose worker
+    died (its lease ran out). Returns how many it ran."""
+    now = timezone.now()
+    waiting = ListImport.objects.filter(
+        Q(status=ImportStatus.DATA_UPLOADED, created_at__lt=now - FORGOTTEN_AFTER)
+        | Q(status=ImportStatus.PROCESSING_DATA, lease_expires_at__lt=now)
+    ).values_list("pk", flat=True)
+    ran = 0
+    for import_id in list(waiting):
+        run_import(import_id)
+        ran += 1
+    return ran
