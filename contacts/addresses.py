@@ -38,14 +38,14 @@ def normalise_email(raw: object) -> str:
         raise ValidationError("The email address is empty.", code="ERROR_INVALID_PARAMETER")
     if len(email) > MAX_LENGTH:
         raise ValidationError(
-            "The email address %(email)s is longer than 254 characters.",
+            "The email address '%(email)s' is longer than 254 characters.",
             code="ERROR_INVALID_PARAMETER",
-            params={"email": repr(email[:40] + "…")},
+            params={"email": email[:40] + "…"},
         )
     if not _ADDRESS.match(email):
         raise ValidationError(
-            "%(email)s is not a valid email address.",
+            "'%(email)s' is not a valid email address.",
             code="ERROR_INVALID_PARAMETER",
-            params={"email": repr(raw.strip(WHITESPACE))},
+            params={"email": raw.strip(WHITESPACE)},
         )
     return email

@@ -46,31 +46,31 @@ _US_DATE = re.compile(US_DATE_PATTERN)
 
 def _invalid(field: ProfileField, message: str, value: object) -> ValidationError:
     return ValidationError(
-        "Profile field %(field)s: " + message,
+        "Profile field '%(field)s': " + message,
         code="invalid_profile_value",
-        params={"field": repr(field.name), "value": value},
+        params={"field": field.name, "value": value},
     )
 
 
 def _clean_text(field: ProfileField, text: str) -> str:
     if len(text) > field.max_length:
         raise ValidationError(
-            "Profile field %(field)s accepts at most %(max)d characters; got %(length)d.",
+            "Profile field '%(field)s' accepts at most %(max)d characters; got %(length)d.",
             code="profile_value_too_long",
-            params={"field": repr(field.name), "max": field.max_length, "length": len(text)},
+            params={"field": field.name, "max": field.max_length, "length": len(text)},
         )
     return text
 
 
 def _clean_numeric(field: ProfileField, text: str) -> str:
     if not _NUMERIC.match(text):
-        raise _invalid(field, "%(value)r is not a number.", text)
+        raise _invalid(field, "'%(value)s' is not a number.", text)
     number = Decimal(text).normalize()
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
-        raise _invalid(field, "%(value)r has more than 2 decimal places.", text)
+        raise _invalid(field, "'%(value)s' has more than 2 decimal places.", text)
     if abs(number) >= NUMERIC_LIMIT:
-        raise _invalid(field, "%(value)r is too large.", text)
+        raise _invalid(field, "'%(value)s' is too large.", text)
     if number == 0:
         number = Decimal(0)  # no "-0"
     return f"{number:f}"
@@ -82,12 +82,12 @@ def _clean_date(field: ProfileField, text: str) -> str:
     elif match := _US_DATE.match(text):
         month, day, year = (int(part) for part in match.groups())
     else:
-        raise _invalid(field, "%(value)r is not a date; use MM/DD/YYYY or YYYY-MM-DD.", text)
+        raise _invalid(field, "'%(value)s' is not a date; use MM/DD/YYYY or YYYY-MM-DD.", text)
     try:
         return datetime.date(year, month, day).isoformat()
     except ValueError:
         raise _invalid(
-            field, "%(value)r is not a date; use MM/DD/YYYY or YYYY-MM-DD.", text
+            field, "'%(value)s' is not a date; use MM/DD/YYYY or YYYY-MM-DD.", text
         ) from None
 
 
@@ -97,7 +97,7 @@ def _clean_switch(field: ProfileField, text: str) -> str:
         return "on"
     if word in FALSE_WORDS:
         return "off"
-    raise _invalid(field, "%(value)r is not on/off; use on, true, 1, off, false or 0.", text)
+    raise _invalid(field, "'%(value)s' is not on/off; use on, true, 1, off, false or 0.", text)
 
 
 _CLEANERS = {

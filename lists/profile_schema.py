@@ -36,9 +36,9 @@ class ProfileSchema:
             field = None
         if field is None:
             raise ValidationError(
-                "Unknown profile field %(ref)s on list %(list)s.",
+                "Unknown profile field '%(ref)s' on list '%(list)s'.",
                 code="unknown_profile_field",
-                params={"ref": repr(getattr(ref, "name", ref)), "list": repr(self.list.name)},
+                params={"ref": getattr(ref, "name", ref), "list": self.list.name},
             )
         return field
 
@@ -52,9 +52,9 @@ class ProfileSchema:
                 field = self.resolve(ref)
                 if field.key in cleaned:
                     raise ValidationError(
-                        "Profile field %(field)s is given twice.",
+                        "Profile field '%(field)s' is given twice.",
                         code="profile_field_given_twice",
-                        params={"field": repr(field.name)},
+                        params={"field": field.name},
                     )
                 cleaned[field.key] = clean_value(field, value)
             except ValidationError as error:

@@ -66,8 +66,9 @@ def test_new_addresses_are_subscribed_with_their_values(shop, engine):
         "Column 'VIP': Profile field 'VIP': 'yes' is not on/off; use on, true, 1, off, false or 0.",
     )
     assert contact("grace@example.com").profile[key(shop, "VIP")] == "on"
-    kinds = sorted(Activity.objects.filter(contact=ada).values_list("kind", flat=True))
-    assert kinds == [ActivityKind.PROFILE_UPDATED, ActivityKind.SUBSCRIBED]
+    # A new contact starts with its values: one "subscribed", no "profile updated".
+    kinds = list(Activity.objects.filter(contact=ada).values_list("kind", "details"))
+    assert kinds == [(ActivityKind.SUBSCRIBED, {"method": "List Import"})]
 
 
 def test_an_unsubscribed_contact_is_never_resubscribed_nor_updated(shop, engine):
@@ -85,7 +86,17 @@ def test_already_subscribed_contacts_get_their_values_updated(shop, engine):
     ContactFactory(list=shop, email="a@example.com", profile={key(shop, "First Name"): "Old"})
     done = do_import(shop, "email,first name\na@example.com,New\n", engine=engine)
     assert results(done)[0][2] == "AlreadySubscribed"
-    assert contact("a@example.com").profile == {key(shop, "First Name"): "New"}
+    a = contact("a@example.com")
+    assert a.profile == {key(shop, "First Name"): "New"}
+    assert list(a.activities.values_list("kind", "details")) == [
+        (
+            ActivityKind.PROFILE_UPDATED,
+            {
+                "update_type": "Update",
+                "changes": {key(shop, "First Name"): {"old": "Old", "new": "New"}},
+            },
+        )
+    ]
 
 
 def test_banned_and_suppressed_addresses_are_reported_and_not_added(shop, engine):

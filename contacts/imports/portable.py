@@ -19,6 +19,7 @@ from contacts.imports.models import ImportRowResult, ImportType, ListImport, Row
 from contacts.imports.rows import (
     ADDS,
     APPLIES_VALUES,
+    CheckedValues,
     address,
     check_values,
     fired_events,
@@ -56,6 +57,8 @@ _UNSUBSCRIBE_RESULT = {
     Outcome.NOT_ON_LIST: RowResult.SKIPPED,
 }
 NOT_ON_LIST = "The address is not on the list."
+#: A row's result, its contact, why (if refused) and whether the contact is new.
+State = tuple[str, Contact | None, str | None, bool]
 
 
 class PortableImport:
@@ -132,24 +135,34 @@ class PortableImport:
             if problem:
                 results[number] = (given or "", RowResult.INVALID, [problem])
             elif number != last_row:
-                results[number] = (
-                    given,
-                    RowResult.SKIPPED,
-                    [f"The address appears again in row {last_row}."],
-                )
+                reason = f"The address appears again in row {last_row}."
+                results[number] = (given, RowResult.SKIPPED, [reason])
             else:
                 latest[email] = (number, json.loads(cells))
                 results[number] = (given, "", [])
 
-        outcome = self._change_states(list(latest))
+        checked = {email: check_values(self.layout, cells) for email, (_, cells) in latest.items()}
+        states = self._change_states(list(latest), checked)
         contacts: dict[str, Contact] = {}
+        existing: list[tuple[Contact, dict[int, str | None]]] = []
         for email, (number, _) in latest.items():
-            result, contact, reason = outcome[email]
+            result, contact, reason, created = states[email]
             given, _, reasons = results[number]
-            results[number] = (given, result, reasons + ([reason] if reason else []))
+            reasons = reasons + ([reason] if reason else [])
             if contact is not None and result in APPLIES_VALUES:
                 contacts[email] = contact
-        self._write_values(latest, contacts, results)
+                reasons += checked[email].problems
+                self.tally["invalid_values"] += len(checked[email].problems)
+                if not created and checked[email].values:
+                    values = {int(key): value for key, value in checked[email].values.items()}
+                    existing.append((contact, values))
+            results[number] = (given, result, reasons)
+        if existing:
+            update_profiles(
+                email_list=self.email_list,
+                updates=existing,
+                update_type=UpdateType(self.list_import.segmentation_type),
+            )
         self._fire_events(latest, contacts)
 
         ImportRowResult.objects.bulk_create(
@@ -165,18 +178,22 @@ class PortableImport:
         self.tally.update(result for _, result, _ in results.values())
 
     def _change_states(
-        self, emails: list[str]
-    ) -> dict[str, tuple[str, Contact | None, str | None]]:
+        self, emails: list[str], checked: dict[str, CheckedValues]
+    ) -> dict[str, State]:
         import_type = self.list_import.import_type
         if import_type in ADDS:
             done = subscribe_contacts(
-                email_list=self.email_list, emails=emails, method=SubscribeMethod.IMPORT
+                email_list=self.email_list,
+                emails=emails,
+                method=SubscribeMethod.IMPORT,
+                initial_profiles={email: checked[email].values for email in emails},
             )
             return {
                 r.email: (
                     _SUBSCRIBE_RESULT[r.outcome],
                     r.contact,
                     r.error.messages[0] if r.error else None,
+                    r.created,
                 )
                 for r in done
             }
@@ -189,45 +206,25 @@ class PortableImport:
                     _UNSUBSCRIBE_RESULT[r.outcome],
                     r.contact,
                     NOT_ON_LIST if r.outcome == Outcome.NOT_ON_LIST else None,
+                    False,
                 )
                 for r in done
             }
-        existing = {
-            c.email: c for c in Contact.objects.filter(list=self.email_list, email__in=emails)
-        }
-        states: dict[str, tuple[str, Contact | None, str | None]] = {}
+        found = {c.email: c for c in Contact.objects.filter(list=self.email_list, email__in=emails)}
+        states: dict[str, State] = {}
         for email in emails:
-            contact = existing.get(email)
+            contact = found.get(email)
             if contact is None:
-                states[email] = (RowResult.SKIPPED, None, NOT_ON_LIST)
+                states[email] = (RowResult.SKIPPED, None, NOT_ON_LIST, False)
             elif contact.state == SubscriptionState.UNSUBSCRIBED:
-                states[email] = (RowResult.PREVIOUSLY_UNSUBSCRIBED, contact, None)
+                states[email] = (RowResult.PREVIOUSLY_UNSUBSCRIBED, contact, None, False)
             else:
-                states[email] = (RowResult.ALREADY_SUBSCRIBED, contact, None)
+                states[email] = (RowResult.ALREADY_SUBSCRIBED, contact, None, False)
         return states
 
-    def _write_values(self, latest, contacts: dict[str, Contact], results) -> None:
-        if not self.layout.fields:
-            return
-        updates = []
-        for email, contact in contacts.items():
-            number, cells = latest[email]
-            checked = check_values(self.layout, cells)
-            if checked.problems:
-                given, result, reasons = results[number]
-                results[number] = (given, result, reasons + checked.problems)
-                self.tally["invalid_values"] += len(checked.problems)
-            if checked.values:
-                updates.append(
-                    (contact, {int(key): value for key, value in checked.values.items()})
-                )
-        update_profiles(
-            email_list=self.email_list,
-            updates=updates,
-            update_type=UpdateType(self.list_import.segmentation_type),
-        )
-
-    def _fire_events(self, latest, contacts: dict[str, Contact]) -> None:
+    def _fire_events(
+        self, latest: dict[str, tuple[int, list[str]]], contacts: dict[str, Contact]
+    ) -> None:
         by_event: dict[tuple[int, str], list[Contact]] = {}
         for email, contact in contacts.items():
             _, cells = latest[email]
@@ -235,6 +232,5 @@ class PortableImport:
                 by_event.setdefault((event_id, value), []).append(contact)
         for (event_id, value), fired in by_event.items():
             event: Event = self.events[event_id]
-            fire_events(
-                event=event, contacts=fired, data={"import_id": self.list_import.pk, "value": value}
-            )
+            data = {"import_id": self.list_import.pk, "value": value}
+            fire_events(event=event, contacts=fired, data=data)

@@ -119,7 +119,7 @@ def _change(email_list: List, changes: Sequence[tuple[Contact, str]]) -> list[Co
         elif new_email in locked:
             verb, code = _EXISTING_NEW_ADDRESS[SubscriptionState(locked[new_email].state)]
             results[index] = _refusal(
-                new_email, f"%(email)s {verb} list %(list)s.", code, list=repr(email_list.name)
+                new_email, f"%(email)s {verb} list '%(list)s'.", code, list=email_list.name
             )
         else:
             new = Contact(

@@ -49,6 +49,7 @@ class ContactResult:
     outcome: Outcome
     contact: Contact | None = None
     error: ValidationError | None = None
+    created: bool = False  # the contact did not exist before
 
     def raise_error(self) -> None:
         if self.error is not None:
@@ -105,9 +106,9 @@ def blocked_results(
             email,
             Outcome.BANNED,
             error=ValidationError(
-                "%(email)s is banned from list %(list)s.",
+                "%(email)s is banned from list '%(list)s'.",
                 code=f"ERROR_BANNED_{prefix}EMAIL_ADDRESS",
-                params={"email": email, "list": repr(email_list.name)},
+                params={"email": email, "list": email_list.name},
             ),
         )
     for email in suppressed:

@@ -24,9 +24,9 @@ def fire_events(
     strangers = [c.email for c in contacts if c.list_id != event.list_id]
     if strangers:
         raise ValidationError(
-            "Event %(event)s belongs to another list than %(emails)s.",
+            "Event '%(event)s' belongs to another list than %(emails)s.",
             code="ERROR_INVALID_PARAMETER",
-            params={"event": repr(event.name), "emails": ", ".join(strangers[:5])},
+            params={"event": event.name, "emails": ", ".join(strangers[:5])},
         )
     payload = json.loads(json.dumps(dict(data or {}), cls=DjangoJSONEncoder))
     if not event.is_active:

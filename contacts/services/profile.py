@@ -63,9 +63,9 @@ def update_profiles(
         if contact.list_id != email_list.pk:
             errors.append(
                 ValidationError(
-                    "%(email)s is not on list %(list)s.",
+                    "%(email)s is not on list '%(list)s'.",
                     code="contact_not_on_list",
-                    params={"email": contact.email, "list": repr(email_list.name)},
+                    params={"email": contact.email, "list": email_list.name},
                 )
             )
             continue

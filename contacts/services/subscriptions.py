@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -41,9 +41,15 @@ def subscribe_contacts(
     method: str,
     override_unsubscribe: bool = False,
     double_opt_in: bool = False,
+    initial_profiles: Mapping[str, Mapping[str, str | None]] | None = None,
 ) -> list[ContactResult]:
     """Subscribe many addresses to ``email_list``, returning one result per
     address in order.
+
+    ``initial_profiles`` gives, by normalised address, the cleaned profile
+    values (``{field key: value or None}``) a contact *created* here starts
+    with; they are part of its creation, not a profile update. Existing
+    contacts are not touched by it: use ``update_profiles``.
 
     - A new address is created ``Subscribed`` (``Subscribed`` outcome, a
       first-ever subscription), or ``Pending`` when ``double_opt_in``.
@@ -54,8 +60,11 @@ def subscribe_contacts(
     - Banned, suppressed and invalid addresses are refused with an error and
       nothing is written for them; a repeated address is ``Skipped``.
     """
+    profiles = initial_profiles or {}
     return retry_on_conflict(
-        lambda: _subscribe(email_list, emails, method, override_unsubscribe, double_opt_in)
+        lambda: _subscribe(
+            email_list, emails, method, override_unsubscribe, double_opt_in, profiles
+        )
     )
 
 
@@ -98,7 +107,12 @@ def unsubscribe_contact(*, contact: Contact, method: str) -> ContactResult:
 
 
 def _subscribe(
-    email_list: List, emails: Sequence[str], method: str, override: bool, double_opt_in: bool
+    email_list: List,
+    emails: Sequence[str],
+    method: str,
+    override: bool,
+    double_opt_in: bool,
+    profiles: Mapping[str, Mapping[str, str | None]],
 ) -> list[ContactResult]:
     results, first = parse_addresses(emails)
     now = timezone.now()
@@ -116,6 +130,7 @@ def _subscribe(
             contact = Contact(
                 list=email_list,
                 email=email,
+                profile={k: v for k, v in profiles.get(email, {}).items() if v is not None},
                 created_at=now,
             )
             outcome = _enter_new(contact, now=now, method=method, double_opt_in=double_opt_in)
@@ -126,7 +141,7 @@ def _subscribe(
             )
             if outcome in (Outcome.SUBSCRIBED, Outcome.RESUBSCRIBED):
                 changed.append(contact)
-        results[index] = ContactResult(email, outcome, contact)
+        results[index] = ContactResult(email, outcome, contact, created=contact.pk is None)
         kind = _ACTIVITY_OF.get(outcome)
         if kind is not None:
             activities.append(activity_for(contact, kind, now, method=method))
@@ -187,9 +202,9 @@ def _unsubscribe(email_list: List, emails: Sequence[str], method: str) -> list[C
                 email,
                 Outcome.NOT_ON_LIST,
                 error=ValidationError(
-                    "%(email)s is not on list %(list)s.",
+                    "%(email)s is not on list '%(list)s'.",
                     code="ERROR_NOT_SUBSCRIBED_EMAIL_ADDRESS",
-                    params={"email": email, "list": repr(email_list.name)},
+                    params={"email": email, "list": email_list.name},
                 ),
             )
         elif contact.state == SubscriptionState.UNSUBSCRIBED:
