@@ -15,7 +15,7 @@ def engines() -> list[str]:
     return ["portable"]
 
 
-POSTGRES_PATH = False
+POSTGRES_PATH = True
 
 
 def do_import(email_list, content: str | bytes, *, engine: str, **options) -> ListImport:

@@ -47,7 +47,7 @@ def check_values(layout: Layout, cells: list[str]) -> CheckedValues:
         try:
             checked.values[profile_field.key] = clean_value(profile_field, cells[index])
         except ValidationError as error:
-            checked.problems.append(f"Column {layout.column_name(index)!r}: {error.messages[0]}")
+            checked.problems.append(f"Column '{layout.column_name(index)}': {error.messages[0]}")
     return checked
 
 
