@@ -249,3 +249,6 @@ class ActivityAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+from contacts.imports import admin as imports_admin  # noqa: E402, F401  (registers ListImport)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -22,23 +23,32 @@ def process_import(import_id: int) -> str:
     return run_import(import_id).status
 
 
-def enqueue_import(list_import: ListImport) -> None:
-    """Queue the import once the transaction that created it commits."""
-    transaction.on_commit(
-        lambda: async_task(process_import, list_import.pk, task_name=f"import-{list_import.pk}")
+def _queue(import_id: int) -> None:
+    # An import may run as long as its lease; the broker may hand the task to a
+    # second worker meanwhile, which then finds the import claimed and returns.
+    async_task(
+        process_import,
+        import_id,
+        task_name=f"import-{import_id}",
+        timeout=settings.IMPORT_LEASE_SECONDS,
     )
 
 
+def enqueue_import(list_import: ListImport) -> None:
+    """Queue the import once the transaction that created it commits."""
+    transaction.on_commit(lambda: _queue(list_import.pk))
+
+
 def resume_imports() -> int:
-    """The scheduled sweep: run imports whose task was lost or whose worker
-    died (its lease ran out). Returns how many it ran."""
+    """The scheduled sweep: queue imports whose task was lost or whose worker
+    died (its lease ran out), one task each. Returns how many it queued."""
     now = timezone.now()
-    waiting = ListImport.objects.filter(
-        Q(status=ImportStatus.DATA_UPLOADED, created_at__lt=now - FORGOTTEN_AFTER)
-        | Q(status=ImportStatus.PROCESSING_DATA, lease_expires_at__lt=now)
-    ).values_list("pk", flat=True)
-    ran = 0
-    for import_id in list(waiting):
-        run_import(import_id)
-        ran += 1
-    return ran
+    waiting = list(
+        ListImport.objects.filter(
+            Q(status=ImportStatus.DATA_UPLOADED, created_at__lt=now - FORGOTTEN_AFTER)
+            | Q(status=ImportStatus.PROCESSING_DATA, lease_expires_at__lt=now)
+        ).values_list("pk", flat=True)
+    )
+    for import_id in waiting:
+        _queue(import_id)
+    return len(waiting)
