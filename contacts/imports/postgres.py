@@ -18,6 +18,8 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -215,6 +217,7 @@ class PostgresImport:
               SELECT r.row_number, r.problem, coalesce(left({email}, {MAX_LENGTH}), '') AS given,
                      lower(coalesce({email}, '')) AS addr{extra}
               FROM {RAW} r
+              OFFSET 0
             ), checked AS (
               SELECT n.*, CASE
                   WHEN n.problem IS NOT NULL THEN n.problem
@@ -241,11 +244,15 @@ class PostgresImport:
               LEFT JOIN contacts_ban b
                 ON b.list_id = %(list)s AND b.email = k.addr AND k.invalid IS NULL
               LEFT JOIN contacts_suppression s ON s.email = k.addr AND k.invalid IS NULL
-            ), decided AS (
-              SELECT j.*, {self._result_case()} AS result, {self._reason_case()} AS reason
-              FROM joined j
             )
-            SELECT x.*{values} FROM (SELECT d.*{cleaned} FROM decided d) AS x
+            -- OFFSET 0 keeps each level a separate scan: flattened, the result and
+            -- every cleaned value would be computed again wherever they are used.
+            SELECT x.*{values} FROM (
+              SELECT d.*{cleaned} FROM (
+                SELECT j.*, {self._result_case()} AS result, {self._reason_case()} AS reason
+                FROM joined j
+                OFFSET 0) AS d
+              OFFSET 0) AS x
             """
         )
 
@@ -296,27 +303,32 @@ class PostgresImport:
             none = ", NULL::jsonb AS new_values, NULL::text[] AS blanks, NULL::text[] AS problems"
             return "", none
         applies = f"d.result IN {APPLIES}"
-        cleaned, canon, problems, blanks = [], [], [], []
+        cleaned, canon, problems, blanks, refused = [], [], [], [], []
         for n, (index, field) in enumerate(self.layout.fields):
             value, _ = clean_value_sql(f"d.v{n}", field)
             _, problem = clean_value_sql(f"x.v{n}", field)
             cleaned.append(f", CASE WHEN {applies} AND d.v{n} <> '' THEN {value} END AS k{n}")
             column = quote(f"Column '{self.layout.column_name(index)}': ")
             canon.append(f"{quote(field.key)}, x.k{n}")
-            problems.append(
-                f"CASE WHEN x.v{n} <> '' AND x.k{n} IS NULL THEN {column} || ({problem}) END"
-            )
+            refused.append(f"(x.v{n} <> '' AND x.k{n} IS NULL)")
+            problems.append(f"CASE WHEN {refused[-1]} THEN {column} || ({problem}) END")
             blanks.append(f"CASE WHEN coalesce(x.v{n}, '') = '' THEN {quote(field.key)} END")
         applies = f"x.result IN {APPLIES}"
+        # Only Overwrite blanks fields, and only rows with a refused value need messages.
+        blank_fields = "NULL::text[]"
+        if self.list_import.segmentation_type == "Overwrite":
+            blank_list = ", ".join(blanks)
+            blank_fields = (
+                f"CASE WHEN {applies} THEN array_remove(ARRAY[{blank_list}]::text[], NULL) END"
+            )
         return (
             "".join(cleaned),
             f""",
               CASE WHEN {applies} THEN jsonb_strip_nulls(jsonb_build_object({", ".join(canon)}))
               END AS new_values,
-              CASE WHEN {applies} THEN array_remove(ARRAY[{", ".join(blanks)}]::text[], NULL)
-              END AS blanks,
-              CASE WHEN {applies} THEN array_remove(ARRAY[{", ".join(problems)}]::text[], NULL)
-              END AS problems""",
+              {blank_fields} AS blanks,
+              CASE WHEN {applies} AND ({" OR ".join(refused)})
+                   THEN array_remove(ARRAY[{", ".join(problems)}]::text[], NULL) END AS problems""",
         )
 
     def _tally(self) -> Counter[str]:
@@ -344,8 +356,8 @@ class PostgresImport:
                   state, subscribed_at, subscribe_method, unsubscribe_method, profile,
                   created_at, updated_at)
               SELECT %(list)s, addr,
-                     lpad(to_hex((floor(extract(epoch FROM clock_timestamp()) * 1000000)::bigint
-                                  + row_number() OVER (ORDER BY addr)) & 281474976710655), 12, '0')
+                     lpad(to_hex((%(microseconds)s::bigint + row_number() OVER (ORDER BY addr))
+                                 & 281474976710655), 12, '0')
                        || left(md5(gen_random_uuid()::text), 20),
                      '', 'Subscribed', now(), %(subscribe)s, '', coalesce(new_values, '{{}}'),
                      now(), now()
@@ -356,13 +368,16 @@ class PostgresImport:
               RETURNING id, email
             ), logged AS (
               {LOG}
-              SELECT id, %(list)s, email, '{ActivityKind.SUBSCRIBED}', now(),
-                     jsonb_build_object('method', %(subscribe)s::text)
+              SELECT id, %(list)s, email, '{ActivityKind.SUBSCRIBED}', now(), %(method)s::jsonb
               FROM inserted
               RETURNING id
             ), noted AS (INSERT INTO {ACTIVITY} SELECT id FROM logged)
             {keep_new}
-            """
+            """,
+            {
+                "microseconds": time.time_ns() // 1000,
+                "method": json.dumps({"method": SubscribeMethod.IMPORT}),
+            },
         )
 
     def _confirm_pending(self) -> None:
