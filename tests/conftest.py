@@ -72,3 +72,17 @@ def browser_page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
             # While Playwright's loop runs, Django keeps this thread's connections apart
             # (asgiref.Local); close them, or PostgreSQL can't drop the test database.
             connections.close_all()
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path: Path) -> None:
+    """Uploaded files (imports) go to a directory of the test's own."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A test asking for ``engine`` runs on every import path this database has.
+    if "engine" in metafunc.fixturenames:
+        from tests.imports_helpers import engines
+
+        metafunc.parametrize("engine", engines())

@@ -46,11 +46,6 @@ CONTENT = (
 )
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-
-
 @pytest.fixture
 def shop():
     email_list = ListFactory(name="Shop")

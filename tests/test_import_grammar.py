@@ -15,7 +15,7 @@ from contacts.models import Contact
 from lists.field_types import clean_value
 from lists.models import DataType
 from tests.factories import ListFactory, ProfileFieldFactory
-from tests.imports_helpers import do_import, engines, results
+from tests.imports_helpers import do_import, results
 
 pytestmark = pytest.mark.django_db
 
@@ -74,16 +74,6 @@ VALUES = {
     DataType.CHECK_BOX: ["on", "ON", "True", "1", "off", "FALSE", "0", "yes", "checked"],
     DataType.TEXT: ["short", "x" * 10, "x" * 11, "it's 100%", "  padded  "],
 }
-
-
-def pytest_generate_tests(metafunc):
-    if "engine" in metafunc.fixturenames:
-        metafunc.parametrize("engine", engines())
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
 def csv_text(rows):

@@ -22,11 +22,6 @@ from tests.imports_helpers import do_import
 CSV = "email\n" + "".join(f"p{n}@example.com\n" for n in range(200))
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-
-
 def uploaded(email_list, content=CSV) -> ListImport:
     from django.core.files.base import ContentFile
 

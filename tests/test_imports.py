@@ -7,19 +7,9 @@ from contacts.models import Activity, ActivityKind, Ban, Contact, SubscriptionSt
 from contacts.services import unsubscribe_contact
 from lists.models import DataType, EventStatus
 from tests.factories import ContactFactory, EventFactory, ListFactory, ProfileFieldFactory
-from tests.imports_helpers import do_import, engines, results
+from tests.imports_helpers import do_import, results
 
 pytestmark = pytest.mark.django_db
-
-
-def pytest_generate_tests(metafunc):
-    if "engine" in metafunc.fixturenames:
-        metafunc.parametrize("engine", engines())
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
 @pytest.fixture

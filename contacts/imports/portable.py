@@ -10,22 +10,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
-from pathlib import Path
 
 from django.db import connection
 
-from contacts.imports.models import ImportRowResult, ImportType, ListImport, RowResult
+from contacts.imports.models import ImportRowResult, ImportType, RowResult
 from contacts.imports.rows import (
     ADDS,
     APPLIES_VALUES,
     CheckedValues,
+    ImportPath,
     address,
     check_values,
     fired_events,
     width_problem,
 )
-from contacts.imports.source import Layout, iter_rows
+from contacts.imports.source import iter_rows
 from contacts.models import Contact, SubscribeMethod, SubscriptionState, UnsubscribeMethod
 from contacts.services import (
     Outcome,
@@ -61,21 +60,12 @@ NOT_ON_LIST = "The address is not on the list."
 State = tuple[str, Contact | None, str | None, bool]
 
 
-class PortableImport:
-    def __init__(
-        self,
-        list_import: ListImport,
-        layout: Layout,
-        path: Path,
-        progress: Callable[[int], None] | None = None,
-    ) -> None:
-        self.list_import = list_import
-        self.email_list = list_import.list
-        self.layout = layout
-        self.path = path
-        self.progress = progress or (lambda rows: None)
+class PortableImport(ImportPath):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.email_list = self.list_import.list
         self.tally: Counter[str] = Counter()
-        self.events = {event.pk: event for _, event in layout.events}
+        self.events = {event.pk: event for _, event in self.layout.events}
 
     def run(self) -> Counter[str]:
         with connection.cursor() as cursor:

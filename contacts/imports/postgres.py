@@ -21,17 +21,16 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 from django.db import connection
 
 from contacts.addresses import ADDRESS_PATTERN, MAX_LENGTH, MAX_LOCAL_LENGTH
 from contacts.hooks import activities_recorded, announce_activities
-from contacts.imports.models import ImportType, ListImport
+from contacts.imports.models import ImportType
 from contacts.imports.portable import NOT_ON_LIST
-from contacts.imports.rows import ADDS, APPLIES_VALUES, width_problem
-from contacts.imports.source import BOM, CHUNK, Layout, iter_rows
+from contacts.imports.rows import ADDS, APPLIES_VALUES, ImportPath, width_problem
+from contacts.imports.source import BOM, CHUNK, iter_rows
 from contacts.imports.sql import clean_value_sql, quote, trim
 from contacts.models import ActivityKind, SubscribeMethod, UnsubscribeMethod
 
@@ -73,21 +72,13 @@ class _Tee(io.RawIOBase):
         super().close()
 
 
-class PostgresImport:
-    def __init__(
-        self,
-        list_import: ListImport,
-        layout: Layout,
-        path: Path,
-        progress: Callable[[int], None] | None = None,
-    ) -> None:
-        self.list_import = list_import
+class PostgresImport(ImportPath):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        list_import = self.list_import
         self.list_id = list_import.list_id
-        self.layout = layout
-        self.path = path
-        self.progress = progress or (lambda rows: None)
         self.import_type = ImportType(list_import.import_type)
-        self.columns = [f"c{i}" for i in range(layout.width)]
+        self.columns = [f"c{i}" for i in range(self.layout.width)]
         self.params = {
             "list": self.list_id,
             "import": list_import.pk,

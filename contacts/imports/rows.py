@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import abc
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
 from contacts.addresses import WHITESPACE, normalise_email
-from contacts.imports.models import ImportType, RowResult
+from contacts.imports.models import ImportType, ListImport, RowResult
 from contacts.imports.source import Layout
 from lists.field_types import clean_value
 
@@ -66,3 +70,25 @@ def fired_events(layout: Layout, cells: list[str]) -> list[tuple[int, str]]:
         for index, event in layout.events
         if cells[index].strip(WHITESPACE)
     ]
+
+
+class ImportPath(abc.ABC):
+    """What both import paths are given: the import, its column layout, the
+    file, and a callback told how many more rows were read."""
+
+    def __init__(
+        self,
+        list_import: ListImport,
+        layout: Layout,
+        path: Path,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.list_import = list_import
+        self.layout = layout
+        self.path = path
+        self.progress = progress or (lambda rows: None)
+
+    @abc.abstractmethod
+    def run(self) -> Counter[str]:
+        """Apply the file; return the count of each result (and of refused
+        values, as ``invalid_values``)."""
