@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from contacts.imports.models import ImportRowResult, ImportStatus, ListImport, RowResult
+from contacts.imports.source import parse_mapping
 from contacts.imports.tasks import enqueue_import
 
 #: The change page reloads itself this often (seconds) until the import has finished.
@@ -39,27 +40,6 @@ CSV_CHUNK_ROWS = 2000
 TAB_NAMES = ("\\t", "tab")
 #: Characters the CSV reader cannot split on.
 BAD_DELIMITERS = ('"', "\r", "\n")
-
-
-def parse_mapping(text: str, *, target: str) -> dict[str, str]:
-    """``COLUMN=TARGET`` lines (blank lines ignored) as ``{column: target}``;
-    raises ValidationError naming every line that is not of that form."""
-    pairs: dict[str, str] = {}
-    errors: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        column, sep, value = line.partition("=")
-        column, value = column.strip(), value.strip()
-        if not sep or not column or not value:
-            errors.append(f"Line {number}: {line.strip()!r} is not COLUMN={target}.")
-        elif column.lower() in (c.lower() for c in pairs):
-            errors.append(f"Line {number}: column {column!r} is mapped twice.")
-        else:
-            pairs[column] = value
-    if errors:
-        raise forms.ValidationError(errors)
-    return pairs
 
 
 class MappingField(forms.CharField):

@@ -203,3 +203,24 @@ def plan_layout(
             )
         layout.events.append((index, event))
     return layout
+
+
+def parse_mapping(text: str, *, target: str) -> dict[str, str]:
+    """``COLUMN=TARGET`` lines (blank lines ignored) as ``{column: target}``;
+    raises ValidationError naming every line that is not of that form."""
+    pairs: dict[str, str] = {}
+    errors: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        column, sep, value = line.partition("=")
+        column, value = column.strip(), value.strip()
+        if not sep or not column or not value:
+            errors.append(f"Line {number}: {line.strip()!r} is not COLUMN={target}.")
+        elif column.lower() in (c.lower() for c in pairs):
+            errors.append(f"Line {number}: column {column!r} is mapped twice.")
+        else:
+            pairs[column] = value
+    if errors:
+        raise ValidationError(errors)
+    return pairs

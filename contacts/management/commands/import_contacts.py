@@ -6,23 +6,22 @@ import json
 import sys
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from contacts.imports.models import ImportStatus, ImportType, ListImport, SegmentationImportType
 from contacts.imports.run import run_import
+from contacts.imports.source import parse_mapping
 from lists.models import List
 
 
-def _pairs(values: list[str], option: str) -> dict[str, str]:
-    pairs = {}
-    for value in values:
-        column, sep, target = value.partition("=")
-        if not sep or not column.strip() or not target.strip():
-            raise CommandError(f"{option} takes COLUMN=TARGET, not {value!r}.")
-        pairs[column.strip()] = target.strip()
-    return pairs
+def _pairs(values: list[str], option: str, target: str) -> dict[str, str]:
+    try:
+        return parse_mapping("\n".join(values), target=target)
+    except ValidationError as error:
+        raise CommandError(f"{option}: " + " ".join(error.messages)) from None
 
 
 class Command(BaseCommand):
@@ -84,8 +83,8 @@ class Command(BaseCommand):
             segmentation_type=options["segmentation_type"],
             delimiter=delimiter,
             has_header=not options["no_header"],
-            field_map=_pairs(options["map"], "--map"),
-            event_map=_pairs(options["event_column"], "--event-column"),
+            field_map=_pairs(options["map"], "--map", "FIELD"),
+            event_map=_pairs(options["event_column"], "--event-column", "EVENT"),
             email_column=options["email_column"],
         )
         with open(path, "rb") as stream:
