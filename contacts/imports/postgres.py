@@ -201,6 +201,7 @@ class PostgresImport(ImportPath):
         extra = "".join(f", {pick}" for pick in picks)
         email = trim(f"r.c{layout.email_index}")
         cleaned, values = self._values()
+        events = "".join(f", x.e{n}" for n in range(len(layout.events)))
         self._sql(
             f"""
             CREATE TEMPORARY TABLE {PLAN} ON COMMIT DROP AS
@@ -238,7 +239,8 @@ class PostgresImport(ImportPath):
             )
             -- OFFSET 0 keeps each level a separate scan: flattened, the result and
             -- every cleaned value would be computed again wherever they are used.
-            SELECT x.*{values} FROM (
+            SELECT x.row_number, x.given, x.addr, x.contact_id, x.state, x.result,
+                   x.reason{events}{values} FROM (
               SELECT d.*{cleaned} FROM (
                 SELECT j.*, {self._result_case()} AS result, {self._reason_case()} AS reason
                 FROM joined j

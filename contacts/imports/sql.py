@@ -90,7 +90,10 @@ def _date(value: str) -> str:
 
     iso = valid(part("-", 1), part("-", 2), part("-", 3))
     us = valid(part("/", 3), part("/", 1), part("/", 2))
+    # Each form has its own separator: one cheap test picks the one regex to run.
     return (
-        f"CASE WHEN {value} ~ {quote(ISO_DATE_PATTERN)} THEN {iso}"
-        f" WHEN {value} ~ {quote(US_DATE_PATTERN)} THEN {us} END"
+        f"CASE WHEN strpos({value}, '-') > 0 THEN"
+        f" CASE WHEN {value} ~ {quote(ISO_DATE_PATTERN)} THEN {iso} END"
+        f" WHEN strpos({value}, '/') > 0 THEN"
+        f" CASE WHEN {value} ~ {quote(US_DATE_PATTERN)} THEN {us} END END"
     )
