@@ -86,3 +86,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         from tests.imports_helpers import engines
 
         metafunc.parametrize("engine", engines())
+
+
+@pytest.fixture
+def shop():
+    """A list "Shop" with typed profile fields: First Name, Birthday, Points, VIP."""
+    from lists.models import DataType
+    from tests.factories import ListFactory, ProfileFieldFactory
+
+    email_list = ListFactory(name="Shop")
+    group = ProfileFieldFactory(list=email_list, group__list=email_list, name="First Name").group
+    ProfileFieldFactory(group=group, name="Birthday", data_type=DataType.DATE)
+    ProfileFieldFactory(group=group, name="Points", data_type=DataType.NUMERIC)
+    ProfileFieldFactory(group=group, name="VIP", data_type=DataType.CHECK_BOX)
+    return email_list

@@ -5,20 +5,10 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from contacts.models import ActivityKind, Ban, Contact, SubscriptionState, Suppression
-from lists.models import DataType, List
-from tests.factories import ContactFactory, ListFactory, ProfileFieldFactory
+from lists.models import List
+from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shop():
-    email_list = ListFactory(name="Shop")
-    group = ProfileFieldFactory(list=email_list, group__list=email_list, name="First Name").group
-    ProfileFieldFactory(group=group, name="Birthday", data_type=DataType.DATE)
-    ProfileFieldFactory(group=group, name="VIP", data_type=DataType.CHECK_BOX)
-    ProfileFieldFactory(group=group, name="Points", data_type=DataType.NUMERIC)
-    return email_list
 
 
 def fields_of(email_list):

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 
 from contacts.models import ActivityKind, Contact
 from lists.models import DataType
+from tests.browser import log_in
 from tests.factories import ContactFactory, ListFactory, ProfileFieldFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,11 +21,7 @@ def test_staff_log_in_and_edit_a_contacts_profile_values(live_server, browser_pa
     contact = ContactFactory(list=email_list, email="ada@example.com")
 
     page = browser_page
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "staff")
-    page.fill("#id_password", "s3cret-pass")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    log_in(page, live_server.url, "staff", "s3cret-pass")
 
     page.goto(f"{live_server.url}/admin/contacts/contact/")
     page.fill("#searchbar", "ADA@")

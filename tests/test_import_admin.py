@@ -29,8 +29,7 @@ from contacts.imports.models import (
 )
 from contacts.imports.tasks import process_import
 from contacts.models import Ban, Contact
-from lists.models import DataType
-from tests.factories import ListFactory, ProfileFieldFactory
+from tests.factories import ListFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -44,14 +43,6 @@ CONTENT = (
     "banned@example.com,Ban,\r\n"
     "rep@example.com,Last,\r\n"
 )
-
-
-@pytest.fixture
-def shop():
-    email_list = ListFactory(name="Shop")
-    group = ProfileFieldFactory(list=email_list, group__list=email_list, name="First Name").group
-    ProfileFieldFactory(group=group, name="Birthday", data_type=DataType.DATE)
-    return email_list
 
 
 def form_data(email_list, **overrides) -> dict:

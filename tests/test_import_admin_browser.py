@@ -21,6 +21,7 @@ from django.db import connection
 from contacts.imports.models import ImportStatus, ListImport
 from contacts.models import Contact
 from lists.models import DataType
+from tests.browser import log_in
 from tests.factories import ListFactory, ProfileFieldFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -135,11 +136,7 @@ def test_staff_upload_a_csv_and_a_worker_imports_it(live_server, browser_page, w
     upload.write_text(CONTENT)
 
     page = browser_page
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "staff")
-    page.fill("#id_password", "s3cret-pass")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+    log_in(page, live_server.url, "staff", "s3cret-pass")
 
     # From the list's page to the upload page, with the list already chosen.
     page.goto(f"{live_server.url}/admin/lists/list/{shop.pk}/change/")

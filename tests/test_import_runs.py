@@ -164,3 +164,12 @@ def test_a_file_of_many_chunks_is_imported_whole(tmp_path):
     done = do_import(email_list, content, engine="portable")
     assert done.subscribed_count == 12_000
     assert ImportRowResult.objects.filter(list_import=done).count() == 12_000
+
+
+@pytest.mark.django_db
+def test_an_import_whose_file_is_gone_fails_clearly():
+    list_import = uploaded(ListFactory())
+    list_import.file.storage.delete(list_import.file.name)
+    done = run_import(list_import.pk)
+    assert done.status == ImportStatus.PROCESSING_FAILED
+    assert "is gone from MEDIA_ROOT; upload it again" in done.error

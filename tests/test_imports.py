@@ -5,21 +5,11 @@ import pytest
 from contacts.imports.models import ImportStatus, ImportType, SegmentationImportType
 from contacts.models import Activity, ActivityKind, Ban, Contact, SubscriptionState, Suppression
 from contacts.services import unsubscribe_contact
-from lists.models import DataType, EventStatus
-from tests.factories import ContactFactory, EventFactory, ListFactory, ProfileFieldFactory
+from lists.models import EventStatus
+from tests.factories import ContactFactory, EventFactory
 from tests.imports_helpers import do_import, results
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shop():
-    email_list = ListFactory(name="Shop")
-    group = ProfileFieldFactory(list=email_list, group__list=email_list, name="First Name").group
-    ProfileFieldFactory(group=group, name="Birthday", data_type=DataType.DATE)
-    ProfileFieldFactory(group=group, name="Points", data_type=DataType.NUMERIC)
-    ProfileFieldFactory(group=group, name="VIP", data_type=DataType.CHECK_BOX)
-    return email_list
 
 
 def key(email_list, name):

@@ -86,6 +86,10 @@ def run_import(
 
 def _process(list_import: ListImport, progress, engine: str | None):
     path = Path(list_import.file.path)
+    if not path.is_file():
+        raise ImportFileError(
+            f"The uploaded file {list_import.file.name} is gone from MEDIA_ROOT; upload it again."
+        )
     check_text(path)
     header = read_header(path, delimiter=list_import.delimiter)
     layout = plan_layout(
