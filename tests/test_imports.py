@@ -2,6 +2,7 @@
 
 import pytest
 
+from contacts.hooks import activities_recorded
 from contacts.imports.models import ImportStatus, ImportType, SegmentationImportType
 from contacts.models import Activity, ActivityKind, Ban, Contact, SubscriptionState, Suppression
 from contacts.services import unsubscribe_contact
@@ -295,3 +296,17 @@ def test_whole_file_problems_fail_before_anything_is_written(
     assert not Contact.objects.exists()
     assert not Activity.objects.exists()
     assert done.summary()["processedCount"] == 0
+
+
+def test_first_time_subscribers_of_an_import_reach_the_activity_hook(shop, engine):
+    seen = []
+
+    def receiver(sender, activities, **kwargs):
+        seen.extend(activities.values_list("kind", "email"))
+
+    activities_recorded.connect(receiver)
+    try:
+        do_import(shop, "email,Points\na@example.com,1\nb@example.com,2\nbad,3\n", engine=engine)
+    finally:
+        activities_recorded.disconnect(receiver)
+    assert sorted(seen) == [("subscribed", "a@example.com"), ("subscribed", "b@example.com")]

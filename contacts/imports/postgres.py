@@ -79,6 +79,12 @@ class PostgresImport(ImportPath):
         self.list_id = list_import.list_id
         self.import_type = ImportType(list_import.import_type)
         self.columns = [f"c{i}" for i in range(self.layout.width)]
+        # The ids of the activity written are kept only for the hook's receivers.
+        self.note_activity = (
+            f"INSERT INTO {ACTIVITY} SELECT id FROM logged"
+            if activities_recorded.has_listeners()
+            else "SELECT count(*) FROM logged"
+        )
         self.params = {
             "list": self.list_id,
             "import": list_import.pk,
@@ -364,7 +370,7 @@ class PostgresImport(ImportPath):
               SELECT id, %(list)s, email, '{ActivityKind.SUBSCRIBED}', now(), %(method)s::jsonb
               FROM inserted
               RETURNING id
-            ), noted AS (INSERT INTO {ACTIVITY} SELECT id FROM logged)
+            ), noted AS ({self.note_activity})
             {keep_new}
             """,
             {
@@ -406,7 +412,7 @@ class PostgresImport(ImportPath):
                      jsonb_build_object('method', %({method})s::text)
               FROM changed RETURNING id
             )
-            INSERT INTO {ACTIVITY} SELECT id FROM logged
+            {self.note_activity}
             """
         )
 
@@ -442,7 +448,7 @@ class PostgresImport(ImportPath):
                        'changes', {self._changes()})
               FROM changed RETURNING id
             )
-            INSERT INTO {ACTIVITY} SELECT id FROM logged
+            {self.note_activity}
             """
         )
 
@@ -475,7 +481,7 @@ class PostgresImport(ImportPath):
                   ORDER BY p.row_number
                   RETURNING id
                 )
-                INSERT INTO {ACTIVITY} SELECT id FROM logged
+                {self.note_activity}
                 """,
                 {"event": event.pk, "name": event.name},
             )
