@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from contacts.addresses import normalise_email
 from contacts.forms import BASE_FIELDS, ContactForm, profile_form_name
 from contacts.models import Activity, Ban, Contact, SubscribeMethod, Suppression, UnsubscribeMethod
+from contacts.paginator import LargeTablePaginator
 from contacts.services import (
     ContactResult,
     UpdateType,
@@ -38,6 +39,7 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["email"]
     search_help_text = "An address, or its beginning, or an email key."
     show_full_result_count = False  # counting millions of rows on every search is slow
+    paginator = LargeTablePaginator
     actions = ["subscribe_selected", "unsubscribe_selected", "ban_selected"]
     readonly_fields = [
         "state",
@@ -239,6 +241,7 @@ class ActivityAdmin(admin.ModelAdmin):
     list_select_related = ["list"]
     search_fields = ["email"]
     show_full_result_count = False
+    paginator = LargeTablePaginator
     date_hierarchy = "occurred_at"
 
     def has_add_permission(self, request) -> bool:
