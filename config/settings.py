@@ -157,8 +157,6 @@ MEDIA_URL = "media/"
 # A worker that dies mid-import gives it up after this long; keep it above the
 # time your largest import takes.
 IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", default=3600, minimum=60)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", default="INFO").upper()

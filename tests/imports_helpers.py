@@ -10,12 +10,9 @@ from contacts.imports.run import run_import
 
 
 def engines() -> list[str]:
-    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and POSTGRES_PATH:
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return ["portable", "postgres"]
     return ["portable"]
-
-
-POSTGRES_PATH = True
 
 
 def do_import(email_list, content: str | bytes, *, engine: str, **options) -> ListImport:

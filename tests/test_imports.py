@@ -281,6 +281,11 @@ def test_event_columns_fire_events_for_subscribed_rows(shop, engine):
             "fires the unknown event 'Nope'",
         ),
         (
+            "a@example.com,1\n",
+            {"has_header": False, "field_map": {"Points": "Points"}},
+            "cannot be found by name: the file has no header row",
+        ),
+        (
             "email,a,b\nz@example.com,1,2\n",
             {"field_map": {"a": "Points", "b": "points"}},
             "is mapped from two columns",
@@ -310,3 +315,9 @@ def test_first_time_subscribers_of_an_import_reach_the_activity_hook(shop, engin
     finally:
         activities_recorded.disconnect(receiver)
     assert sorted(seen) == [("subscribed", "a@example.com"), ("subscribed", "b@example.com")]
+
+
+def test_any_one_character_delimiter_works(shop, engine):
+    done = do_import(shop, "email%Points\na@example.com%7\n", engine=engine, delimiter="%")
+    assert done.status == ImportStatus.PROCESSING_COMPLETED, done.error
+    assert contact("a@example.com").profile == {key(shop, "Points"): "7"}

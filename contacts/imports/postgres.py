@@ -31,7 +31,7 @@ from contacts.imports.models import ImportType
 from contacts.imports.portable import NOT_ON_LIST
 from contacts.imports.rows import ADDS, APPLIES_VALUES, ImportPath, width_problem
 from contacts.imports.source import BOM, CHUNK, iter_rows
-from contacts.imports.sql import clean_value_sql, quote, trim
+from contacts.imports.sql import clean_value_sql, literal, quote, trim
 from contacts.models import ActivityKind, SubscribeMethod, UnsubscribeMethod
 
 RAW = "import_raw"
@@ -142,7 +142,7 @@ class PostgresImport(ImportPath):
     def _copy_whole_file(self) -> None:
         """The server parses the file while this process checks, on the same
         bytes, that every record is well formed."""
-        options = f"FORMAT csv, DELIMITER {quote(self.list_import.delimiter)}".replace("%%", "%")
+        options = f"FORMAT csv, DELIMITER {literal(self.list_import.delimiter)}"
         if self.list_import.has_header:
             options += ", HEADER true"
         sql = f"COPY {RAW} ({', '.join(self.columns)}) FROM STDIN ({options})"

@@ -129,6 +129,11 @@ def _column_index(ref: str | int, names: list[str], width: int, what: str) -> in
             return index
     if wanted.isdigit() and int(wanted) < width:
         return int(wanted)
+    if not names:
+        raise ImportFileError(
+            f"The {what} column {ref!r} cannot be found by name: the file has no header row."
+            " Give its number (0 is the first column)."
+        )
     raise ImportFileError(
         f"The {what} column {ref!r} is not in the file; its columns are: "
         + ", ".join(repr(n) for n in names)

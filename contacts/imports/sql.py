@@ -12,10 +12,15 @@ from lists.field_types import ISO_DATE_PATTERN, NUMERIC_LIMIT, NUMERIC_PATTERN, 
 from lists.models import DataType, ProfileField
 
 
+def literal(text: str) -> str:
+    """A SQL string literal, for a statement run without parameters (COPY)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def quote(text: str) -> str:
     """A SQL string literal for a constant composed into a statement. Such
     statements are always executed with parameters, so ``%`` is doubled."""
-    return "'" + text.replace("'", "''").replace("%", "%%") + "'"
+    return literal(text).replace("%", "%%")
 
 
 def trim(column: str) -> str:

@@ -89,11 +89,10 @@ def suppress_addresses(*, emails: Sequence[str], reason: str = "") -> list[Conta
     with transaction.atomic():
         activities = []
         for part in chunks(sorted(first)):
-            new = Suppression.objects.bulk_create(
+            Suppression.objects.bulk_create(
                 [Suppression(email=e, reason=reason, created_at=now) for e in part],
                 ignore_conflicts=True,
             )
-            del new  # ignore_conflicts returns objects without telling which were inserted
             contacts = _on_every_list(part)
             activities += [
                 activity_for(c, ActivityKind.SUPPRESSED, now, reason=reason) for c in contacts
