@@ -36,10 +36,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "oauth2_provider",
     "lists",
     "contacts",
     "conductor",
     "integrations",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -157,6 +162,45 @@ MEDIA_URL = "media/"
 # A worker that dies mid-import gives it up after this long; keep it above the
 # time your largest import takes.
 IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", default=3600, minimum=60)
+
+# --- REST API -----------------------------------------------------------------
+API_TOKEN_SECONDS = env_int("API_TOKEN_SECONDS", default=3600, minimum=60)
+# Largest JSON body of an API call, and of a ListImport (which carries its file base64-encoded).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", default=1_048_576, minimum=1024)
+API_MAX_IMPORT_BYTES = env_int("API_MAX_IMPORT_BYTES", default=67_108_864, minimum=1024)
+OAUTH2_PROVIDER = {
+    "SCOPES_BACKEND_CLASS": "api.scopes.ClientScopes",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": API_TOKEN_SECONDS,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
+# django-oauth-toolkit's own models (named so that migrations can refer to them).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "DATETIME_FORMAT": "iso-8601",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Email API v1 (Listrak dialect)",
+    "DESCRIPTION": (
+        "Listrak's Email API v1, served by this platform: point a Listrak client's token URL "
+        "at /OAuth2/Token and its API root at /email/v1/."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/email/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", default="INFO").upper()

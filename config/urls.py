@@ -1,8 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+
+from api.token import ClientCredentialsTokenView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    re_path(r"^OAuth2/Token/?$", ClientCredentialsTokenView.as_view(), name="oauth2-token"),
+    path("email/v1/", include("api.urls")),
 ]

@@ -100,3 +100,11 @@ def shop():
     ProfileFieldFactory(group=group, name="Points", data_type=DataType.NUMERIC)
     ProfileFieldFactory(group=group, name="VIP", data_type=DataType.CHECK_BOX)
     return email_list
+
+
+@pytest.fixture
+def api(db):
+    """A Listrak-style API caller with every scope."""
+    from tests.api_helpers import api_caller
+
+    return api_caller()

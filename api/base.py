@@ -1,0 +1,133 @@
+"""What every API view shares: authentication, scopes, body rules, envelopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from oauth2_provider.models import AccessToken
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.errors import DENIED, invalid, not_found
+from api.parsers import StrictJSONParser
+from lists.models import List
+
+INT32_MAX = 2**31 - 1
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class HasScopes(BasePermission):
+    """A bearer token must carry every scope the view names in
+    ``required_scopes``; a staff member signed in to the admin may use the
+    browsable API with all of them."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = request.auth
+        if isinstance(token, AccessToken):
+            granted = set(token.scope.split())
+            missing = [s for s in view.required_scopes if s not in granted]
+            if missing:
+                raise exceptions.PermissionDenied(
+                    f"{DENIED} The token lacks the {', '.join(missing)} "
+                    f"scope{'s' if len(missing) > 1 else ''} this route needs."
+                )
+            return True
+        user = request.user
+        return bool(user is not None and user.is_active and user.is_staff)
+
+
+class ApiView(APIView):
+    """Base of every ``/email/v1/`` view.
+
+    Subclasses set ``required_scopes`` (the reference's ``security`` block)
+    and answer with the envelope helpers below.
+    """
+
+    required_scopes: tuple[str, ...] = ()
+    authentication_classes = [OAuth2Authentication, SessionAuthentication]
+    permission_classes = [HasScopes]
+    parser_classes = [StrictJSONParser]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+    max_body_bytes: int = settings.API_MAX_BODY_BYTES
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authenticates first: 401 before 400
+        if request.method in BODY_METHODS:
+            self._check_body_headers(request)
+
+    def _check_body_headers(self, request: Request) -> None:
+        if request.content_type.split(";")[0].strip().lower() != "application/json":
+            raise exceptions.UnsupportedMediaType(request.content_type or "none")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > self.max_body_bytes:
+            raise RequestDataTooBig(
+                f"The request body is larger than the {self.max_body_bytes:,} bytes allowed."
+            )
+
+    # --- Parameters ---------------------------------------------------------
+
+    def get_list(self, list_id: str) -> List:
+        pk = parse_id(list_id, "listId")
+        email_list = List.objects.filter(pk=pk).first()
+        if email_list is None:
+            raise not_found("listId")
+        return email_list
+
+    def body(self, request: Request) -> Any:
+        data = request.data
+        if not isinstance(data, dict):
+            raise exceptions.ParseError("The request body must be a JSON object.")
+        return data
+
+    # --- Envelopes ----------------------------------------------------------
+
+    @staticmethod
+    def ok(data: Any) -> Response:
+        return Response({"status": 200, "data": data})
+
+    @staticmethod
+    def page(data: list[Any], next_cursor: str | None) -> Response:
+        return Response({"status": 200, "nextPageCursor": next_cursor, "data": data})
+
+    @staticmethod
+    def created(resource_id: object) -> Response:
+        return Response({"status": 201, "resourceId": str(resource_id)}, status=201)
+
+    @staticmethod
+    def updated(resource_id: object) -> Response:
+        return Response({"status": 200, "resourceId": str(resource_id)})
+
+    @staticmethod
+    def deleted() -> Response:
+        return Response({"status": 200})
+
+
+def parse_id(value: str, name: str) -> int:
+    """A route or body identifier: a positive 32-bit integer, as Listrak's are."""
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= INT32_MAX:
+        raise invalid(name, f"{name} is a positive whole number, not {value!r}.")
+    return int(text)
+
+
+def parse_bool(params: Any, name: str, default: bool = False) -> bool:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise invalid(name, f"{name} is true or false, not {raw!r}.")

@@ -1,0 +1,75 @@
+"""Listrak's cursor paging: ``cursor`` (``Start`` for the first page) and
+``count`` (default 1000, at most 5000). A cursor is an opaque token naming
+the last row of the previous page, so a page is one index range scan however
+deep the client has paged, and rows added meanwhile are neither skipped nor
+repeated."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from django.db.models import QuerySet
+
+from api.errors import invalid
+
+T = TypeVar("T")
+
+DEFAULT_COUNT = 1000
+MAX_COUNT = 5000
+START = "start"
+
+
+def parse_count(params: Any) -> int:
+    raw = params.get("count")
+    if raw is None or raw == "":
+        return DEFAULT_COUNT
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_COUNT:
+        raise invalid("count", f"count is a whole number from 1 to {MAX_COUNT}, not {raw!r}.")
+    return int(text)
+
+
+def encode_cursor(values: Sequence[object]) -> str:
+    raw = json.dumps(list(values), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(params: Any, arity: int) -> list[Any] | None:
+    """The key values after which the page starts; None for the first page."""
+    raw = params.get("cursor")
+    if raw is None or raw.strip() == "" or raw.strip().lower() == START:
+        return None
+    try:
+        padded = raw.strip() + "=" * (-len(raw.strip()) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error):
+        values = None
+    if not isinstance(values, list) or len(values) != arity:
+        raise invalid(
+            "cursor", "Pass the nextPageCursor of the previous page, or Start for the first."
+        )
+    return values
+
+
+def keyset_page(
+    queryset: QuerySet,
+    *,
+    params: Any,
+    key: Sequence[str],
+    after: Callable[[QuerySet, list[Any]], QuerySet],
+    key_of: Callable[[T], Sequence[object]],
+) -> tuple[list[T], str | None]:
+    """One page of ``queryset`` ordered by ``key``; ``after`` narrows the
+    queryset to rows after the decoded cursor values."""
+    count = parse_count(params)
+    start = decode_cursor(params, len(key))
+    if start is not None:
+        queryset = after(queryset, start)
+    rows = list(queryset.order_by(*key)[: count + 1])
+    more = len(rows) > count
+    rows = rows[:count]
+    return rows, encode_cursor(key_of(rows[-1])) if more else None

@@ -1,0 +1,22 @@
+"""Routes under ``/email/v1/``: every path also answers with a trailing slash,
+and anything else is Listrak's ``ERROR_UNKNOWN_ROUTE``."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from api.errors import unknown_route
+from api.views import contacts, events, fields, imports, lists
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("schema/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    *lists.urlpatterns,
+    *fields.urlpatterns,
+    *events.urlpatterns,
+    *contacts.urlpatterns,
+    *imports.urlpatterns,
+    re_path(r"^.*$", unknown_route),
+]

@@ -1,0 +1,3 @@
+"""Placeholder replaced by the fields resource."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Placeholder replaced by the lists resource."""
+
+urlpatterns: list = []
