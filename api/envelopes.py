@@ -16,7 +16,7 @@ class ErrorSerializer(serializers.Serializer):
 
 class ResourceCreatedSerializer(serializers.Serializer):
     status = serializers.IntegerField()
-    resourceId = serializers.CharField()  # noqa: N815 - Listrak's name
+    resourceId = serializers.CharField()
 
 
 class ResourceDeletedSerializer(serializers.Serializer):

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 from django.test import Client
 
-from api.services import create_api_client
 from api.scopes import Scope
+from api.services import create_api_client
 
 ALL_SCOPES = [s.value for s in Scope]
 
