@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -133,6 +134,25 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="webmaster@localhost"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=30, minimum=1)
 
+# The site's address as people reach it: links in emails (double opt-in
+# confirmations) are built on it, outside any request.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", default="http://localhost:8000")
+try:
+    _public = urlsplit(PUBLIC_BASE_URL)
+    _public_ok = (
+        _public.scheme in {"http", "https"}
+        and bool(_public.hostname)
+        and not (_public.query or _public.fragment)
+    )
+except ValueError:  # e.g. an unbalanced [ in the host
+    _public_ok = False
+if not _public_ok:
+    raise ImproperlyConfigured(
+        f"Environment variable PUBLIC_BASE_URL={PUBLIC_BASE_URL!r} is invalid: "
+        "expected an http(s) URL such as https://mail.example.com."
+    )
+PUBLIC_BASE_URL = PUBLIC_BASE_URL.rstrip("/")
+
 # --- Background work (django-q2) ----------------------------------------------
 REDIS_URL = env_str("REDIS_URL", default="")
 Q_TIMEOUT = env_int("Q_TIMEOUT", default=600, minimum=1)
@@ -200,6 +220,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/email/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.listrak_paths",
+    ],
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
 }
 
 # --- Logging ------------------------------------------------------------------

@@ -1,0 +1,54 @@
+"""Shape the served OpenAPI description like Listrak's: its path names
+(``/email/v1/List/{listId}/Contact``, no trailing slash) and its path
+parameters (camelCase, ids as 32-bit integers)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: Route parameters whose Listrak name is not simply their camelCase.
+_LISTRAK_NAMES = {"identifier": "contactIdentifier", "import_id": "importFileId"}
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+def listrak_name(name: str) -> str:
+    if name in _LISTRAK_NAMES:
+        return _LISTRAK_NAMES[name]
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _path_parameter(parameter: dict[str, Any]) -> dict[str, Any]:
+    name = listrak_name(parameter["name"])
+    renamed = {**parameter, "name": name, "required": True}
+    if name.endswith("Id"):
+        renamed["schema"] = {"type": "integer", "format": "int32", "minimum": 1}
+        renamed.setdefault("description", f"Identifier used to locate the resource ({name}).")
+    return renamed
+
+
+def listrak_paths(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook."""
+    paths: dict[str, Any] = {}
+    for path, operations in result.get("paths", {}).items():
+        new_path = _PARAM.sub(lambda m: "{" + listrak_name(m.group(1)) + "}", path)
+        if new_path.endswith("/") and not new_path.endswith("/v1/"):
+            new_path = new_path[:-1]
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            seen: set[tuple[str, str]] = set()
+            parameters = []
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path":
+                    parameter = _path_parameter(parameter)
+                key = (parameter["name"], parameter["in"])
+                if key not in seen:
+                    seen.add(key)
+                    parameters.append(parameter)
+            if parameters:
+                operation["parameters"] = parameters
+        paths[new_path] = operations
+    result["paths"] = paths
+    return result

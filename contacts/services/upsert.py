@@ -1,0 +1,222 @@
+"""Create-or-update of one contact with Listrak's Contact API rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from contacts.addresses import normalise_email
+from contacts.models import Contact, SubscribeMethod, SubscriptionState, UnsubscribeMethod
+from contacts.services.address_change import change_address
+from contacts.services.common import Outcome
+from contacts.services.events import fire_events
+from contacts.services.profile import UpdateType, update_profiles
+from contacts.services.subscriptions import subscribe_contacts, unsubscribe_contacts
+from lists.models import Event, List
+from lists.profile_schema import FieldRef, ProfileSchema
+
+
+def _refuse(message: str, code: str, **params: object) -> ValidationError:
+    return ValidationError(message, code=code, params=params)
+
+
+def save_contact(
+    *,
+    email_list: List,
+    email: str,
+    state: str | None = None,
+    external_contact_id: str | None = None,
+    values: Mapping[FieldRef, object] | None = None,
+    events: Sequence[Event] = (),
+    override_unsubscribe: bool = False,
+    subscribed_by_contact: bool = False,
+    double_opt_in: bool = False,
+    update_type: UpdateType = UpdateType.UPDATE,
+    new_email: str | None = None,
+) -> Contact:
+    """Create or update the contact of ``email`` on ``email_list`` as
+    Listrak's ``POST List/{listId}/Contact`` does, and return it.
+
+    - ``new_email`` changes the address of the existing, subscribed contact
+      (no events or profile values may come with it).
+    - ``state="Unsubscribed"`` unsubscribes it (no events or profile values).
+    - Otherwise it is subscribed if new (``Pending`` with a confirmation email
+      when ``double_opt_in``), resubscribed only with ``override_unsubscribe``,
+      its profile updated by ``update_type`` and ``events`` fired for it.
+
+    Everything is checked before anything is written, in one transaction: a
+    refusal raises ValidationError with Listrak's error code and changes nothing.
+    """
+    values = values or {}
+    email = normalise_email(email)
+    limit = Contact._meta.get_field("external_contact_id").max_length
+    if external_contact_id is not None and len(external_contact_id) > limit:
+        raise _refuse(
+            "externalContactID is longer than %(limit)s characters.",
+            "ERROR_INVALID_PARAMETER",
+            limit=limit,
+        )
+    cleaned = ProfileSchema(email_list).clean(values) if values else {}
+    with transaction.atomic():
+        if new_email is not None:
+            return _change_address(email_list, email, new_email, cleaned, events, state)
+        if state == SubscriptionState.UNSUBSCRIBED:
+            return _unsubscribe(email_list, email, cleaned, events, external_contact_id)
+        if state not in (None, SubscriptionState.SUBSCRIBED):
+            raise _refuse(
+                "subscriptionState is Subscribed or Unsubscribed, not %(state)s.",
+                "ERROR_INVALID_PARAMETER",
+                state=state,
+            )
+        contact = _subscribe(
+            email_list,
+            email,
+            values,
+            cleaned,
+            events,
+            override=override_unsubscribe,
+            by_contact=subscribed_by_contact,
+            double_opt_in=double_opt_in,
+            update_type=update_type,
+        )
+        _set_external_id(contact, external_contact_id)
+        if events:
+            for event in events:
+                fire_events(event=event, contacts=[contact])
+        return contact
+
+
+def _subscribe(
+    email_list: List,
+    email: str,
+    values: Mapping[FieldRef, object],
+    cleaned: dict[str, str | None],
+    events: Sequence[Event],
+    *,
+    override: bool,
+    by_contact: bool,
+    double_opt_in: bool,
+    update_type: UpdateType,
+) -> Contact:
+    existing = Contact.objects.select_for_update().filter(list=email_list, email=email).first()
+    if existing is not None:
+        if double_opt_in and existing.state == SubscriptionState.PENDING:
+            raise _refuse(
+                "%(email)s is already waiting to confirm its subscription.",
+                "ERROR_PENDING_EMAIL_ADDRESS",
+                email=email,
+            )
+        if double_opt_in and existing.state == SubscriptionState.SUBSCRIBED:
+            raise _refuse(
+                "%(email)s is already subscribed; there is nothing to confirm.",
+                "ERROR_SUBSCRIBED_EMAIL_ADDRESS",
+                email=email,
+            )
+        if existing.state == SubscriptionState.UNSUBSCRIBED and not override and events:
+            raise _refuse(
+                "%(email)s is unsubscribed, so events cannot be fired for it; "
+                "pass overrideUnsubscribe=true to resubscribe it.",
+                "ERROR_UPDATE_UNSUBSCRIBE_WITH_EVENTS",
+                email=email,
+            )
+    method = SubscribeMethod.SUBSCRIPTION_POINT if by_contact else SubscribeMethod.API
+    (result,) = subscribe_contacts(
+        email_list=email_list,
+        emails=[email],
+        method=method,
+        override_unsubscribe=override,
+        double_opt_in=double_opt_in,
+        initial_profiles={email: cleaned},
+    )
+    result.raise_error()
+    contact = result.contact
+    assert contact is not None
+    if not result.created and cleaned:
+        update_profiles(email_list=email_list, updates=[(contact, values)], update_type=update_type)
+        contact.refresh_from_db(fields=["profile", "updated_at"])
+    if result.outcome == Outcome.PENDING:
+        from contacts.optin import request_confirmations
+
+        request_confirmations(contacts=[contact])
+    return contact
+
+
+def _unsubscribe(
+    email_list: List,
+    email: str,
+    cleaned: dict[str, str | None],
+    events: Sequence[Event],
+    external_contact_id: str | None,
+) -> Contact:
+    if events:
+        raise _refuse(
+            "Events cannot be fired while unsubscribing %(email)s.",
+            "ERROR_UNSUBSCRIBE_WITH_EVENTS",
+            email=email,
+        )
+    if cleaned:
+        raise _refuse(
+            "Profile values cannot be written while unsubscribing %(email)s.",
+            "ERROR_UNSUBSCRIBE_WITH_SEGMENTATION_DATA",
+            email=email,
+        )
+    (result,) = unsubscribe_contacts(
+        email_list=email_list, emails=[email], method=UnsubscribeMethod.API
+    )
+    result.raise_error()
+    if result.outcome == Outcome.ALREADY_UNSUBSCRIBED:
+        raise _refuse(
+            "%(email)s has already unsubscribed from list '%(list)s'.",
+            "ERROR_UNSUBSCRIBED_EMAIL_ADDRESS",
+            email=email,
+            list=email_list.name,
+        )
+    assert result.contact is not None
+    _set_external_id(result.contact, external_contact_id)
+    return result.contact
+
+
+def _change_address(
+    email_list: List,
+    email: str,
+    new_email: str,
+    cleaned: dict[str, str | None],
+    events: Sequence[Event],
+    state: str | None,
+) -> Contact:
+    if events:
+        raise _refuse(
+            "Events cannot be fired while changing the address of %(email)s.",
+            "ERROR_CHANGE_ADDRESS_WITH_EVENTS",
+            email=email,
+        )
+    if cleaned:
+        raise _refuse(
+            "Profile values cannot be written while changing the address of %(email)s.",
+            "ERROR_CHANGE_ADDRESS_WITH_SEGMENTATION_DATA",
+            email=email,
+        )
+    if state == SubscriptionState.UNSUBSCRIBED:
+        raise _refuse(
+            "An address change cannot also unsubscribe %(email)s.",
+            "ERROR_INVALID_PARAMETER",
+            email=email,
+        )
+    contact = Contact.objects.filter(list=email_list, email=email).first()
+    if contact is None:
+        raise _refuse(
+            "%(email)s is not on list '%(list)s', so its address cannot be changed.",
+            "ERROR_NOT_SUBSCRIBED_EMAIL_ADDRESS",
+            email=email,
+            list=email_list.name,
+        )
+    return change_address(contact=contact, new_email=new_email)
+
+
+def _set_external_id(contact: Contact, external_contact_id: str | None) -> None:
+    if external_contact_id is None or external_contact_id == contact.external_contact_id:
+        return
+    contact.external_contact_id = external_contact_id
+    Contact.objects.filter(pk=contact.pk).update(external_contact_id=external_contact_id)
