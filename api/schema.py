@@ -51,4 +51,8 @@ def listrak_paths(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                 operation["parameters"] = parameters
         paths[new_path] = operations
     result["paths"] = paths
+    # Bodies refuse fields they do not know (api.serializers.ApiSerializer); say so.
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
     return result

@@ -9,4 +9,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^OAuth2/Token/?$", ClientCredentialsTokenView.as_view(), name="oauth2-token"),
     path("email/v1/", include("api.urls")),
+    path("", include("contacts.urls")),  # double opt-in confirmation links
 ]

@@ -238,6 +238,61 @@ class Activity(models.Model):
         return f"{self.get_kind_display()}: {self.email}"
 
 
+class OptInStatus(models.TextChoices):
+    WAITING = "Waiting"
+    SENDING = "Sending"
+    SENT = "Sent"
+    SKIPPED = "Skipped"
+
+
+#: Requests whose email has not gone out yet (the sweep's hot query).
+UNSENT = models.Q(status__in=[OptInStatus.WAITING, OptInStatus.SENDING])
+
+
+class OptInRequest(models.Model):
+    """One double opt-in confirmation email to send to a pending contact.
+
+    Written with the contact's ``Pending`` state (``contacts.optin``), so a
+    request exists exactly when the change that needs it committed; a worker
+    claims it with a compare-and-swap on ``status``, under a lease.
+    """
+
+    #: The request's own key: the task argument and the email's Message-ID.
+    key = models.CharField(max_length=32, unique=True, default=new_email_key, editable=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="opt_in_requests")
+    status = models.CharField(
+        max_length=10, choices=OptInStatus.choices, default=OptInStatus.WAITING
+    )
+    reason = models.CharField(max_length=200, blank=True, help_text="Why it was skipped.")
+    last_error = models.TextField(blank=True, help_text="The last failed attempt's error.")
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    #: While sending, another worker may take the request over only after this.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    #: Which claim of the request is sending it.
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "opt-in request"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=OptInStatus.values), name="optin_status_valid"
+            ),
+            # A second request while one is still unsent would mail the person twice.
+            models.UniqueConstraint(
+                fields=["contact"], condition=UNSENT, name="optin_one_unsent_per_contact"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], condition=UNSENT, name="optin_unsent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"opt-in request {self.key} ({self.get_status_display()})"
+
+
 from contacts.imports.models import (  # noqa: E402  (models of this app, in their own module)
     ImportRowResult,
     ListImport,
@@ -250,6 +305,8 @@ __all__ = [
     "Contact",
     "ImportRowResult",
     "ListImport",
+    "OptInRequest",
+    "OptInStatus",
     "SubscribeMethod",
     "SubscriptionState",
     "Suppression",

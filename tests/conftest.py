@@ -75,6 +75,13 @@ def browser_page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.fixture(autouse=True)
+def fast_hashing(settings) -> None:
+    """API client secrets and passwords hashed cheaply: PBKDF2's deliberate
+    slowness would cost every test that makes a client or a user a second."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path: Path) -> None:
     """Uploaded files (imports) go to a directory of the test's own."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
@@ -108,3 +115,7 @@ def api(db):
     from tests.api_helpers import api_caller
 
     return api_caller()
+
+
+# A real SMTP server (aiosmtpd) as the ``smtp_server`` fixture; see tests/smtp.py.
+from tests.smtp import smtp_server as smtp_server  # noqa: E402

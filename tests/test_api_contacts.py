@@ -502,3 +502,42 @@ def test_it_filters_by_state_external_id_and_subscribe_date_in_the_lists_time_zo
         "ERROR_INVALID_PARAMETER",
         "subscriptionState",
     )
+
+
+def test_profile_values_for_many_contacts_go_through_a_list_import(api, shop):
+    from contacts.imports.models import ImportStatus, ListImport
+    from contacts.imports.run import run_import
+
+    ContactFactory(list=shop, email="ada@example.com")
+    ContactFactory(list=shop, email="bo@example.com")
+    body = [
+        {"emailAddress": "ada@example.com", "segmentationFieldValues": values(shop, Points="7")},
+        {"emailAddress": "bo@example.com", "segmentationFieldValues": values(shop, VIP="true")},
+        {
+            "emailAddress": "stranger@example.com",
+            "segmentationFieldValues": values(shop, Points="1"),
+        },
+    ]
+    response = api.post(f"List/{shop.pk}/Contact/SegmentationField", body)
+    assert response.status_code == 201, response.content
+    import_id = int(response.json()["resourceId"])
+    assert run_import(import_id).status == ImportStatus.PROCESSING_COMPLETED
+    assert contact(shop, "ada@example.com").profile == {field(shop, "Points").key: "7"}
+    assert contact(shop, "bo@example.com").profile == {field(shop, "VIP").key: "on"}
+    assert not Contact.objects.filter(email="stranger@example.com").exists()  # updates only
+    assert ListImport.objects.get(pk=import_id).processed_count == 3
+
+
+def test_profile_values_for_many_contacts_are_all_checked_before_any_import(api, shop):
+    from contacts.imports.models import ListImport
+
+    body = [
+        {"emailAddress": "ada@example.com", "segmentationFieldValues": values(shop, Points="7")},
+        {
+            "emailAddress": "bo@example.com",
+            "segmentationFieldValues": values(shop, Birthday="soon"),
+        },
+    ]
+    response = api.post(f"List/{shop.pk}/Contact/SegmentationField", body)
+    assert_error(response, 400, "ERROR_INVALID_PARAMETER", "item 1", "Birthday")
+    assert not ListImport.objects.exists()

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from contacts.addresses import normalise_email
 from contacts.models import Contact, SubscribeMethod, SubscriptionState, UnsubscribeMethod
+from contacts.optin import request_confirmations
 from contacts.services.address_change import change_address
 from contacts.services.common import Outcome
 from contacts.services.events import fire_events
@@ -137,8 +138,6 @@ def _subscribe(
         update_profiles(email_list=email_list, updates=[(contact, values)], update_type=update_type)
         contact.refresh_from_db(fields=["profile", "updated_at"])
     if result.outcome == Outcome.PENDING:
-        from contacts.optin import request_confirmations
-
         request_confirmations(contacts=[contact])
     return contact
 
