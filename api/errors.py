@@ -67,8 +67,11 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
     if isinstance(detail, dict):
         messages: list[str] = []
         for key, value in detail.items():
-            name = key if key != "non_field_errors" else ""
-            path = f"{prefix}.{name}" if prefix and name else (name or prefix)
+            if isinstance(key, int):  # DRF keys the errors of list items by index
+                path = f"{prefix}[{key}]"
+            else:
+                name = key if key != "non_field_errors" else ""
+                path = f"{prefix}.{name}" if prefix and name else (name or prefix)
             messages.extend(_flatten(value, path))
         return messages
     if isinstance(detail, list):

@@ -188,6 +188,9 @@ API_TOKEN_SECONDS = env_int("API_TOKEN_SECONDS", default=3600, minimum=60)
 # Largest JSON body of an API call, and of a ListImport (which carries its file base64-encoded).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", default=1_048_576, minimum=1024)
 API_MAX_IMPORT_BYTES = env_int("API_MAX_IMPORT_BYTES", default=67_108_864, minimum=1024)
+# DRF reads a JSON body through Django's request.body, capped by this; the API's own
+# limits above (per route) are the ones that apply.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_IMPORT_BYTES, API_MAX_BODY_BYTES)
 OAUTH2_PROVIDER = {
     "SCOPES_BACKEND_CLASS": "api.scopes.ClientScopes",
     "ACCESS_TOKEN_EXPIRE_SECONDS": API_TOKEN_SECONDS,

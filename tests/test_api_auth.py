@@ -114,6 +114,19 @@ def test_malformed_json_is_refused_and_changes_nothing(api, shop):
     assert not Contact.objects.exists()
 
 
+def test_a_bad_token_is_unauthorized_even_with_a_malformed_body(shop):
+    response = ApiCaller(Client(), "made-up").post(f"List/{shop.pk}/Contact", raw=b"{oops")
+    assert_error(response, 401, "ERROR_UNAUTHORIZED")
+
+
+def test_a_nested_error_names_the_item(api, shop):
+    body = {"emailAddress": "a@example.com", "segmentationFieldValues": [{"value": "x"}]}
+    response = api.post(f"List/{shop.pk}/Contact", body)
+    assert_error(
+        response, 400, "ERROR_INVALID_PARAMETER", "segmentationFieldValues[0].segmentationFieldId"
+    )
+
+
 def test_a_json_array_instead_of_an_object_is_refused(api, shop):
     response = api.post(f"List/{shop.pk}/Contact", [{"emailAddress": "a@example.com"}])
     assert_error(response, 400, "ERROR_MALFORMED_REQUEST_BODY", "JSON object")

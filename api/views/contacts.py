@@ -8,8 +8,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -19,6 +17,7 @@ from api.base import INT32_MAX, ApiView, parse_bool, parse_id
 from api.envelopes import ResourceCreatedSerializer, paged, resource, responses
 from api.errors import ApiError, invalid, not_found
 from api.paging import keyset_page
+from api.params import parse_moment
 from api.routes import route
 from api.scopes import Scope
 from api.serializers import ApiSerializer, validated
@@ -127,31 +126,6 @@ def _update_type(params: Any) -> UpdateType:
     raise invalid("updateType", "Use Update, Append or Overwrite.")
 
 
-def _moment(
-    params: Any, name: str, zone: datetime.tzinfo, *, end: bool
-) -> datetime.datetime | None:
-    """A date parameter as an instant; a bare date is a whole day in the list's time zone."""
-    raw = (params.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        moment = parse_datetime(raw)
-        day = None if moment else parse_date(raw)
-    except ValueError:
-        moment = day = None
-    if moment is None and day is None:
-        try:
-            day = datetime.datetime.strptime(raw, "%m/%d/%Y").date()
-        except ValueError:
-            raise invalid(name, "Use YYYY-MM-DD, MM/DD/YYYY or an ISO 8601 date-time.") from None
-    if moment is not None:
-        return moment if timezone.is_aware(moment) else moment.replace(tzinfo=zone)
-    assert day is not None
-    if end:
-        day += datetime.timedelta(days=1)  # the end date is inclusive: up to its midnight
-    return datetime.datetime.combine(day, datetime.time(), tzinfo=zone)
-
-
 def _filtered(email_list: List, params: Any) -> QuerySet[Contact]:
     state = (params.get("subscriptionState") or SubscriptionState.SUBSCRIBED).strip()
     states = {s.lower(): s for s in (SubscriptionState.SUBSCRIBED, SubscriptionState.UNSUBSCRIBED)}
@@ -163,8 +137,8 @@ def _filtered(email_list: List, params: Any) -> QuerySet[Contact]:
     if external:
         contacts = contacts.filter(external_contact_id=external)
     zone = email_list.zone
-    start = _moment(params, "startDate", zone, end=False)
-    end = _moment(params, "endDate", zone, end=True)
+    start = parse_moment(params, "startDate", zone, end_of_day=False)
+    end = parse_moment(params, "endDate", zone, end_of_day=True)
     if start is None and end is None:
         return contacts
     if state == SubscriptionState.UNSUBSCRIBED:
@@ -177,7 +151,7 @@ def _filtered(email_list: List, params: Any) -> QuerySet[Contact]:
     if start is not None:
         contacts = contacts.filter(**{f"{column}__gte": start})
     if end is not None:
-        contacts = contacts.filter(**{f"{column}__lt": end})
+        contacts = contacts.filter(**{f"{column}__lte": end})
     return contacts
 
 
