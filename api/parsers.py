@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.conf import settings
@@ -44,7 +45,7 @@ class StrictJSONParser(JSONParser):
         if not text.strip():
             raise ParseError("The request body is empty; send a JSON document.")
         try:
-            return json.loads(
+            data = json.loads(
                 text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates
             )
         except json.JSONDecodeError as error:
@@ -54,3 +55,20 @@ class StrictJSONParser(JSONParser):
             ) from None
         except (ValueError, RecursionError) as error:
             raise ParseError(f"The request body is not valid JSON: {error}.") from None
+        if _LONE_SURROGATE.search(raw):
+            _check_surrogates(data)
+        return data
+
+
+# A \uD800-\uDFFF escape: JSON allows one alone, text (and PostgreSQL) does not.
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _check_surrogates(data: Any) -> None:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ParseError(
+            "The request body holds an unpaired UTF-16 surrogate escape (\\uD800-\\uDFFF); "
+            "send whole characters."
+        ) from None

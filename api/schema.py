@@ -7,6 +7,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+from api.scopes import SCOPE_DESCRIPTIONS
+
 #: Route parameters whose Listrak name is not simply their camelCase.
 _LISTRAK_NAMES = {"identifier": "contactIdentifier", "import_id": "importFileId"}
 _PARAM = re.compile(r"\{(\w+)\}")
@@ -56,3 +60,21 @@ def listrak_paths(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
     return result
+
+
+class BearerScheme(OpenApiAuthenticationExtension):
+    """The OAuth 2.0 client-credentials scheme, with each route's scopes."""
+
+    target_class = "api.base.BearerAuthentication"
+    name = "OAuth2"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "oauth2",
+            "flows": {
+                "clientCredentials": {"tokenUrl": "/OAuth2/Token", "scopes": SCOPE_DESCRIPTIONS}
+            },
+        }
+
+    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[str]]:
+        return {self.name: [str(s) for s in getattr(auto_schema.view, "required_scopes", ())]}

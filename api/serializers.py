@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 
@@ -47,3 +48,57 @@ def validated(serializer_class: type[ApiSerializer], data: Any, **kwargs: Any) -
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+# --- Strict JSON types ---------------------------------------------------------
+# DRF would read 12 as "12" and "true" as True; a Listrak body is typed JSON,
+# and a value of the wrong type is refused by name like any other bad value.
+
+
+class TextField(serializers.CharField):
+    """A JSON string, trimmed; no unpaired surrogates (PostgreSQL can't store them)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        if not kwargs.get("allow_blank") and not kwargs.get("read_only"):
+            # Trimmed, then refused when blank: tell the schema so.
+            kwargs["validators"] = [*kwargs.get("validators", ()), _has_text]
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"Expected a string, not {json_type(data)}.")
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise serializers.ValidationError("The text holds an unpaired surrogate.") from None
+        return super().to_internal_value(data)
+
+
+class EmailAddressField(serializers.EmailField):
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"Expected a string, not {json_type(data)}.")
+        return super().to_internal_value(data)
+
+
+class WholeNumberField(serializers.IntegerField):
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            raise serializers.ValidationError(f"Expected a whole number, not {json_type(data)}.")
+        return super().to_internal_value(data)
+
+
+class TrueFalseField(serializers.BooleanField):
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError(f"Expected true or false, not {json_type(data)}.")
+        return data
+
+
+def json_type(value: object) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    names |= {list: "an array", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+_has_text = RegexValidator(r"\S", "This field may not be blank.")

@@ -223,6 +223,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/email/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Programs use bearer tokens; the admin session only serves the browsable API.
+    "AUTHENTICATION_WHITELIST": ["api.base.BearerAuthentication"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.listrak_paths",

@@ -21,7 +21,7 @@ from api.envelopes import ResourceCreatedSerializer, responses
 from api.errors import invalid
 from api.routes import route
 from api.scopes import Scope
-from api.serializers import ApiSerializer, validated
+from api.serializers import ApiSerializer, TextField, validated
 from contacts.addresses import normalise_email
 from contacts.imports.models import ImportType, ListImport, SegmentationImportType
 from contacts.imports.tasks import enqueue_import
@@ -37,7 +37,7 @@ class ContactSegmentationFieldValueSerializer(ApiSerializer):
 
 
 class ContactSegmentationFieldValuesSerializer(ApiSerializer):
-    emailAddress = serializers.CharField(trim_whitespace=False)
+    emailAddress = TextField()
     segmentationFieldValues = ContactSegmentationFieldValueSerializer(many=True)
 
 

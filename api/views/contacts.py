@@ -17,10 +17,10 @@ from api.base import INT32_MAX, ApiView, parse_bool, parse_id
 from api.envelopes import ResourceCreatedSerializer, paged, resource, responses
 from api.errors import ApiError, invalid, not_found
 from api.paging import keyset_page
-from api.params import parse_moment
+from api.params import EnumField, parse_moment
 from api.routes import route
 from api.scopes import Scope
-from api.serializers import ApiSerializer, validated
+from api.serializers import ApiSerializer, TextField, validated
 from contacts.models import Contact, SubscriptionState
 from contacts.services.profile import UpdateType
 from contacts.services.upsert import save_contact
@@ -36,11 +36,11 @@ class SegmentationFieldValueSerializer(ApiSerializer):
 
 
 class ContactSerializer(ApiSerializer):
-    emailAddress = serializers.CharField(trim_whitespace=False)
+    emailAddress = TextField()
     emailKey = serializers.CharField(read_only=True)
     universalEmailKey = serializers.CharField(read_only=True)
-    subscriptionState = serializers.ChoiceField(
-        choices=[SubscriptionState.SUBSCRIBED, SubscriptionState.UNSUBSCRIBED],
+    subscriptionState = EnumField(
+        [SubscriptionState.SUBSCRIBED, SubscriptionState.UNSUBSCRIBED],
         required=False,
         allow_null=True,
     )
@@ -49,9 +49,7 @@ class ContactSerializer(ApiSerializer):
     subscribeMethod = serializers.CharField(read_only=True, allow_null=True)
     unsubscribeDate = serializers.DateTimeField(read_only=True, allow_null=True)
     unsubscribeMethod = serializers.CharField(read_only=True, allow_null=True)
-    externalContactID = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, max_length=100
-    )
+    externalContactID = TextField(required=False, allow_blank=True, allow_null=True, max_length=100)
     segmentationFieldValues = SegmentationFieldValueSerializer(many=True, required=False)
 
 

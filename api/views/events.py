@@ -1,3 +1,260 @@
-"""Placeholder replaced by the events resource."""
+"""External events and their groups: ``Event`` and ``EventGroup`` under
+``List/{listId}``. Listrak has no DELETE for an event: block it instead."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.base import INT32_MAX, ApiView, parse_id
+from api.envelopes import (
+    ResourceCreatedSerializer,
+    ResourceDeletedSerializer,
+    collection,
+    resource,
+    responses,
+)
+from api.errors import RESOURCE_DEPENDENCY, ApiError, invalid, not_found
+from api.routes import route
+from api.scopes import Scope
+from api.serializers import ApiSerializer, TextField, WholeNumberField, validated
+from api.views.lists import BODY_ERRORS, LIST_ID, path_id, save_named
+from lists.models import Event, EventGroup, EventStatus, List
+
+EVENT_ID = path_id("event_id", "Identifier used to locate the event.")
+EVENT_GROUP_ID = path_id("event_group_id", "Identifier used to locate the event group.")
+EVENT_NOT_FOUND = "listId and eventId"
+EVENT_GROUP_NOT_FOUND = "listId and eventGroupId"
+
+
+@extend_schema_field(
+    {
+        "type": "integer",
+        "format": "int32",
+        "minimum": 0,
+        "maximum": INT32_MAX,
+        "nullable": True,
+        "description": "Identifier of the event group associated with the event; "
+        "null (or 0) for none.",
+    }
+)
+class EventGroupIdField(WholeNumberField):
+    """An event group of the list, or none: null, or 0 as a .NET client sends it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=0, max_value=INT32_MAX, allow_null=True, **kwargs)
+
+
+@extend_schema_serializer(component_name="Event")
+class EventSerializer(ApiSerializer):
+    eventId = serializers.IntegerField(source="pk", read_only=True)
+    eventName = TextField(source="name", max_length=100)
+    eventGroupId = EventGroupIdField(source="group_id", required=False)
+    status = serializers.ChoiceField(choices=EventStatus.values)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("group_id") == 0:
+            attrs["group_id"] = None  # 0 is "none" to a .NET client
+        return attrs
+
+
+@extend_schema_serializer(component_name="EventGroup")
+class EventGroupSerializer(ApiSerializer):
+    eventGroupId = serializers.IntegerField(source="pk", read_only=True)
+    eventGroupName = TextField(source="name", max_length=100)
+
+
+class _EventsView(ApiView):
+    required_scopes = (Scope.LIST, Scope.EVENT)
+
+    def get_event(self, list_id: str, event_id: str) -> Event:
+        email_list = self.get_list(list_id)
+        event = Event.objects.filter(pk=parse_id(event_id, "eventId"), list=email_list).first()
+        if event is None:
+            raise not_found(EVENT_NOT_FOUND)
+        return event
+
+    def get_event_group(self, list_id: str, event_group_id: str) -> EventGroup:
+        email_list = self.get_list(list_id)
+        pk = parse_id(event_group_id, "eventGroupId")
+        group = EventGroup.objects.filter(pk=pk, list=email_list).first()
+        if group is None:
+            raise not_found(EVENT_GROUP_NOT_FOUND)
+        return group
+
+    @staticmethod
+    def check_group(email_list_id: int, data: dict[str, Any]) -> None:
+        group_id = data.get("group_id")
+        if group_id and not EventGroup.objects.filter(pk=group_id, list_id=email_list_id).exists():
+            raise invalid("eventGroupId", f"The list has no event group {group_id}.")
+
+
+def _event_schema(operation: str, summary: str, **kwargs: Any) -> Any:
+    return extend_schema(
+        operation_id=f"Event_{operation}", summary=summary, tags=["Event"], **kwargs
+    )
+
+
+def _group_schema(operation: str, summary: str, **kwargs: Any) -> Any:
+    return extend_schema(
+        operation_id=f"EventGroup_{operation}", summary=summary, tags=["EventGroup"], **kwargs
+    )
+
+
+def _save_event(event: Event, fields: list[str]) -> None:
+    save_named(event, fields=fields, parameter="eventName", noun="event", what=EVENT_NOT_FOUND)
+
+
+def _save_group(group: EventGroup, fields: list[str]) -> None:
+    save_named(
+        group,
+        fields=fields,
+        parameter="eventGroupName",
+        noun="event group",
+        what=EVENT_GROUP_NOT_FOUND,
+    )
+
+
+class EventCollectionView(_EventsView):
+    @_event_schema(
+        "GetEventCollection",
+        "Get all Events",
+        parameters=[LIST_ID],
+        responses=responses({200: collection(EventSerializer)}),
+    )
+    def get(self, request: Request, list_id: str) -> Response:
+        events = Event.objects.filter(list=self.get_list(list_id)).order_by("name", "id")
+        return self.ok(EventSerializer(events, many=True).data)
+
+    @_event_schema(
+        "PostEventResource",
+        "Create an Event",
+        parameters=[LIST_ID],
+        request=EventSerializer,
+        responses=responses({201: ResourceCreatedSerializer}, *BODY_ERRORS),
+    )
+    def post(self, request: Request, list_id: str) -> Response:
+        email_list = self.get_list(list_id)
+        data = validated(EventSerializer, self.body(request))
+        self.check_group(email_list.pk, data)
+        event = Event(list=email_list, **data)
+        _save_event(event, [])
+        return self.created(event.pk)
+
+
+class EventView(_EventsView):
+    @_event_schema(
+        "GetEventResource",
+        "Get an Event",
+        parameters=[LIST_ID, EVENT_ID],
+        responses=responses({200: resource(EventSerializer)}),
+    )
+    def get(self, request: Request, list_id: str, event_id: str) -> Response:
+        return self.ok(EventSerializer(self.get_event(list_id, event_id)).data)
+
+    @_event_schema(
+        "PutEventResource",
+        "Update an Event",
+        parameters=[LIST_ID, EVENT_ID],
+        request=EventSerializer,
+        responses=responses({200: ResourceCreatedSerializer}, *BODY_ERRORS),
+    )
+    def put(self, request: Request, list_id: str, event_id: str) -> Response:
+        event = self.get_event(list_id, event_id)
+        data = validated(EventSerializer, self.body(request))
+        self.check_group(event.list_id, data)
+        # Left out, eventGroupId keeps the event's group; null or 0 removes it.
+        for name, value in data.items():
+            setattr(event, name, value)
+        _save_event(event, list(data))
+        return self.updated(event.pk)
+
+
+class EventGroupCollectionView(_EventsView):
+    @_group_schema(
+        "GetEventGroupCollection",
+        "Get all Event Groups",
+        parameters=[LIST_ID],
+        responses=responses({200: collection(EventGroupSerializer)}),
+    )
+    def get(self, request: Request, list_id: str) -> Response:
+        groups = EventGroup.objects.filter(list=self.get_list(list_id)).order_by("name", "id")
+        return self.ok(EventGroupSerializer(groups, many=True).data)
+
+    @_group_schema(
+        "PostEventGroupResource",
+        "Create an Event Group",
+        parameters=[LIST_ID],
+        request=EventGroupSerializer,
+        responses=responses({201: ResourceCreatedSerializer}, *BODY_ERRORS),
+    )
+    def post(self, request: Request, list_id: str) -> Response:
+        email_list: List = self.get_list(list_id)
+        data = validated(EventGroupSerializer, self.body(request))
+        group = EventGroup(list=email_list, **data)
+        _save_group(group, [])
+        return self.created(group.pk)
+
+
+class EventGroupView(_EventsView):
+    @_group_schema(
+        "GetEventGroupResource",
+        "Get an Event Group",
+        parameters=[LIST_ID, EVENT_GROUP_ID],
+        responses=responses({200: resource(EventGroupSerializer)}),
+    )
+    def get(self, request: Request, list_id: str, event_group_id: str) -> Response:
+        return self.ok(EventGroupSerializer(self.get_event_group(list_id, event_group_id)).data)
+
+    @_group_schema(
+        "PutEventGroupResource",
+        "Update an Event Group",
+        parameters=[LIST_ID, EVENT_GROUP_ID],
+        request=EventGroupSerializer,
+        responses=responses({200: ResourceCreatedSerializer}, *BODY_ERRORS),
+    )
+    def put(self, request: Request, list_id: str, event_group_id: str) -> Response:
+        group = self.get_event_group(list_id, event_group_id)
+        data = validated(EventGroupSerializer, self.body(request))
+        for name, value in data.items():
+            setattr(group, name, value)
+        _save_group(group, list(data))
+        return self.updated(group.pk)
+
+    @_group_schema(
+        "DeleteEventGroupResource",
+        "Delete an Event Group",
+        parameters=[LIST_ID, EVENT_GROUP_ID],
+        responses=responses({200: ResourceDeletedSerializer}),
+    )
+    def delete(self, request: Request, list_id: str, event_group_id: str) -> Response:
+        group = self.get_event_group(list_id, event_group_id)
+        names = list(group.events.order_by("name", "id").values_list("name", flat=True)[:11])
+        try:
+            with transaction.atomic():
+                if not names:
+                    group.delete()  # Event.group is PROTECT: an event added meanwhile stops it
+        except (ProtectedError, IntegrityError):
+            names = list(group.events.order_by("name", "id").values_list("name", flat=True)[:11])
+        if names:
+            shown = ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
+            raise ApiError(
+                f"The event group {group.name!r} still holds events ({shown}); "
+                "move them to another group (or none) first.",
+                code=RESOURCE_DEPENDENCY,
+            )
+        return self.deleted()
+
+
+urlpatterns = [
+    route("List/<list_id>/Event", EventCollectionView.as_view()),
+    route("List/<list_id>/Event/<event_id>", EventView.as_view()),
+    route("List/<list_id>/EventGroup", EventGroupCollectionView.as_view()),
+    route("List/<list_id>/EventGroup/<event_group_id>", EventGroupView.as_view()),
+]

@@ -1,3 +1,315 @@
-"""Placeholder replaced by the lists resource."""
+"""``List`` and ``List/{listId}``; also the strict field types and the
+name-unique save that the list's sub-resources (fields, events) share."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db import IntegrityError, models, transaction
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.base import INT32_MAX, ApiView
+from api.envelopes import (
+    ResourceCreatedSerializer,
+    ResourceDeletedSerializer,
+    collection,
+    resource,
+    responses,
+)
+from api.errors import ApiError, invalid, not_found
+from api.routes import route
+from api.scopes import Scope
+from api.serializers import (
+    ApiSerializer,
+    EmailAddressField,
+    TextField,
+    TrueFalseField,
+    WholeNumberField,
+    validated,
+)
+from contacts.services.cleanup import delete_list
+from lists.models import BounceHandling, List, validate_time_zone
+
+# --- Listrak settings this server does not have ----------------------------------
+# Returned at their neutral value; accepted on input only at that value, so a
+# client asking for a feature is told it is missing instead of silently ignored.
+
+
+class _Unsupported(serializers.Field):
+    neutral: ClassVar[object] = None
+    accepted: ClassVar[tuple[object, ...]] = ()  # besides null
+    hint: ClassVar[str] = "null"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, allow_null=True, **kwargs)
+
+    def get_attribute(self, instance: Any) -> object:
+        return self.neutral
+
+    def to_representation(self, value: object) -> object:
+        return list(self.neutral) if isinstance(self.neutral, list) else self.neutral
+
+    def to_internal_value(self, data: Any) -> None:
+        if any(type(data) is type(ok) and data == ok for ok in self.accepted):
+            return None
+        raise serializers.ValidationError(
+            f"This server does not support {self.field_name}; send {self.hint} or leave it out."
+        )
+
+
+_UNSUPPORTED = "Not supported by this server: "
+
+
+# Constraints rather than enums: drf-spectacular would hoist each enum into a
+# component of its own, and a ["", null] enum into an invalid empty one.
+@extend_schema_field(
+    {
+        "type": "boolean",
+        "nullable": True,
+        "not": {"enum": [True]},
+        "description": _UNSUPPORTED + "always false.",
+    }
+)
+class UnsupportedBoolean(_Unsupported):
+    neutral = False
+    accepted = (False,)
+    hint = "false"
+
+
+@extend_schema_field(
+    {
+        "type": "integer",
+        "format": "int32",
+        "nullable": True,
+        "minimum": 0,
+        "maximum": 0,
+        "description": _UNSUPPORTED + "null (0 is accepted as none).",
+    }
+)
+class UnsupportedId(_Unsupported):
+    accepted = (0,)
+    hint = "null or 0"
+
+
+@extend_schema_field(
+    {"type": "string", "nullable": True, "maxLength": 0, "description": _UNSUPPORTED + "null."}
+)
+class UnsupportedText(_Unsupported):
+    accepted = ("",)
+    hint = 'null or ""'
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string"},
+        "maxItems": 0,
+        "nullable": True,
+        "description": _UNSUPPORTED + "an empty array.",
+    }
+)
+class UnsupportedTextList(_Unsupported):
+    neutral: ClassVar[object] = []
+    accepted = ([],)
+    hint = "[] or null"
+
+
+# --- Saving a resource whose name is unique in its list ------------------------------
+
+
+def save_named(
+    instance: models.Model, *, fields: list[str], parameter: str, noun: str, what: str
+) -> None:
+    """Insert ``instance``, or update its ``fields``, where ``name`` is unique
+    per list whatever its case: a clash is a 400 naming the name, a row
+    deleted meanwhile is the 404 of ``what`` (e.g. "listId and eventId")."""
+    model = type(instance)
+    name: str = instance.name  # type: ignore[attr-defined]
+    list_id: int = instance.list_id  # type: ignore[attr-defined]
+
+    def clash() -> ApiError | None:
+        others = model._default_manager.filter(list_id=list_id, name__iexact=name)
+        if instance.pk is not None:
+            others = others.exclude(pk=instance.pk)
+        if not others.exists():
+            return None
+        article = "an" if noun[0] in "aeiou" else "a"
+        return invalid(
+            parameter, f"The list already has {article} {noun} named {name!r} (names ignore case)."
+        )
+
+    if error := clash():
+        raise error
+    try:
+        with transaction.atomic():
+            if instance.pk is None:
+                instance.save(force_insert=True)
+            else:
+                values = {field: getattr(instance, field) for field in fields}
+                # An UPDATE, not save(): save() would re-insert a row deleted meanwhile.
+                if not model._default_manager.filter(pk=instance.pk).update(**values):
+                    raise not_found(what)
+    except IntegrityError:
+        # A concurrent request took the name between our check and our write.
+        raise clash() or ApiError(
+            f"The {noun} could not be saved because the list changed meanwhile; try again."
+        ) from None
+
+
+# --- Path parameters -------------------------------------------------------------
+
+
+def path_id(name: str, description: str) -> OpenApiParameter:
+    """A route identifier: a positive int32, as Listrak's are."""
+    schema = {"type": "integer", "format": "int32", "minimum": 1, "maximum": INT32_MAX}
+    return OpenApiParameter(name, schema, OpenApiParameter.PATH, description=description)
+
+
+LIST_ID = path_id("list_id", "Identifier used to locate the list.")
+BODY_ERRORS = (400, 401, 404, 413, 415)
+
+
+# --- The List resource ---------------------------------------------------------
+
+
+@extend_schema_serializer(component_name="List")
+class EmailListSerializer(ApiSerializer):
+    listId = serializers.IntegerField(source="pk", read_only=True)
+    listName = TextField(source="name", max_length=200)
+    folderId = UnsupportedId()
+    ipPoolId = UnsupportedId()
+    bounceDomainAlias = UnsupportedText()
+    bounceHandling = serializers.ChoiceField(
+        source="bounce_handling", choices=BounceHandling.choices
+    )
+    bounceUnsubscribeCount = WholeNumberField(
+        source="bounce_unsubscribe_count", min_value=1, max_value=100
+    )
+    createDate = serializers.DateTimeField(source="created_at", read_only=True)
+    enableBrowserLink = UnsupportedBoolean()
+    enableDoubleOptIn = TrueFalseField(source="double_opt_in", required=False)
+    enableDynamicContent = UnsupportedBoolean()
+    enableGoogleAnalytics = UnsupportedBoolean()
+    enableInternationalization = UnsupportedBoolean()
+    enableListHygiene = UnsupportedBoolean()
+    enableListRemovalHeader = UnsupportedBoolean()
+    enableListRemovalLink = UnsupportedBoolean()
+    enableListrakAnalytics = UnsupportedBoolean()
+    enableSpamScorePersonalization = UnsupportedBoolean()
+    enableToNamePersonalization = UnsupportedBoolean()
+    enableUniversalEmailKeySetting = UnsupportedBoolean()
+    fromEmail = EmailAddressField(
+        source="from_email", required=False, allow_blank=True, allow_null=True, max_length=254
+    )
+    fromName = TextField(
+        source="from_name", required=False, allow_blank=True, allow_null=True, max_length=200
+    )
+    googleTrackingDomains = UnsupportedTextList()
+    linkDomainAlias = UnsupportedText()
+    mediaDomainAlias = UnsupportedText()
+    timeZone = TextField(
+        source="time_zone",
+        required=False,
+        max_length=64,
+        validators=[validate_time_zone],
+        help_text="The list's time zone, an IANA name such as America/New_York "
+        "(not in Listrak's API: it decides calendar dates for this list).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kept = {key: value for key, value in attrs.items() if not self._unsupported(key)}
+        for key in ("from_email", "from_name"):
+            if key in kept and kept[key] is None:
+                kept[key] = ""  # null and "" both mean "none"
+        return kept
+
+    def _unsupported(self, key: str) -> bool:
+        return isinstance(self.fields.get(key), _Unsupported)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for key in ("fromEmail", "fromName"):
+            data[key] = data[key] or None  # as Listrak: null when not set
+        return data
+
+
+class ListCollectionView(ApiView):
+    required_scopes = (Scope.LIST,)
+
+    @extend_schema(
+        operation_id="List_GetListCollection",
+        summary="Get all Lists",
+        tags=["List"],
+        responses=responses({200: collection(EmailListSerializer)}, 400, 401),
+    )
+    def get(self, request: Request) -> Response:
+        lists = List.objects.order_by("name", "id")
+        return self.ok(EmailListSerializer(lists, many=True).data)
+
+    @extend_schema(
+        operation_id="List_PostListResource",
+        summary="Create a List",
+        tags=["List"],
+        request=EmailListSerializer,
+        responses=responses({201: ResourceCreatedSerializer}, 400, 401, 413, 415),
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(EmailListSerializer, self.body(request))
+        email_list = List.objects.create(**data)
+        return self.created(email_list.pk)
+
+
+class ListResourceView(ApiView):
+    required_scopes = (Scope.LIST,)
+
+    @extend_schema(
+        operation_id="List_GetListResourceById",
+        summary="Get a List",
+        tags=["List"],
+        parameters=[LIST_ID],
+        responses=responses({200: resource(EmailListSerializer)}),
+    )
+    def get(self, request: Request, list_id: str) -> Response:
+        return self.ok(EmailListSerializer(self.get_list(list_id)).data)
+
+    @extend_schema(
+        operation_id="List_PutListResource",
+        summary="Update a List",
+        tags=["List"],
+        parameters=[LIST_ID],
+        request=EmailListSerializer,
+        responses=responses({200: ResourceCreatedSerializer}, *BODY_ERRORS),
+    )
+    def put(self, request: Request, list_id: str) -> Response:
+        email_list = self.get_list(list_id)
+        data = validated(EmailListSerializer, self.body(request))
+        # Settings left out of the body keep their value (timeZone is ours,
+        # and a Listrak client never sends it).
+        if not List.objects.filter(pk=email_list.pk).update(**data):
+            raise not_found("listId")
+        return self.updated(email_list.pk)
+
+    @extend_schema(
+        operation_id="List_DeleteListResource",
+        summary="Delete a List",
+        tags=["List"],
+        parameters=[LIST_ID],
+        responses=responses({200: ResourceDeletedSerializer}),
+    )
+    def delete(self, request: Request, list_id: str) -> Response:
+        delete_list(email_list=self.get_list(list_id))
+        return self.deleted()
+
+
+urlpatterns = [
+    route("List", ListCollectionView.as_view()),
+    route("List/<list_id>", ListResourceView.as_view()),
+]

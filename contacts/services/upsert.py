@@ -59,7 +59,8 @@ def save_contact(
             "ERROR_INVALID_PARAMETER",
             limit=limit,
         )
-    cleaned = ProfileSchema(email_list).clean(values) if values else {}
+    schema = ProfileSchema(email_list)
+    cleaned = schema.clean(values) if values else {}
     with transaction.atomic():
         if new_email is not None:
             return _change_address(email_list, email, new_email, cleaned, events, state)
@@ -77,6 +78,7 @@ def save_contact(
             values,
             cleaned,
             events,
+            schema=schema,
             override=override_unsubscribe,
             by_contact=subscribed_by_contact,
             double_opt_in=double_opt_in,
@@ -96,6 +98,7 @@ def _subscribe(
     cleaned: dict[str, str | None],
     events: Sequence[Event],
     *,
+    schema: ProfileSchema,
     override: bool,
     by_contact: bool,
     double_opt_in: bool,
