@@ -185,6 +185,9 @@ IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", default=3600, minimum=60)
 
 # --- REST API -----------------------------------------------------------------
 API_TOKEN_SECONDS = env_int("API_TOKEN_SECONDS", default=3600, minimum=60)
+# How long a web process trusts a token it has checked; a revoked token stops working
+# everywhere within this time (at once in the process that revoked it). 0: check every call.
+API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", default=10, minimum=0)
 # Largest JSON body of an API call, and of a ListImport (which carries its file base64-encoded).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", default=1_048_576, minimum=1024)
 API_MAX_IMPORT_BYTES = env_int("API_MAX_IMPORT_BYTES", default=67_108_864, minimum=1024)

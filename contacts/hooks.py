@@ -43,7 +43,9 @@ BATCH_SIZE = 10_000
 def record_activities(activities: Sequence[Activity]) -> list[Activity]:
     """Insert ``activities`` and notify the receivers, atomically, in batches."""
     saved: list[Activity] = []
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction a failure undoes that whole
+    # transaction anyway, and a savepoint is two more round trips per call.
+    with transaction.atomic(savepoint=False):
         for start in range(0, len(activities), BATCH_SIZE):
             batch = Activity.objects.bulk_create(activities[start : start + BATCH_SIZE])
             announce_activities([activity.pk for activity in batch])

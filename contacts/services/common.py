@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import CharField, Value
 
 from contacts.addresses import normalise_email
 from contacts.models import Activity, Ban, Contact, Suppression
@@ -93,12 +94,21 @@ def blocked_results(
     banned: set[str] = set()
     suppressed: set[str] = set()
     for part in chunks(emails):
-        banned.update(
-            Ban.objects.filter(list=email_list, email__in=part).values_list("email", flat=True)
+        # One round trip for both: this runs for every subscription, one by one from the API.
+        bans = (
+            Ban.objects.filter(list=email_list, email__in=part)
+            .annotate(reason_kind=Value("ban", output_field=CharField()))
+            .order_by()
         )
-        suppressed.update(
-            Suppression.objects.filter(email__in=part).values_list("email", flat=True)
+        suppressions = (
+            Suppression.objects.filter(email__in=part)
+            .annotate(reason_kind=Value("suppression", output_field=CharField()))
+            .order_by()
         )
+        for email, reason_kind in bans.values_list("email", "reason_kind").union(
+            suppressions.values_list("email", "reason_kind"), all=True
+        ):
+            (banned if reason_kind == "ban" else suppressed).add(email)
     prefix = "NEW_" if new else ""
     blocked: dict[str, ContactResult] = {}
     for email in banned:

@@ -99,7 +99,7 @@ def _write(cleaned: dict[int, dict[str, str | None]], update_type: UpdateType) -
     now = timezone.now()
     changed: list[Contact] = []
     activities = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # a caller's transaction, or its own
         for part in chunks(sorted(cleaned)):
             # Re-read under a lock: two writers of one profile queue instead of
             # one silently undoing the other's values.

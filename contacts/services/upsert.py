@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from contacts.addresses import normalise_email
 from contacts.models import Contact, SubscribeMethod, SubscriptionState, UnsubscribeMethod
 from contacts.optin import request_confirmations
 from contacts.services.address_change import change_address
-from contacts.services.common import Outcome
+from contacts.services.common import Outcome, retry_on_conflict
 from contacts.services.events import fire_events
 from contacts.services.profile import UpdateType, update_profiles
-from contacts.services.subscriptions import subscribe_contacts, unsubscribe_contacts
+from contacts.services.subscriptions import _subscribe as subscribe_in_transaction
+from contacts.services.subscriptions import unsubscribe_contacts
 from lists.models import Event, List
 from lists.profile_schema import FieldRef, ProfileSchema
 
@@ -61,34 +61,70 @@ def save_contact(
         )
     schema = ProfileSchema(email_list)
     cleaned = schema.clean(values) if values else {}
-    with transaction.atomic():
-        if new_email is not None:
-            return _change_address(email_list, email, new_email, cleaned, events, state)
-        if state == SubscriptionState.UNSUBSCRIBED:
-            return _unsubscribe(email_list, email, cleaned, events, external_contact_id)
-        if state not in (None, SubscriptionState.SUBSCRIBED):
-            raise _refuse(
-                "subscriptionState is Subscribed or Unsubscribed, not %(state)s.",
-                "ERROR_INVALID_PARAMETER",
-                state=state,
-            )
-        contact = _subscribe(
+    # The whole post is one transaction, retried once if a concurrent post created
+    # the same contact first; the services below run inside it without savepoints.
+    return retry_on_conflict(
+        lambda: _save(
             email_list,
             email,
+            state,
+            external_contact_id,
             values,
             cleaned,
+            schema,
             events,
-            schema=schema,
-            override=override_unsubscribe,
-            by_contact=subscribed_by_contact,
+            override_unsubscribe=override_unsubscribe,
+            subscribed_by_contact=subscribed_by_contact,
             double_opt_in=double_opt_in,
             update_type=update_type,
+            new_email=new_email,
         )
-        _set_external_id(contact, external_contact_id)
-        if events:
-            for event in events:
-                fire_events(event=event, contacts=[contact])
-        return contact
+    )
+
+
+def _save(
+    email_list: List,
+    email: str,
+    state: str | None,
+    external_contact_id: str | None,
+    values: Mapping[FieldRef, object],
+    cleaned: dict[str, str | None],
+    schema: ProfileSchema,
+    events: Sequence[Event],
+    *,
+    override_unsubscribe: bool,
+    subscribed_by_contact: bool,
+    double_opt_in: bool,
+    update_type: UpdateType,
+    new_email: str | None,
+) -> Contact:
+    if new_email is not None:
+        return _change_address(email_list, email, new_email, cleaned, events, state)
+    if state == SubscriptionState.UNSUBSCRIBED:
+        return _unsubscribe(email_list, email, cleaned, events, external_contact_id)
+    if state not in (None, SubscriptionState.SUBSCRIBED):
+        raise _refuse(
+            "subscriptionState is Subscribed or Unsubscribed, not %(state)s.",
+            "ERROR_INVALID_PARAMETER",
+            state=state,
+        )
+    contact = _subscribe(
+        email_list,
+        email,
+        values,
+        cleaned,
+        events,
+        schema=schema,
+        override=override_unsubscribe,
+        by_contact=subscribed_by_contact,
+        double_opt_in=double_opt_in,
+        update_type=update_type,
+    )
+    _set_external_id(contact, external_contact_id)
+    if events:
+        for event in events:
+            fire_events(event=event, contacts=[contact])
+    return contact
 
 
 def _subscribe(
@@ -104,42 +140,41 @@ def _subscribe(
     double_opt_in: bool,
     update_type: UpdateType,
 ) -> Contact:
-    existing = Contact.objects.select_for_update().filter(list=email_list, email=email).first()
-    if existing is not None:
-        if double_opt_in and existing.state == SubscriptionState.PENDING:
-            raise _refuse(
-                "%(email)s is already waiting to confirm its subscription.",
-                "ERROR_PENDING_EMAIL_ADDRESS",
-                email=email,
-            )
-        if double_opt_in and existing.state == SubscriptionState.SUBSCRIBED:
-            raise _refuse(
-                "%(email)s is already subscribed; there is nothing to confirm.",
-                "ERROR_SUBSCRIBED_EMAIL_ADDRESS",
-                email=email,
-            )
-        if existing.state == SubscriptionState.UNSUBSCRIBED and not override and events:
-            raise _refuse(
-                "%(email)s is unsubscribed, so events cannot be fired for it; "
-                "pass overrideUnsubscribe=true to resubscribe it.",
-                "ERROR_UPDATE_UNSUBSCRIBE_WITH_EVENTS",
-                email=email,
-            )
     method = SubscribeMethod.SUBSCRIPTION_POINT if by_contact else SubscribeMethod.API
-    (result,) = subscribe_contacts(
-        email_list=email_list,
-        emails=[email],
-        method=method,
-        override_unsubscribe=override,
-        double_opt_in=double_opt_in,
-        initial_profiles={email: cleaned},
+    (result,) = subscribe_in_transaction(
+        email_list, [email], method, override, double_opt_in, {email: cleaned}
     )
     result.raise_error()
+    # Refusals decided by the contact's state; raising rolls back whatever was written.
+    if result.outcome == Outcome.ALREADY_PENDING:
+        raise _refuse(
+            "%(email)s is already waiting to confirm its subscription.",
+            "ERROR_PENDING_EMAIL_ADDRESS",
+            email=email,
+        )
+    if double_opt_in and result.outcome == Outcome.ALREADY_SUBSCRIBED:
+        raise _refuse(
+            "%(email)s is already subscribed; there is nothing to confirm.",
+            "ERROR_SUBSCRIBED_EMAIL_ADDRESS",
+            email=email,
+        )
+    if result.outcome == Outcome.PREVIOUSLY_UNSUBSCRIBED and events:
+        raise _refuse(
+            "%(email)s is unsubscribed, so events cannot be fired for it; "
+            "pass overrideUnsubscribe=true to resubscribe it.",
+            "ERROR_UPDATE_UNSUBSCRIBE_WITH_EVENTS",
+            email=email,
+        )
     contact = result.contact
     assert contact is not None
     if not result.created and cleaned:
-        update_profiles(email_list=email_list, updates=[(contact, values)], update_type=update_type)
-        contact.refresh_from_db(fields=["profile", "updated_at"])
+        for changed in update_profiles(
+            email_list=email_list,
+            updates=[(contact, values)],
+            update_type=update_type,
+            schema=schema,
+        ):
+            contact.profile, contact.updated_at = changed.profile, changed.updated_at
     if result.outcome == Outcome.PENDING:
         request_confirmations(contacts=[contact])
     return contact
