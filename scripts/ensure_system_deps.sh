@@ -4,16 +4,32 @@
 #   - Debian's Chromium (the admin's browser tests drive it through Playwright;
 #     Playwright's own browser download cannot work on these machines).
 # Safe to run any number of times; a no-op, without `apt-get update`, when all is there.
+#
+# With arguments, installs instead only the optional tools named, when missing:
+#   bash scripts/ensure_system_deps.sh wrk    # the HTTP load generator of bench/api.py
 set -euo pipefail
 
+# Optional tools: command name -> Debian package.
+declare -A OPTIONAL=([wrk]=wrk)
+
 missing=()
-compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
-[[ -x /usr/bin/chromium ]] || missing+=(chromium)
-command -v make >/dev/null || missing+=(make)
-# Debian's own python3 needs python3-venv for `python3 -m venv` (pyenv/python.org builds have it).
-if command -v python3 >/dev/null && ! python3 -c 'import ensurepip, venv' 2>/dev/null \
-    && [[ "$(command -v python3)" == /usr/bin/python3 ]]; then
-    missing+=(python3-venv)
+if (($# > 0)); then
+    for tool in "$@"; do
+        [[ -n ${OPTIONAL[$tool]:-} ]] || {
+            echo "ensure_system_deps: unknown tool $tool; known: ${!OPTIONAL[*]}" >&2
+            exit 2
+        }
+        command -v "$tool" >/dev/null || missing+=("${OPTIONAL[$tool]}")
+    done
+else
+    compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
+    [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+    command -v make >/dev/null || missing+=(make)
+    # Debian's own python3 needs python3-venv for `python3 -m venv` (pyenv/python.org builds have it).
+    if command -v python3 >/dev/null && ! python3 -c 'import ensurepip, venv' 2>/dev/null \
+        && [[ "$(command -v python3)" == /usr/bin/python3 ]]; then
+        missing+=(python3-venv)
+    fi
 fi
 
 if ((${#missing[@]} == 0)); then
@@ -43,8 +59,15 @@ fi
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
 
-compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null \
-    || { echo "ensure_system_deps: no PostgreSQL server after install" >&2; exit 1; }
-[[ -x /usr/bin/chromium ]] \
-    || { echo "ensure_system_deps: no /usr/bin/chromium after install" >&2; exit 1; }
+if (($# > 0)); then
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null \
+            || { echo "ensure_system_deps: no $tool after install" >&2; exit 1; }
+    done
+else
+    compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null \
+        || { echo "ensure_system_deps: no PostgreSQL server after install" >&2; exit 1; }
+    [[ -x /usr/bin/chromium ]] \
+        || { echo "ensure_system_deps: no /usr/bin/chromium after install" >&2; exit 1; }
+fi
 echo "ensure_system_deps: done"
