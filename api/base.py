@@ -65,11 +65,8 @@ def _trusted_token(checksum: str) -> AccessToken | None:
     cached = _checked_tokens.get(checksum)
     if cached is not None and cached[0] > now and not cached[1].is_expired():
         return cached[1]
-    access = (
-        AccessToken.objects.filter(token_checksum=checksum, application__isnull=False)
-        .only("expires", "scope", "application_id")
-        .first()
-    )
+    found = AccessToken.objects.filter(token_checksum=checksum, application__isnull=False)
+    access = next(iter(found.only("expires", "scope", "application_id").order_by()[:1]), None)
     if access is None or access.is_expired():
         _checked_tokens.pop(checksum, None)
         return None
@@ -140,7 +137,8 @@ class ApiView(APIView):
 
     def get_list(self, list_id: str) -> List:
         pk = parse_id(list_id, "listId")
-        email_list = List.objects.filter(pk=pk).first()
+        # No ORDER BY (``first()`` would add one): one row by its key, on every call.
+        email_list = next(iter(List.objects.filter(pk=pk).order_by()[:1]), None)
         if email_list is None:
             raise not_found("listId")
         return email_list

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
+from django.utils.functional import cached_property
 
 from lists.field_types import clean_value
-from lists.models import List, ProfileField
+from lists.models import List, ProfileField, ProfileFieldGroup
 
 FieldRef = ProfileField | int | str
 
@@ -18,11 +19,22 @@ class ProfileSchema:
 
     def __init__(self, list_obj: List) -> None:
         self.list = list_obj
-        self.fields: list[ProfileField] = list(
-            ProfileField.objects.filter(list=list_obj).order_by("group__position", "position", "id")
+        # Unordered, without the group join: resolving and cleaning values (every
+        # API call, every import) needs no order; ``fields`` sorts when asked.
+        found = list(ProfileField.objects.filter(list=list_obj).order_by())
+        self.by_id = {field.pk: field for field in found}
+        self.by_name = {field.name.lower(): field for field in found}
+
+    @cached_property
+    def fields(self) -> list[ProfileField]:
+        """The list's fields in display order: by group, then within it."""
+        group_positions = dict(
+            ProfileFieldGroup.objects.filter(list=self.list).values_list("id", "position")
         )
-        self.by_id = {field.pk: field for field in self.fields}
-        self.by_name = {field.name.lower(): field for field in self.fields}
+        return sorted(
+            self.by_id.values(),
+            key=lambda f: (group_positions.get(f.group_id, 0), f.group_id, f.position, f.pk),
+        )
 
     def resolve(self, ref: FieldRef) -> ProfileField:
         field: ProfileField | None

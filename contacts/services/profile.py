@@ -45,6 +45,7 @@ def update_profiles(
     updates: Sequence[tuple[Contact, Values]],
     update_type: UpdateType = UpdateType.UPDATE,
     schema: ProfileSchema | None = None,
+    locked: bool = False,
 ) -> list[Contact]:
     """Apply profile values to many contacts of ``email_list`` at once.
 
@@ -54,6 +55,9 @@ def update_profiles(
     and the problem, and nothing is written. Returns the contacts whose profile
     changed; each gets a ``profile_updated`` activity with the old and new
     values.
+
+    ``locked``: the caller has read these contacts with ``select_for_update``
+    in the current transaction, so they are current and are not read again.
     """
     update_type = UpdateType(update_type)
     schema = schema or ProfileSchema(email_list)
@@ -78,7 +82,8 @@ def update_profiles(
             )
     if errors:
         raise ValidationError(errors)
-    return _write(cleaned, update_type)
+    given = {contact.pk: contact for contact, _ in updates} if locked else None
+    return _write(cleaned, update_type, given)
 
 
 def update_profile(
@@ -95,7 +100,11 @@ def update_profile(
     return bool(changed)
 
 
-def _write(cleaned: dict[int, dict[str, str | None]], update_type: UpdateType) -> list[Contact]:
+def _write(
+    cleaned: dict[int, dict[str, str | None]],
+    update_type: UpdateType,
+    locked: dict[int, Contact] | None,
+) -> list[Contact]:
     now = timezone.now()
     changed: list[Contact] = []
     activities = []
@@ -103,8 +112,12 @@ def _write(cleaned: dict[int, dict[str, str | None]], update_type: UpdateType) -
         for part in chunks(sorted(cleaned)):
             # Re-read under a lock: two writers of one profile queue instead of
             # one silently undoing the other's values.
-            locked = Contact.objects.select_for_update().filter(pk__in=part).order_by("pk")
-            for contact in locked:
+            current = (
+                [locked[pk] for pk in part]
+                if locked is not None
+                else Contact.objects.select_for_update().filter(pk__in=part).order_by("pk")
+            )
+            for contact in current:
                 merged = merge_profile(contact.profile, cleaned[contact.pk], update_type)
                 if merged == contact.profile:
                     continue

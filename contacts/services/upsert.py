@@ -173,6 +173,7 @@ def _subscribe(
             updates=[(contact, values)],
             update_type=update_type,
             schema=schema,
+            locked=True,  # subscribing locked and read it in this transaction
         ):
             contact.profile, contact.updated_at = changed.profile, changed.updated_at
     if result.outcome == Outcome.PENDING:
