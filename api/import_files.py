@@ -23,7 +23,8 @@ from api.params import EnumField
 from api.serializers import ApiSerializer
 from contacts.imports.models import ImportType, ListImport, SegmentationImportType
 from contacts.imports.rows import ADDS, uses_profile
-from contacts.imports.source import ImportFileError, check_text, plan_layout, read_header
+from contacts.imports.run import layout_for
+from contacts.imports.source import ImportFileError, check_text, read_header
 from lists.models import Event, List, ProfileField
 
 EMAIL = "Email"
@@ -344,15 +345,7 @@ def _check_layout(
 ) -> None:
     """Plan the layout as the importer will, and check it reads the columns the mappings say."""
     try:
-        layout = plan_layout(
-            email_list=list_import.list,
-            header=header,
-            has_header=list_import.has_header,
-            email_column=list_import.email_column,
-            field_map=list_import.field_map,
-            event_map=list_import.event_map,
-            use_profile=uses_profile(list_import.import_type),
-        )
+        layout = layout_for(list_import, header)
     except ImportFileError as error:
         raise invalid("fileMappings", str(error)) from None
     # The importer finds a column by its header name before its number; a header

@@ -22,7 +22,7 @@ from django.utils import timezone
 from contacts.imports.models import SUMMARY_COUNTS, ImportStatus, ListImport
 from contacts.imports.portable import PortableImport
 from contacts.imports.rows import uses_profile
-from contacts.imports.source import ImportFileError, check_text, plan_layout, read_header
+from contacts.imports.source import ImportFileError, Layout, check_text, plan_layout, read_header
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,20 @@ def claim(import_id: int) -> str | None:
         error="",
     )
     return token if taken else None
+
+
+def layout_for(list_import: ListImport, header: list[str]) -> Layout:
+    """The columns this import will read from a file with ``header``; raises
+    ImportFileError naming a column or field that cannot be resolved."""
+    return plan_layout(
+        email_list=list_import.list,
+        header=header,
+        has_header=list_import.has_header,
+        email_column=list_import.email_column,
+        field_map=list_import.field_map,
+        event_map=list_import.event_map,
+        use_profile=uses_profile(list_import.import_type),
+    )
 
 
 def run_import(
@@ -92,15 +106,7 @@ def _process(list_import: ListImport, progress, engine: str | None):
         )
     check_text(path)
     header = read_header(path, delimiter=list_import.delimiter)
-    layout = plan_layout(
-        email_list=list_import.list,
-        header=header,
-        has_header=list_import.has_header,
-        email_column=list_import.email_column,
-        field_map=list_import.field_map,
-        event_map=list_import.event_map,
-        use_profile=uses_profile(list_import.import_type),
-    )
+    layout = layout_for(list_import, header)
     engine = engine or ("postgres" if connection.vendor == "postgresql" else "portable")
     if engine == "postgres":
         from contacts.imports.postgres import PostgresImport
