@@ -1,0 +1,30 @@
+"""Go To step criteria: Listrak's filter shape, validated into a typed tree
+(``criteria``) and compiled to one database condition (``sql``).
+
+    criteria = parse_criteria(email_list, {"filters": [...]})
+    Contact.objects.filter(list=email_list).filter(criteria_q(criteria))
+    step.settings["criteria"] = criteria.to_settings()  # field ids, canonical values
+"""
+
+from conductor.filters.criteria import (
+    CompareType,
+    Condition,
+    Criteria,
+    FilterSet,
+    JoinType,
+    parse_criteria,
+)
+from conductor.filters.sql import ProfileDate, ProfileNumber, ProfileText, criteria_q
+
+__all__ = [
+    "CompareType",
+    "Condition",
+    "Criteria",
+    "FilterSet",
+    "JoinType",
+    "ProfileDate",
+    "ProfileNumber",
+    "ProfileText",
+    "criteria_q",
+    "parse_criteria",
+]

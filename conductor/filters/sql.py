@@ -1,0 +1,209 @@
+"""Criteria compiled to one SQL condition over ``Contact.profile``.
+
+Profile values live in ``Contact.profile`` as ``{str(field id): canonical
+string}`` (``lists.field_types``). Django's own key transforms read a
+digit-only key such as ``"12"`` as an *array index* on both SQLite and
+PostgreSQL, so the expressions here extract by object key themselves:
+``profile ->> '12'`` on PostgreSQL, ``json_extract(profile, '$."12"')`` on
+SQLite, the key always passed as a parameter.
+
+Semantics (the Listrak table, made exact):
+
+- No value (a missing key, JSON null or "") never satisfies a positive
+  comparison, so it satisfies every negative one: NotEquals, NotContains,
+  NotInCommaList, NotBetween, NotChecked and RadioOff match contacts with no
+  value, as Listrak treats an empty field as "not equal". Each leaf is
+  two-valued (never SQL NULL), so every Not*, AndNot and OrNot is the exact
+  complement.
+- Text comparisons (Equals, Contains, InCommaList) ignore case: on
+  PostgreSQL fully, on SQLite for ASCII letters only (SQLite's LIKE/LOWER).
+  Contains takes ``%``, ``_`` and ``\\`` literally.
+- Numeric comparisons cast to numbers ("9" < "10"); Date ones compare dates
+  (ISO text on SQLite, which orders the same). A stored value not in its
+  type's form counts as no value, so one bad row cannot fail the query for
+  everyone (PostgreSQL checks the whole form; SQLite, whose CAST never fails,
+  only the characters). SQLite compares numbers as doubles, so values beyond
+  15 significant digits may compare approximately.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import DateField, DecimalField, F, Func, Q, TextField, Value
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IContains,
+    IExact,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+    Range,
+)
+from django.db.utils import NotSupportedError
+
+from conductor.filters.criteria import (
+    TEXT_TYPES,
+    C,
+    CompareType,
+    Condition,
+    Criteria,
+    FilterSet,
+    JoinType,
+    Node,
+)
+from lists.field_types import NUMERIC_PATTERN
+from lists.models import DataType
+
+_KEY = re.compile(r"[0-9]+")
+ISO_DATE_SQL_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+ISO_DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
+NOT_A_NUMBER_GLOB = "*[^0-9.eE+-]*"
+
+Sql = tuple[str, list[Any]]
+
+
+class ProfileText(Func):
+    """The stored text of one profile field (``None`` when the key is missing)."""
+
+    output_field = TextField()
+
+    def __init__(self, key: str, column: str = "profile") -> None:
+        if not _KEY.fullmatch(key):
+            raise ValueError(f"profile keys are field ids, not {key!r}")
+        self.key = key
+        super().__init__(F(column))
+
+    def extract(self, compiler: Any, connection: Any) -> Sql:
+        column, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            # ::text: ``->>`` also takes an integer (an array index).
+            return f"({column} ->> %s::text)", [*params, self.key]
+        if connection.vendor == "sqlite":
+            # A quoted label is an object key even when it is all digits.
+            return f"json_extract({column}, %s)", [*params, f'$."{self.key}"']
+        raise NotSupportedError(f"profile criteria do not support {connection.vendor}")
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Sql:
+        return self.extract(compiler, connection)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Sql:
+        return self.extract(compiler, connection)  # not Func's numeric CAST wrapper
+
+
+class ProfileNumber(ProfileText):
+    """A Numeric field's value as a number, NULL when absent or not a number."""
+
+    output_field = DecimalField(max_digits=18, decimal_places=2)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Sql:
+        value, params = self.extract(compiler, connection)
+        if connection.vendor == "postgresql":
+            # CASE, not AND: PostgreSQL may evaluate a cast before a guard beside it.
+            sql = f"(CASE WHEN {value} ~ %s THEN ({value})::numeric END)"
+            return sql, [*params, NUMERIC_PATTERN, *params]
+        # SQLite's CAST never fails (it reads "abc" as 0), so refuse what cannot be a
+        # number. The CAST is outermost: it gives the expression NUMERIC affinity, so
+        # SQLite compares the (text) parameter as a number too.
+        guard = f"{value} <> '' AND {value} NOT GLOB %s"
+        sql = f"CAST((CASE WHEN {guard} THEN {value} END) AS NUMERIC)"
+        return sql, [*params, *params, NOT_A_NUMBER_GLOB, *params]
+
+    as_sqlite = as_sql
+
+
+class ProfileDate(ProfileText):
+    """A Date field's value as a date (ISO text on SQLite, which orders alike)."""
+
+    output_field = DateField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Sql:
+        value, params = self.extract(compiler, connection)
+        if connection.vendor == "postgresql":
+            sql = f"(CASE WHEN {value} ~ %s THEN ({value})::date END)"
+            return sql, [*params, ISO_DATE_SQL_PATTERN, *params]
+        return f"(CASE WHEN {value} GLOB %s THEN {value} END)", [*params, ISO_DATE_GLOB, *params]
+
+    as_sqlite = as_sql
+
+
+def criteria_q(criteria: Criteria) -> Q:
+    """The condition selecting the contacts that match ``criteria``, for
+    ``Contact.objects.filter(list=..., criteria_q(criteria))``: one query, no
+    Python per row. It does not restrict the list itself."""
+    return _node_q(criteria.root)
+
+
+def _node_q(node: Node) -> Q:
+    if isinstance(node, Condition):
+        return _condition_q(node)
+    assert isinstance(node, FilterSet)
+    q = _node_q(node.first)
+    for join, member in node.rest:
+        term = ~_node_q(member) if join.negates else _node_q(member)
+        q = q & term if join in (JoinType.AND, JoinType.AND_NOT) else q | term
+    return q
+
+
+_NEGATIVE = {
+    C.NOT_CONTAINS: C.CONTAINS,
+    C.NOT_EQUALS: C.EQUALS,
+    C.NOT_BETWEEN: C.BETWEEN,
+    C.NOT_CHECKED: C.CHECKED,
+    C.RADIO_OFF: C.RADIO_ON,
+    C.NOT_IN_COMMA_LIST: C.IN_COMMA_LIST,
+    C.IS_NOT_EMPTY: C.IS_EMPTY,
+}
+_ORDER_LOOKUPS = {
+    C.GREATER_THAN: GreaterThan,
+    C.GREATER_THAN_OR_EQUAL_TO: GreaterThanOrEqual,
+    C.LESS_THAN: LessThan,
+    C.LESS_THAN_OR_EQUAL_TO: LessThanOrEqual,
+}
+
+
+def _condition_q(condition: Condition) -> Q:
+    positive = _NEGATIVE.get(condition.compare)
+    if positive is not None:
+        return ~_positive_q(condition, positive)
+    return _positive_q(condition, condition.compare)
+
+
+def _positive_q(condition: Condition, compare: CompareType) -> Q:
+    key, values = condition.field.key, condition.values
+    data_type = DataType(condition.field.data_type)
+    # Coalesced, the text is never NULL, so its comparisons are two-valued.
+    text = Coalesce(ProfileText(key), Value(""), output_field=TextField())
+    if compare == C.IS_EMPTY:
+        return Q(Exact(text, ""))
+    if compare in (C.CHECKED, C.RADIO_ON):
+        return Q(Exact(text, "on"))
+    if compare == C.CONTAINS:
+        return Q(IContains(text, values[0]))
+    if data_type in TEXT_TYPES:  # Equals, InCommaList
+        return _any(Q(IExact(text, value)) for value in values)
+    typed: ProfileText
+    if data_type == DataType.NUMERIC:
+        typed, bounds = ProfileNumber(key), [Decimal(value) for value in values]
+    else:
+        typed, bounds = ProfileDate(key), [datetime.date.fromisoformat(v) for v in values]
+    # "IS NOT NULL AND …" is FALSE, not NULL, for a contact with no value.
+    present = Q(IsNull(typed, False))
+    if compare == C.BETWEEN:
+        return present & Q(Range(typed, (bounds[0], bounds[1])))
+    if compare in _ORDER_LOOKUPS:
+        return present & Q(_ORDER_LOOKUPS[compare](typed, bounds[0]))
+    return present & _any(Q(Exact(typed, bound)) for bound in bounds)  # Equals, InCommaList
+
+
+def _any(terms: Any) -> Q:
+    q = Q()
+    for term in terms:
+        q |= term
+    return q

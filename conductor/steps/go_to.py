@@ -1,0 +1,44 @@
+"""Go To: moves the contact to another step of the version: every contact,
+or only those matching Listrak-shaped criteria (``conductor.filters``); the
+others continue with the next step.
+
+Settings: ``{"target": "<step key>", "criteria": <filter> or null}``.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from conductor.filters import parse_criteria
+from conductor.models import Step
+from conductor.steps.context import VersionContext, label
+
+
+def is_unconditional(step: Step) -> bool:
+    return not step.settings.get("criteria")
+
+
+def target_key(step: Step) -> str:
+    return str(step.settings.get("target") or "")
+
+
+def check(step: Step, context: VersionContext) -> list[str]:
+    where = label(step)
+    problems: list[str] = []
+    target = target_key(step)
+    if not target:
+        problems.append(f"{where}: choose the step to go to.")
+    elif target not in context.steps_by_key:
+        problems.append(f"{where}: its target step is not in this version.")
+    elif target == str(step.key):
+        problems.append(f"{where}: a Go To cannot go to itself.")
+    criteria = step.settings.get("criteria")
+    if criteria:
+        try:
+            parse_criteria(context.version.conversation.list, criteria)
+        except ValidationError as error:
+            problems.extend(f"{where}: {message}" for message in error.messages)
+    unknown = set(step.settings) - {"target", "criteria"}
+    if unknown:
+        problems.append(f"{where}: unknown settings {', '.join(sorted(unknown))}.")
+    return problems

@@ -1,0 +1,201 @@
+"""Creating conversations, publishing their working version, and the checks
+that decide whether a version can be published (SPEC section 4)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from conductor.models import Conversation, ConversationStatus, Step, StepKind, Thread, Version
+from conductor.steps import check_step
+from conductor.steps.context import VersionContext, label
+from conductor.steps.go_to import is_unconditional, target_key
+from lists.models import List
+
+
+def create_conversation(*, email_list: List, name: str) -> Conversation:
+    """A new, unpublished conversation with a working version and its main thread."""
+    with transaction.atomic():
+        conversation = Conversation.objects.create(list=email_list, name=name)
+        version = Version.objects.create(conversation=conversation, number=1)
+        Thread.objects.create(version=version, name="Main", is_main=True)
+    return conversation
+
+
+def working_version(conversation: Conversation) -> Version:
+    return Version.objects.get(conversation=conversation, published_at__isnull=True)
+
+
+def published_version(conversation: Conversation) -> Version | None:
+    """The version new contacts enter: the latest published one."""
+    return (
+        Version.objects.filter(conversation=conversation, published_at__isnull=False)
+        .order_by("-number")
+        .first()
+    )
+
+
+def version_problems(version: Version) -> list[str]:
+    """Every reason ``version`` cannot be published, each naming its step or thread."""
+    threads = list(version.threads.all())
+    steps = list(Step.objects.filter(version=version).select_related("thread"))
+    context = VersionContext(version=version, steps=steps)
+    by_thread: dict[int, list[Step]] = defaultdict(list)
+    for step in sorted(steps, key=lambda s: (s.position, s.pk)):
+        by_thread[step.thread_id].append(step)
+    problems: list[str] = []
+    for thread in threads:
+        problems.extend(_thread_problems(thread, by_thread[thread.pk]))
+    for step in steps:
+        problems.extend(check_step(step, context))
+    problems.extend(_loops_without_wait(threads, by_thread, context))
+    return problems
+
+
+def _thread_problems(thread: Thread, steps: list[Step]) -> list[str]:
+    problems: list[str] = []
+    if not steps:
+        return [f"{thread.name} has no steps."]
+    last = steps[-1]
+    if not (
+        last.kind == StepKind.TERMINATE or (last.kind == StepKind.GO_TO and is_unconditional(last))
+    ):
+        problems.append(
+            f"{thread.name} does not end in a Terminate step or a Go To without criteria."
+        )
+    for step in steps[:-1]:
+        if step.kind == StepKind.TERMINATE:
+            problems.append(f"{label(step)}: the steps after a Terminate are never reached.")
+    if not thread.is_main:
+        parent = thread.parent_step
+        if parent is None or parent.kind != StepKind.WAIT:
+            problems.append(f"{thread.name} must hang off a Wait step.")
+        if thread.child_event == "ClickedLink" and not thread.link_url:
+            problems.append(f"{thread.name}: choose the link whose click starts it.")
+    return problems
+
+
+def _loops_without_wait(
+    threads: list[Thread], by_thread: dict[int, list[Step]], context: VersionContext
+) -> list[str]:
+    """A contact must never cycle through steps without passing a Wait: find
+    cycles in the step graph with the Wait steps taken out."""
+    edges: dict[int, list[int]] = defaultdict(list)
+    for thread in threads:
+        steps = by_thread[thread.pk]
+        for index, step in enumerate(steps):
+            if step.kind == StepKind.WAIT:
+                continue
+            target = (
+                context.steps_by_key.get(target_key(step)) if step.kind == StepKind.GO_TO else None
+            )
+            if target is not None and target.kind != StepKind.WAIT:
+                edges[step.pk].append(target.pk)
+            falls_through = step.kind != StepKind.TERMINATE and not (
+                step.kind == StepKind.GO_TO and is_unconditional(step)
+            )
+            if falls_through and index + 1 < len(steps) and steps[index + 1].kind != StepKind.WAIT:
+                edges[step.pk].append(steps[index + 1].pk)
+    names = {s.pk: s for s in context.steps}
+    problems: list[str] = []
+    state: dict[int, int] = {}  # 1: on the current path, 2: done
+    for start in list(edges):
+        stack = [(start, iter(edges[start]))]
+        if state.get(start):
+            continue
+        state[start] = 1
+        path = [start]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+            elif state.get(child) == 1:
+                cycle = path[path.index(child) :]
+                problems.append(
+                    "A loop without a Wait: "
+                    + " → ".join(label(names[pk]) for pk in [*cycle, child])
+                    + "."
+                )
+            elif not state.get(child):
+                state[child] = 1
+                path.append(child)
+                stack.append((child, iter(edges[child])))
+    return problems
+
+
+def publish(conversation: Conversation) -> Version:
+    """Freeze the working version (refused with every problem named) and
+    start a new working copy of it; new contacts enter the frozen one."""
+    with transaction.atomic():
+        # One publisher at a time per conversation.
+        Conversation.objects.select_for_update().get(pk=conversation.pk)
+        version = working_version(conversation)
+        problems = version_problems(version)
+        if problems:
+            raise ValidationError(problems, code="invalid_version")
+        version.published_at = timezone.now()
+        version.save(update_fields=["published_at"])
+        copy_version(version)
+        Conversation.objects.filter(pk=conversation.pk).update(
+            status=ConversationStatus.PUBLISHED, updated_at=version.published_at
+        )
+    conversation.refresh_from_db()
+    return version
+
+
+def copy_version(version: Version) -> Version:
+    """A new working version with the same threads and steps (the same keys,
+    so Go To targets and child threads still point at the same steps)."""
+    number = (
+        Version.objects.filter(conversation_id=version.conversation_id).aggregate(Max("number"))[
+            "number__max"
+        ]
+        + 1
+    )
+    copy = Version.objects.create(conversation_id=version.conversation_id, number=number)
+    steps_by_key: dict[str, Step] = {}
+    pending_children: list[tuple[Thread, str]] = []
+    for thread in version.threads.select_related("parent_step"):
+        new_thread = Thread(
+            version=copy,
+            name=thread.name,
+            is_main=thread.is_main,
+            position=thread.position,
+            child_event=thread.child_event,
+            link_url=thread.link_url,
+        )
+        if thread.parent_step_id:
+            pending_children.append((new_thread, str(thread.parent_step.key)))
+        else:
+            new_thread.save()
+        for step in thread.steps.all():
+            steps_by_key[str(step.key)] = Step(
+                version=copy,
+                thread=new_thread,
+                key=step.key,
+                position=step.position,
+                kind=step.kind,
+                name=step.name,
+                settings=step.settings,
+            )
+    # A child thread hangs off a step of the copy, which may itself be in a
+    # child thread: save the steps whose thread exists, then the threads whose
+    # parent step exists, until none is left.
+    while True:
+        ready = [s for s in steps_by_key.values() if s.pk is None and s.thread.pk is not None]
+        Step.objects.bulk_create(ready)
+        waiting = [(t, key) for t, key in pending_children if t.pk is None]
+        placeable = [(t, key) for t, key in waiting if steps_by_key[key].pk is not None]
+        if not placeable:
+            break
+        for thread, parent_key in placeable:
+            thread.parent_step = steps_by_key[parent_key]
+            thread.save()
+    return copy
