@@ -3,6 +3,7 @@ that decide whether a version can be published (SPEC section 4)."""
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 from django.core.exceptions import ValidationError
@@ -48,15 +49,16 @@ def version_problems(version: Version) -> list[str]:
     for step in sorted(steps, key=lambda s: (s.position, s.pk)):
         by_thread[step.thread_id].append(step)
     problems: list[str] = []
+    targets = {target_key(s) for s in steps if s.kind == StepKind.GO_TO}
     for thread in threads:
-        problems.extend(_thread_problems(thread, by_thread[thread.pk]))
+        problems.extend(_thread_problems(thread, by_thread[thread.pk], targets))
     for step in steps:
         problems.extend(check_step(step, context))
     problems.extend(_loops_without_wait(threads, by_thread, context))
     return problems
 
 
-def _thread_problems(thread: Thread, steps: list[Step]) -> list[str]:
+def _thread_problems(thread: Thread, steps: list[Step], targets: set[str]) -> list[str]:
     problems: list[str] = []
     if not steps:
         return [f"{thread.name} has no steps."]
@@ -67,9 +69,9 @@ def _thread_problems(thread: Thread, steps: list[Step]) -> list[str]:
         problems.append(
             f"{thread.name} does not end in a Terminate step or a Go To without criteria."
         )
-    for step in steps[:-1]:
-        if step.kind == StepKind.TERMINATE:
-            problems.append(f"{label(step)}: the steps after a Terminate are never reached.")
+    for step, following in itertools.pairwise(steps):
+        if step.kind == StepKind.TERMINATE and str(following.key) not in targets:
+            problems.append(f"{label(following)}: no step leads here (it follows a Terminate).")
     if not thread.is_main:
         parent = thread.parent_step
         if parent is None or parent.kind != StepKind.WAIT:

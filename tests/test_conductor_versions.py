@@ -110,7 +110,7 @@ def test_steps_after_a_terminate_are_unreachable(conversation):
     add(thread, StepKind.TERMINATE)
     add(thread, StepKind.TERMINATE)
     assert version_problems(working_version(conversation)) == [
-        "Main step 1, Terminate: the steps after a Terminate are never reached."
+        "Main step 2, Terminate: no step leads here (it follows a Terminate)."
     ]
 
 

@@ -6,8 +6,14 @@ Settings: ``{"message": id, "variants": [{"trigger": id, "message": id}, ...]}``
 
 from __future__ import annotations
 
-from conductor.models import Step
+from django.db import transaction
+
+from conductor.engine.batch import StepBatch
+from conductor.engine.delivery import blocked_addresses, queue_deliveries
+from conductor.engine.outcomes import NEXT, Finish, Outcome
+from conductor.models import Delivery, Step
 from conductor.steps.context import VersionContext, label, whole_number
+from contacts.models import SubscriptionState
 
 
 def check(step: Step, context: VersionContext) -> list[str]:
@@ -34,3 +40,33 @@ def check(step: Step, context: VersionContext) -> list[str]:
     if unknown:
         problems.append(f"{where}: unknown settings {', '.join(sorted(unknown))}.")
     return problems
+
+
+def run(batch: StepBatch) -> dict[int, Outcome]:
+    """Queue one delivery per contact that may be mailed now; a contact that
+    is unsubscribed, banned or suppressed leaves the conversation instead."""
+    settings = batch.step.settings
+    by_trigger = {v["trigger"]: v["message"] for v in settings.get("variants") or []}
+    blocked = blocked_addresses(batch.email_list, batch.contacts)
+    outcomes: dict[int, Outcome] = {}
+    deliveries = []
+    for enrollment in batch.enrollments:
+        contact = enrollment.contact
+        if contact.state != SubscriptionState.SUBSCRIBED or contact.email in blocked:
+            why = blocked.get(contact.email) or f"the contact is {contact.state.lower()}"
+            outcomes[enrollment.pk] = Finish(reason=f"Not sent: {why}.", skipped=True)
+            continue
+        message_id = by_trigger.get(enrollment.trigger_id, settings["message"])
+        deliveries.append(
+            Delivery(
+                step_run=batch.runs[enrollment.pk],
+                message_id=message_id,
+                contact=contact,
+                created_at=batch.now,
+            )
+        )
+        outcomes[enrollment.pk] = NEXT
+    Delivery.objects.bulk_create(deliveries)
+    if deliveries:
+        transaction.on_commit(queue_deliveries)
+    return outcomes

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from conductor.engine.batch import StepBatch
+from conductor.engine.outcomes import NEXT, Outcome
 from conductor.models import Step
 from conductor.steps.context import VersionContext, label
 from conductor.waits import wait_rule_from_settings
@@ -24,3 +26,8 @@ def check(step: Step, context: VersionContext) -> list[str]:
     if field is None or field.data_type != DataType.DATE:
         return [f"{label(step)}: field {field_id} is not a Date profile field of this list."]
     return []
+
+
+def run(batch: StepBatch) -> dict[int, Outcome]:
+    """Due means released: the release time was set when the contact arrived."""
+    return {e.pk: NEXT for e in batch.enrollments}

@@ -1,0 +1,125 @@
+"""Triggers: recorded activity enters contacts into published conversations,
+in bulk, in the transaction that recorded it (``contacts.hooks``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.dispatch import receiver
+from django.utils import timezone
+
+from conductor.engine.tasks import queue_run
+from conductor.models import (
+    INSIDE,
+    ConversationStatus,
+    Enrollment,
+    EnrollmentState,
+    Thread,
+    Trigger,
+    TriggerKind,
+    Version,
+)
+from contacts.hooks import activities_recorded
+from contacts.models import Activity, ActivityKind
+
+#: The activity that fires each trigger kind.
+KIND_OF = {
+    ActivityKind.SUBSCRIBED: TriggerKind.SUBSCRIBE,  # first-ever only: resubscribes differ
+    ActivityKind.EVENT_FIRED: TriggerKind.EXTERNAL_EVENT,
+    ActivityKind.PROFILE_UPDATED: TriggerKind.SEGMENT_UPDATE,
+    ActivityKind.ADDRESS_CHANGED: TriggerKind.ADDRESS_CHANGE,
+}
+
+
+@receiver(activities_recorded, dispatch_uid="conductor.enter_conversations")
+def enter_conversations(sender: Any, activities: QuerySet[Activity], **kwargs: Any) -> None:
+    rows = list(
+        activities.filter(kind__in=list(KIND_OF)).values_list(
+            "contact_id", "list_id", "kind", "details"
+        )
+    )
+    if not rows:
+        return
+    triggers = list(
+        Trigger.objects.filter(
+            conversation__list_id__in={row[1] for row in rows},
+            conversation__status=ConversationStatus.PUBLISHED,
+        ).select_related("conversation")
+    )
+    if not triggers:
+        return
+    entered = enroll(rows, triggers)
+    if entered:
+        transaction.on_commit(queue_run)
+
+
+def enroll(rows: list[tuple[int, int, str, dict]], triggers: list[Trigger]) -> int:
+    """Enter each activity's contact into the conversations its trigger
+    starts; a contact already inside is left where it is. Returns how many
+    enrollments were attempted."""
+    versions = _entry_versions({t.conversation_id for t in triggers})
+    by_key: dict[tuple[int, str, int | None], list[Trigger]] = {}
+    for trigger in triggers:
+        key = (trigger.conversation.list_id, trigger.kind, trigger.event_id)
+        by_key.setdefault(key, []).append(trigger)
+    now = timezone.now()
+    wanted: dict[tuple[int, int], Enrollment] = {}
+    leaving: list[tuple[int, int]] = []  # (conversation, old contact) of address changes
+    for contact_id, list_id, activity_kind, details in rows:
+        kind = KIND_OF[activity_kind]
+        event_id = details.get("event_id") if kind == TriggerKind.EXTERNAL_EVENT else None
+        for trigger in by_key.get((list_id, kind, event_id), []):
+            entry = versions.get(trigger.conversation_id)
+            if entry is None or (trigger.conversation_id, contact_id) in wanted:
+                continue
+            if kind == TriggerKind.ADDRESS_CHANGE and details.get("old_contact_id"):
+                leaving.append((trigger.conversation_id, details["old_contact_id"]))
+            version, thread = entry
+            wanted[(trigger.conversation_id, contact_id)] = Enrollment(
+                conversation_id=trigger.conversation_id,
+                version=version,
+                contact_id=contact_id,
+                trigger=trigger,
+                trigger_kind=kind,
+                trigger_details=_details(kind, details),
+                thread=thread,
+                step=None,  # the runner enters the first step
+                due_at=now,
+                step_entered_at=now,
+                entered_at=now,
+            )
+    for conversation_id, old_contact in leaving:
+        Enrollment.objects.filter(
+            INSIDE, conversation_id=conversation_id, contact_id=old_contact
+        ).update(state=EnrollmentState.FINISHED, finished_at=now, due_at=None, held_reason="")
+    # The partial unique index refuses a second enrollment of a contact
+    # already inside: that trigger is ignored, as SPEC section 4 says.
+    Enrollment.objects.bulk_create(list(wanted.values()), ignore_conflicts=True)
+    return len(wanted)
+
+
+def _entry_versions(conversation_ids: set[int]) -> dict[int, tuple[Version, Thread]]:
+    """The latest published version of each conversation, with its main thread."""
+    latest: dict[int, Version] = {}
+    for version in Version.objects.filter(
+        conversation_id__in=conversation_ids, published_at__isnull=False
+    ).order_by("conversation_id", "-number"):
+        latest.setdefault(version.conversation_id, version)
+    threads = {
+        t.version_id: t for t in Thread.objects.filter(version__in=latest.values(), is_main=True)
+    }
+    return {c: (v, threads[v.pk]) for c, v in latest.items() if v.pk in threads}
+
+
+def _details(kind: str, details: dict) -> dict:
+    if kind == TriggerKind.EXTERNAL_EVENT:
+        return {
+            "event_id": details.get("event_id"),
+            "event_name": details.get("event_name"),
+            "data": details.get("data", {}),
+        }
+    if kind == TriggerKind.ADDRESS_CHANGE:
+        return {"old_email": details.get("old_email")}
+    return {}

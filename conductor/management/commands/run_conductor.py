@@ -1,0 +1,33 @@
+"""``manage.py run_conductor [--once] [--batch N]``: advance every contact that is due."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from conductor.engine.tasks import BATCH, run_due
+
+
+class Command(BaseCommand):
+    help = (
+        "Advance every enrollment that is due and send its emails. With --once, exit when "
+        "nothing is due; otherwise keep polling. Safe to run on many machines at once."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="Exit when nothing is due.")
+        parser.add_argument("--batch", type=int, default=BATCH, help="Enrollments per claim.")
+        parser.add_argument("--poll", type=float, default=1.0, help="Seconds between polls.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        total = 0
+        while True:
+            ran = run_due(batch=options["batch"], budget=float("inf"))
+            total += ran
+            if options["once"] and not ran:
+                break  # emails still unsent are the sweep's (their sender may be busy)
+            if not ran:
+                time.sleep(options["poll"])
+        self.stdout.write(f"{total} step visits run.")

@@ -1,0 +1,326 @@
+"""Contacts entering conversations by their triggers and passing every step
+kind, run by the engine as the workers run it."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from conductor.engine.tasks import run_due
+from conductor.models import (
+    Coupon,
+    CouponKind,
+    CouponPool,
+    Delivery,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentState,
+    Message,
+    Step,
+    StepKind,
+    StepOutcome,
+    StepRun,
+    Trigger,
+    TriggerKind,
+)
+from conductor.versions import create_conversation, publish, working_version
+from contacts.models import ActivityKind, Contact
+from contacts.services import (
+    ban_address,
+    change_address,
+    fire_event,
+    subscribe_contact,
+    unsubscribe_contact,
+    update_profile,
+)
+from lists.models import ProfileField
+from tests.factories import EventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def build(shop, *steps: tuple[str, dict], trigger: str = TriggerKind.SUBSCRIBE, event=None):
+    """A published conversation of ``steps`` (kind, settings) on the main thread."""
+    conversation = create_conversation(email_list=shop, name="Flow")
+    Trigger.objects.create(conversation=conversation, kind=trigger, event=event)
+    thread = working_version(conversation).threads.get(is_main=True)
+    made = [
+        Step.objects.create(thread=thread, kind=kind, position=i, settings=settings)
+        for i, (kind, settings) in enumerate(steps)
+    ]
+    publish(conversation)
+    return conversation, made
+
+
+def field(shop, name: str) -> ProfileField:
+    return ProfileField.objects.get(list=shop, name=name)
+
+
+def message(shop, **fields) -> Message:
+    defaults = {"name": "Welcome", "subject": "Hello {{ profile.first_name }}", "text_body": "Hi"}
+    return Message.objects.create(list=shop, **{**defaults, **fields})
+
+
+def enrollment_of(contact) -> Enrollment:
+    return Enrollment.objects.get(contact=contact)
+
+
+def make_due(enrollment: Enrollment) -> None:
+    Enrollment.objects.filter(pk=enrollment.pk).update(due_at=timezone.now())
+
+
+TERMINATE = (StepKind.TERMINATE, {})
+
+
+def test_a_first_subscription_enters_and_passes_actions_a_message_and_a_wait(shop, smtp_server):
+    welcome = message(shop, html_body="<p>Hi {{ profile.first_name }}</p>")
+    first_name = field(shop, "First Name")
+    build(
+        shop,
+        (StepKind.ACTION, {"action": "SetValue", "field": first_name.pk, "value": "Friend"}),
+        (StepKind.MESSAGE, {"message": welcome.pk}),
+        (StepKind.WAIT, {"kind": "duration", "days": 2}),
+        TERMINATE,
+    )
+    result = subscribe_contact(email_list=shop, email="ada@example.com", method="API")
+    ada = result.contact
+    assert enrollment_of(ada).state == EnrollmentState.ACTIVE
+    assert run_due() == 2  # the action and the message; the wait is not over
+    (email,) = smtp_server.messages
+    assert email["To"] == "ada@example.com"
+    assert email["Subject"] == "Hello Friend"
+    enrollment = enrollment_of(ada)
+    assert enrollment.step.kind == StepKind.WAIT
+    assert enrollment.due_at > timezone.now() + datetime.timedelta(days=1, hours=23)
+    assert Delivery.objects.get().status == DeliveryStatus.SENT
+    assert ada.activities.filter(kind=ActivityKind.EMAIL_SENT).count() == 1
+
+    make_due(enrollment)
+    assert run_due() == 2  # the wait, then the terminate
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.FINISHED
+    assert list(StepRun.objects.order_by("visit").values_list("visit", "outcome")) == [
+        (1, StepOutcome.PASSED),
+        (2, StepOutcome.PASSED),
+        (3, StepOutcome.PASSED),
+        (4, StepOutcome.TERMINATED),
+    ]
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_resubscription_does_not_trigger(shop):
+    build(shop, TERMINATE)
+    contact = subscribe_contact(email_list=shop, email="a@example.com", method="API").contact
+    Enrollment.objects.all().delete()
+    unsubscribe_contact(contact=contact, method="Admin")
+    subscribe_contact(
+        email_list=shop, email="a@example.com", method="API", override_unsubscribe=True
+    )
+    assert not Enrollment.objects.exists()
+
+
+def test_an_external_event_enters_a_subscribed_contact_once_at_a_time(shop):
+    cart = EventFactory(list=shop, name="Cart")
+    conversation, _ = build(
+        shop,
+        (StepKind.WAIT, {"kind": "duration", "days": 1}),
+        TERMINATE,
+        trigger=TriggerKind.EXTERNAL_EVENT,
+        event=cart,
+    )
+    contact = subscribe_contact(email_list=shop, email="a@example.com", method="API").contact
+    assert not Enrollment.objects.exists()  # subscribing is not this trigger
+    fire_event(event=cart, contact=contact, data={"total": 12})
+    fire_event(event=cart, contact=contact)  # already inside: ignored
+    enrollment = Enrollment.objects.get()
+    assert enrollment.trigger_kind == TriggerKind.EXTERNAL_EVENT
+    assert enrollment.trigger_details["data"] == {"total": 12}
+    assert enrollment.conversation == conversation
+
+
+def test_a_profile_update_enters_by_the_segment_update_trigger(shop):
+    build(shop, TERMINATE, trigger=TriggerKind.SEGMENT_UPDATE)
+    contact = subscribe_contact(email_list=shop, email="a@example.com", method="API").contact
+    assert not Enrollment.objects.exists()
+    update_profile(contact=contact, values={"First Name": "Ada"})
+    assert Enrollment.objects.get().contact == contact
+    run_due()
+    assert Enrollment.objects.get().state == EnrollmentState.FINISHED
+
+
+def test_an_address_change_enters_the_new_address_and_terminates_the_old(shop):
+    conversation, _ = build(
+        shop,
+        (StepKind.WAIT, {"kind": "duration", "days": 1}),
+        TERMINATE,
+        trigger=TriggerKind.ADDRESS_CHANGE,
+    )
+    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
+    old = subscribe_contact(email_list=shop, email="old@example.com", method="API").contact
+    new = change_address(contact=old, new_email="new@example.com")
+    assert enrollment_of(old).state == EnrollmentState.FINISHED
+    assert enrollment_of(new).trigger_kind == TriggerKind.ADDRESS_CHANGE
+    assert enrollment_of(new).trigger_details == {"old_email": "old@example.com"}
+
+
+def test_go_to_sends_only_matching_contacts_to_its_target(shop):
+    points = field(shop, "Points")
+    conversation = create_conversation(email_list=shop, name="Split")
+    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
+    thread = working_version(conversation).threads.get(is_main=True)
+    steps = [
+        Step.objects.create(thread=thread, kind=kind, position=i, settings=settings)
+        for i, (kind, settings) in enumerate(
+            [
+                (StepKind.GO_TO, {}),
+                (StepKind.WAIT, {"kind": "duration", "days": 1}),
+                TERMINATE,
+                (StepKind.WAIT, {"kind": "duration", "days": 5}),
+                TERMINATE,
+            ]
+        )
+    ]
+    criteria = {
+        "segmentationFieldId": points.pk,
+        "compareType": "GreaterThan",
+        "values": [{"value": "9"}],
+    }
+    Step.objects.filter(pk=steps[0].pk).update(
+        settings={"target": str(steps[3].key), "criteria": criteria}
+    )
+    publish(conversation)
+    rich = Contact.objects.create(
+        list=shop,
+        email="rich@example.com",
+        profile={points.key: "10"},
+        subscribed_at=timezone.now(),
+    )
+    poor = Contact.objects.create(
+        list=shop, email="poor@example.com", profile={points.key: "9"}, subscribed_at=timezone.now()
+    )
+    from conductor.engine.entry import enroll
+
+    enroll(
+        [
+            (rich.pk, shop.pk, ActivityKind.SUBSCRIBED, {}),
+            (poor.pk, shop.pk, ActivityKind.SUBSCRIBED, {}),
+        ],
+        list(Trigger.objects.all()),
+    )
+    run_due()
+    assert enrollment_of(rich).step.settings["days"] == 5
+    assert enrollment_of(poor).step.settings["days"] == 1
+
+
+def test_a_message_is_not_sent_to_a_contact_unsubscribed_or_banned_meanwhile(shop, smtp_server):
+    welcome = message(shop)
+    build(
+        shop,
+        (StepKind.WAIT, {"kind": "duration", "days": 1}),
+        (StepKind.MESSAGE, {"message": welcome.pk}),
+        TERMINATE,
+    )
+    gone = subscribe_contact(email_list=shop, email="gone@example.com", method="API").contact
+    banned = subscribe_contact(email_list=shop, email="banned@example.com", method="API").contact
+    run_due()
+    unsubscribe_contact(contact=gone, method="Admin")
+    ban_address(email_list=shop, email="banned@example.com")
+    Enrollment.objects.update(due_at=timezone.now())
+    run_due()
+    assert smtp_server.messages == []
+    for contact in (gone, banned):
+        enrollment = enrollment_of(contact)
+        assert enrollment.state == EnrollmentState.FINISHED
+        assert enrollment.runs.get(step__kind=StepKind.MESSAGE).outcome == StepOutcome.SKIPPED
+
+
+def test_a_wait_on_a_missing_profile_date_holds_the_contact_with_the_reason(shop):
+    birthday = field(shop, "Birthday")
+    build(
+        shop,
+        (
+            StepKind.WAIT,
+            {"kind": "profile_date", "field_id": birthday.pk, "offset_days": 0, "time": "09:00"},
+        ),
+        TERMINATE,
+    )
+    contact = subscribe_contact(email_list=shop, email="a@example.com", method="API").contact
+    run_due()
+    enrollment = enrollment_of(contact)
+    assert enrollment.state == EnrollmentState.HELD
+    assert str(birthday.pk) in enrollment.held_reason
+
+
+def test_date_and_split_test_actions_write_the_profile(shop):
+    birthday, points = field(shop, "Birthday"), field(shop, "Points")
+    build(
+        shop,
+        (StepKind.ACTION, {"action": "SetDate", "field": birthday.pk, "offset_days": 3}),
+        (StepKind.ACTION, {"action": "SplitTest", "field": points.pk, "weights": [1, 1]}),
+        TERMINATE,
+    )
+    contact = subscribe_contact(email_list=shop, email="a@example.com", method="API").contact
+    run_due()
+    contact.refresh_from_db()
+    today = timezone.now().astimezone(shop.zone).date()
+    assert contact.profile[birthday.key] == (today + datetime.timedelta(days=3)).isoformat()
+    assert contact.profile[points.key] in {"1", "2"}
+
+
+def test_unique_coupons_are_handed_out_once_and_an_empty_pool_holds(shop):
+    code_field = field(shop, "First Name")
+    pool = CouponPool.objects.create(list=shop, name="Ten off", kind=CouponKind.UNIQUE)
+    Coupon.objects.bulk_create([Coupon(pool=pool, code=c) for c in ("A1", "B2")])
+    build(
+        shop,
+        (StepKind.ACTION, {"action": "SetCoupon", "pool": pool.pk, "field": code_field.pk}),
+        TERMINATE,
+    )
+    contacts = [
+        subscribe_contact(email_list=shop, email=f"p{n}@example.com", method="API").contact
+        for n in range(3)
+    ]
+    run_due()
+    given = [Contact.objects.get(pk=c.pk).profile.get(code_field.key) for c in contacts]
+    assert sorted(filter(None, given)) == ["A1", "B2"]
+    held = Enrollment.objects.get(state=EnrollmentState.HELD)
+    assert "no codes left" in held.held_reason
+    assert Coupon.objects.filter(step_run__isnull=False).count() == 2
+    assert len(set(Coupon.objects.values_list("step_run__enrollment", flat=True))) == 2
+
+
+def test_firing_an_event_enters_another_conversation(shop):
+    purchase = EventFactory(list=shop, name="Purchase")
+    build(shop, TERMINATE, trigger=TriggerKind.EXTERNAL_EVENT, event=purchase)
+    build(shop, (StepKind.ACTION, {"action": "FireEvent", "event": purchase.pk}), TERMINATE)
+    subscribe_contact(email_list=shop, email="a@example.com", method="API")
+    run_due()
+    assert Enrollment.objects.filter(state=EnrollmentState.FINISHED).count() == 2
+
+
+def test_run_conductor_once_advances_everything_due_and_exits(shop):
+    build(shop, TERMINATE)
+    for n in range(5):
+        subscribe_contact(email_list=shop, email=f"p{n}@example.com", method="API")
+    call_command("run_conductor", "--once", "--batch", "2")
+    assert Enrollment.objects.filter(state=EnrollmentState.FINISHED).count() == 5
+    assert StepRun.objects.count() == 5
+
+
+def test_contacts_inside_keep_their_version_when_a_new_one_is_published(shop):
+    conversation, _ = build(shop, (StepKind.WAIT, {"kind": "duration", "days": 1}), TERMINATE)
+    first = subscribe_contact(email_list=shop, email="first@example.com", method="API").contact
+    run_due()
+    working = working_version(conversation)
+    Step.objects.filter(version=working, kind=StepKind.WAIT).update(
+        settings={"kind": "duration", "days": 9}
+    )
+    publish(conversation)
+    second = subscribe_contact(email_list=shop, email="second@example.com", method="API").contact
+    run_due()
+    assert enrollment_of(first).version.number == 1
+    assert enrollment_of(second).version.number == 2
+    assert enrollment_of(second).due_at > enrollment_of(first).due_at + datetime.timedelta(days=7)
