@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "adminsortable2",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -234,6 +235,11 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
 }
+
+# --- Conductor ----------------------------------------------------------------
+# A worker that dies leaves the contacts it claimed (and an email it was sending)
+# to others after this long; keep it above the time one batch takes.
+CONDUCTOR_LEASE_SECONDS = env_int("CONDUCTOR_LEASE_SECONDS", default=300, minimum=1)
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", default="INFO").upper()

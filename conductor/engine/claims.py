@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime
 import uuid
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from conductor.models import Enrollment, EnrollmentState
 
-#: A worker that dies leaves its claim; another takes the enrollments after this.
-LEASE = datetime.timedelta(minutes=5)
+
+def lease() -> datetime.timedelta:
+    """How long a claim holds (``CONDUCTOR_LEASE_SECONDS``)."""
+    return datetime.timedelta(seconds=settings.CONDUCTOR_LEASE_SECONDS)
 
 
 def claim_due(limit: int) -> str | None:
@@ -36,6 +39,6 @@ def claim_due(limit: int) -> str | None:
         if not ids:
             return None
         Enrollment.objects.filter(pk__in=ids).update(
-            claim_token=token, claim_expires_at=now + LEASE
+            claim_token=token, claim_expires_at=now + lease()
         )
     return token

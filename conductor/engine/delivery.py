@@ -9,18 +9,19 @@ out it is marked Failed, never sent again (the server may have taken it).
 
 from __future__ import annotations
 
-import datetime
 import logging
 import re
 from collections.abc import Iterable
 from email.utils import formataddr
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.template import Context, Template
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from conductor.engine.claims import lease
 from conductor.models import Delivery, DeliveryStatus
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind, Ban, Contact, SubscriptionState, Suppression
@@ -28,7 +29,6 @@ from lists.models import List, ProfileField
 
 logger = logging.getLogger(__name__)
 
-LEASE = datetime.timedelta(minutes=5)
 BATCH = 200
 
 
@@ -62,13 +62,15 @@ def send_deliveries(limit: int = BATCH) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     sent = 0
-    for pk in candidates:
-        # Compare-and-swap: of two workers, only one moves it out of Pending.
-        if not Delivery.objects.filter(pk=pk, status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.SENDING, claim_expires_at=now + LEASE
-        ):
-            continue
-        sent += _send(pk)
+    # One SMTP connection for the batch, not one per email.
+    with get_connection() as smtp:
+        for pk in candidates:
+            # Compare-and-swap: of two workers, only one moves it out of Pending.
+            if not Delivery.objects.filter(pk=pk, status=DeliveryStatus.PENDING).update(
+                status=DeliveryStatus.SENDING, claim_expires_at=now + lease()
+            ):
+                continue
+            sent += _send(pk, smtp)
     return sent
 
 
@@ -81,7 +83,7 @@ def _fail_abandoned() -> None:
     )
 
 
-def _send(pk: int) -> int:
+def _send(pk: int, smtp: BaseEmailBackend) -> int:
     delivery = (
         Delivery.objects.select_related("message", "contact__list", "step_run__enrollment")
         .filter(pk=pk)
@@ -100,6 +102,7 @@ def _send(pk: int) -> int:
         return 0
     try:
         email = build_email(delivery)
+        email.connection = smtp
         email.send()
     except Exception as error:  # SMTP down, a template error: nothing went out
         logger.warning("conductor: delivery %s not sent: %s", pk, error)

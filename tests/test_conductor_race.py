@@ -1,0 +1,141 @@
+"""Many workers, and a killed one: every step runs once per visit and every
+email goes out once, with real ``run_conductor`` processes and a real SMTP
+server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+
+from conductor.models import (
+    Delivery,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentState,
+    Message,
+    Step,
+    StepKind,
+    StepRun,
+    Trigger,
+    TriggerKind,
+)
+from conductor.versions import create_conversation, publish, working_version
+from contacts.models import Contact
+from tests.smtp import start_smtp_server
+from tests.test_import_admin_browser import database_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def contacts_due(shop, count: int) -> None:
+    """``count`` contacts just entered into a published Message → Terminate conversation."""
+    welcome = Message.objects.create(list=shop, name="Hi", subject="Hi", text_body="Hello")
+    conversation = create_conversation(email_list=shop, name="Race")
+    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
+    thread = working_version(conversation).threads.get(is_main=True)
+    Step.objects.create(
+        thread=thread, kind=StepKind.MESSAGE, position=0, settings={"message": welcome.pk}
+    )
+    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1)
+    version = publish(conversation)
+    main = version.threads.get(is_main=True)
+    now = timezone.now()
+    contacts = Contact.objects.bulk_create(
+        Contact(list=shop, email=f"p{n:05d}@example.com", subscribed_at=now) for n in range(count)
+    )
+    Enrollment.objects.bulk_create(
+        Enrollment(
+            conversation=conversation,
+            version=version,
+            contact=c,
+            trigger_kind=TriggerKind.SUBSCRIBE,
+            thread=main,
+            due_at=now,
+        )
+        for c in contacts
+    )
+
+
+def worker(smtp, tmp_path: Path, name: str, *args: str, lease: int = 300) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "EMAIL_URL": f"smtp://{smtp.host}:{smtp.port}",
+        "SECRET_KEY": "race-test",
+        "DEBUG": "false",
+        "CONDUCTOR_LEASE_SECONDS": str(lease),
+        "REDIS_URL": "",
+    }
+    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_conductor", "--once", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_each_ran_once(count: int, smtp) -> None:
+    assert StepRun.objects.count() == 2 * count  # the message and the terminate of each
+    assert (
+        not StepRun.objects.values("enrollment", "visit")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .exists()
+    )
+    recipients = [m["To"] for m in smtp.messages]
+    assert len(recipients) == len(set(recipients))  # nobody mailed twice
+    assert not Enrollment.objects.exclude(state=EnrollmentState.FINISHED).exists()
+
+
+def test_four_workers_racing_run_every_step_and_send_every_email_once(shop, tmp_path):
+    count = 10_000 if connection.vendor == "postgresql" else 2_000
+    contacts_due(shop, count)
+    smtp = start_smtp_server()
+    try:
+        workers = [worker(smtp, tmp_path, f"w{n}", "--batch", "500") for n in range(4)]
+        for process in workers:
+            assert process.wait(timeout=600) == 0, (tmp_path / "w0.log").read_text()
+        assert_each_ran_once(count, smtp)
+        assert Delivery.objects.filter(status=DeliveryStatus.SENT).count() == count
+        assert len(smtp.messages) == count
+    finally:
+        smtp.controller.stop()
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(shop, tmp_path):
+    count = 3_000 if connection.vendor == "postgresql" else 1_000
+    contacts_due(shop, count)
+    smtp = start_smtp_server()
+    try:
+        victim = worker(smtp, tmp_path, "victim", "--batch", str(count), lease=3)
+        # Kill it once it is inside the batch: some step runs written, not all.
+        deadline = time.monotonic() + 120
+        while StepRun.objects.count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        time.sleep(3.5)  # its claims and sends lapse
+        survivor = worker(smtp, tmp_path, "survivor", "--batch", "500", lease=3)
+        assert survivor.wait(timeout=600) == 0, (tmp_path / "survivor.log").read_text()
+        assert_each_ran_once(count, smtp)
+        # Emails whose sender died mid-send are failed, never sent a second time.
+        sent = Delivery.objects.filter(status=DeliveryStatus.SENT).count()
+        failed = Delivery.objects.filter(status=DeliveryStatus.FAILED).count()
+        assert sent == len(smtp.messages)
+        assert sent + failed == count
+    finally:
+        smtp.controller.stop()
