@@ -1,0 +1,83 @@
+"""Messages (the emails Message steps send) and enrollments (contacts inside
+conversations, read-only, with held ones resumable)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from conductor.models import Enrollment, EnrollmentState, Message
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["name", "list", "subject", "from_email", "created_at"]
+    list_filter = ["list"]
+    list_select_related = ["list"]
+    search_fields = ["name", "subject"]
+    fieldsets = [
+        (None, {"fields": ["list", "name", "subject"]}),
+        ("Sender", {"fields": ["from_name", "from_email"]}),
+        (
+            "Bodies",
+            {
+                "fields": ["html_body", "text_body"],
+                "description": "Django templates: profile values, the coupon and the trigger "
+                "are merge fields.",
+            },
+        ),
+    ]
+
+
+def resume_held(queryset: QuerySet[Enrollment]) -> int:
+    """Held enrollments become Active and due now; the engine's next sweep runs them."""
+    return queryset.filter(state=EnrollmentState.HELD).update(
+        state=EnrollmentState.ACTIVE,
+        due_at=timezone.now(),
+        held_reason="",
+        claim_token="",
+        claim_expires_at=None,
+    )
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    list_display = [
+        "contact",
+        "conversation",
+        "version_number",
+        "thread",
+        "step",
+        "state",
+        "due_at",
+        "held_reason",
+    ]
+    list_filter = [
+        "state",
+        ("conversation", admin.RelatedOnlyFieldListFilter),
+        ("step", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["contact", "conversation", "version", "thread", "step__thread"]
+    search_fields = ["contact__email"]
+    show_full_result_count = False
+    actions = ["resume_held_enrollments"]
+
+    @admin.display(description="Version", ordering="version__number")
+    def version_number(self, obj: Enrollment) -> int:
+        return obj.version.number
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Resume held enrollments (Active, due now)")
+    def resume_held_enrollments(self, request: HttpRequest, queryset: QuerySet[Enrollment]) -> None:
+        resumed = resume_held(queryset)
+        self.message_user(request, f"Resumed {resumed} held enrollments.", messages.SUCCESS)

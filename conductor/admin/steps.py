@@ -1,0 +1,142 @@
+"""A step's page: its kind's settings as form fields (``conductor.forms``).
+A new step is added at the end of a thread of the working version, with
+``?thread=<id>&kind=<kind>``; a published version's steps are read-only."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from conductor.admin.threads import StepSummaryMixin, renumber_steps
+from conductor.forms import STEP_FORMS, step_form_for
+from conductor.models import Step, StepKind, Thread
+
+READ_ONLY_FIELDS = ["thread", "kind", "name", "summary", "settings_json"]
+
+
+@admin.register(Step)
+class StepAdmin(StepSummaryMixin, admin.ModelAdmin):
+    change_form_template = "admin/conductor/step/change_form.html"
+
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        return {}  # reached from its thread's page, not the index
+
+    def has_change_permission(self, request: HttpRequest, obj: Step | None = None) -> bool:
+        if obj is not None and obj.version.is_published:
+            return False  # a published version never changes
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Step | None = None) -> bool:
+        if obj is not None and obj.version.is_published:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    # --- Which thread and kind ---------------------------------------------
+
+    def _new_step_target(self, request: HttpRequest) -> tuple[Thread | None, str]:
+        kind = request.GET.get("kind", "")
+        thread = (
+            Thread.objects.select_related("version__conversation__list")
+            .filter(pk=request.GET.get("thread") or 0, version__published_at__isnull=True)
+            .first()
+        )
+        return thread, kind if kind in STEP_FORMS else ""
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        thread, kind = self._new_step_target(request)
+        if thread is None or not kind:
+            return HttpResponse(
+                "Add a step from a thread of a working version (?thread=…&kind=…).", status=400
+            )
+        return super().add_view(request, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and not self.has_change_permission(request, obj):
+            kwargs["fields"] = []
+            return super().get_form(request, obj, change, **kwargs)
+        if obj is None:
+            thread, kind = self._new_step_target(request)
+        else:
+            thread, kind = obj.thread, obj.kind
+        kwargs["form"] = step_form_for(kind, thread)
+        # Only "name" is a model field; the settings fields are the form's own.
+        kwargs["fields"] = ["name"]
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return [(None, {"fields": READ_ONLY_FIELDS})]
+        thread, kind = (obj.thread, obj.kind) if obj else self._new_step_target(request)
+        fieldsets = STEP_FORMS[kind].layout(thread.version)
+        if obj is not None and kind == StepKind.WAIT:
+            fieldsets.append(("Child threads", {"fields": ["child_threads"]}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return READ_ONLY_FIELDS
+        return ["child_threads"] if obj is not None and obj.kind == StepKind.WAIT else []
+
+    @admin.display(description="Settings")
+    def settings_json(self, obj: Step) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(obj.settings, indent=2, sort_keys=True))
+
+    @admin.display(description="Child threads")
+    def child_threads(self, obj: Step) -> SafeString:
+        threads = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> on {}</li>',
+            (
+                (
+                    reverse("admin:conductor_thread_change", args=[t.pk]),
+                    t.name,
+                    t.get_child_event_display(),
+                )
+                for t in obj.child_threads.all()
+            ),
+        )
+        add_url = reverse("admin:conductor_thread_add") + f"?version={obj.version_id}"
+        return format_html(
+            '<ul>{}</ul><a class="button" href="{}&parent_step={}">+ Child thread</a>',
+            threads,
+            add_url,
+            obj.pk,
+        )
+
+    # --- Saving and where to go next ------------------------------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        thread = obj.thread if obj else self._new_step_target(request)[0]
+        if thread is not None:
+            context["thread_url"] = reverse("admin:conductor_thread_change", args=[thread.pk])
+            context["thread"] = thread
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def response_add(self, request, obj: Step, post_url_continue=None):
+        if "_continue" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(request, f"Added {obj.get_kind_display()} step to {obj.thread.name}.")
+        return HttpResponseRedirect(reverse("admin:conductor_thread_change", args=[obj.thread_id]))
+
+    def response_change(self, request, obj: Step):
+        if "_continue" in request.POST:
+            return super().response_change(request, obj)
+        self.message_user(request, f"Saved {obj.get_kind_display()} step.")
+        return HttpResponseRedirect(reverse("admin:conductor_thread_change", args=[obj.thread_id]))
+
+    def delete_model(self, request: HttpRequest, obj: Step) -> None:
+        thread = obj.thread
+        super().delete_model(request, obj)
+        renumber_steps(thread)
+        request.conductor_thread_id = thread.pk  # type: ignore[attr-defined]
+
+    def response_delete(self, request, obj_display, obj_id):
+        thread_id = getattr(request, "conductor_thread_id", None)
+        if thread_id is None:
+            return super().response_delete(request, obj_display, obj_id)
+        return HttpResponseRedirect(reverse("admin:conductor_thread_change", args=[thread_id]))

@@ -1,0 +1,165 @@
+"""A thread's page: its steps in order, reordered by dragging
+(django-admin-sortable2) and saved with the page. Each step's settings are
+edited on the step's own page, whose form depends on its kind."""
+
+from __future__ import annotations
+
+from adminsortable2.admin import SortableAdminBase, SortableTabularInline
+from django.contrib import admin
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from conductor.admin.conversations import add_step_links
+from conductor.diagram import Names, step_summary
+from conductor.forms import ChildThreadForm, MainThreadForm
+from conductor.models import Step, Thread, Version
+
+
+def renumber_steps(thread: Thread) -> None:
+    """Positions 0, 1, 2… in the saved order: the drag-and-drop numbers from 1,
+    and problems name a step by its position."""
+    steps = list(thread.steps.order_by("position", "id"))
+    for index, step in enumerate(steps):
+        step.position = index
+    Step.objects.bulk_update(steps, ["position"])
+
+
+def conversation_url(thread: Thread) -> str:
+    return reverse("admin:conductor_conversation_change", args=[thread.version.conversation_id])
+
+
+class StepSummaryMixin:
+    @admin.display(description="What it does")
+    def summary(self, obj: Step) -> str:
+        if obj.pk is None:
+            return ""
+        return step_summary(obj, Names.of(obj.version, list(obj.version.steps.all())))
+
+
+class StepInline(StepSummaryMixin, SortableTabularInline):
+    """The steps of a working thread: drag a row by its name to move it;
+    "Change" opens the step's settings."""
+
+    model = Step
+    fk_name = "thread"
+    ordering = ["position", "id"]  # sortable2 takes the first as the order field
+    fields = ["kind", "name", "summary"]
+    readonly_fields = ["kind", "summary"]
+    extra = 0
+    show_change_link = True
+    verbose_name_plural = "steps (drag a row by its name to reorder, then save)"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # a step is added on its own page, with its kind's form
+
+
+class PublishedStepInline(StepSummaryMixin, admin.TabularInline):
+    model = Step
+    fk_name = "thread"
+    fields = ["position", "kind", "name", "summary"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Thread)
+class ThreadAdmin(SortableAdminBase, admin.ModelAdmin):
+    change_form_template = "admin/conductor/thread/change_form.html"
+
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        return {}  # reached from its conversation's page, not the index
+
+    def has_change_permission(self, request: HttpRequest, obj: Thread | None = None) -> bool:
+        if obj is not None and obj.version.is_published:
+            return False  # a published version never changes
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Thread | None = None) -> bool:
+        if obj is not None and (obj.is_main or obj.version.is_published):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_inlines(self, request: HttpRequest, obj: Thread | None = None):
+        if obj is None:
+            return []
+        return [PublishedStepInline if obj.version.is_published else StepInline]
+
+    def get_fields(self, request: HttpRequest, obj: Thread | None = None):
+        if obj is not None and obj.is_main:
+            return ["name"]
+        return ["name", "parent_step", "child_event", "link_url"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and obj.is_main:
+            kwargs["form"] = MainThreadForm
+        else:
+            version = obj.version if obj else self._version_for_add(request)
+            kwargs["form"] = type("ChildThreadForm", (ChildThreadForm,), {"version": version})
+        return super().get_form(request, obj, change, **kwargs)
+
+    def _version_for_add(self, request: HttpRequest) -> Version | None:
+        version = Version.objects.filter(
+            pk=request.GET.get("version") or 0, published_at__isnull=True
+        ).first()
+        return version
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        if self._version_for_add(request) is None:
+            return HttpResponse("Add a child thread from a conversation's page.", status=400)
+        return super().add_view(request, form_url, extra_context)
+
+    def save_model(self, request, obj: Thread, form, change: bool) -> None:
+        if not change:
+            obj.version = self._version_for_add(request)
+            obj.position = obj.version.threads.count()
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        with transaction.atomic():
+            super().save_related(request, form, formsets, change)
+            renumber_steps(form.instance)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["conversation_url"] = conversation_url(obj)
+            context["add_step_links"] = (
+                add_step_links(obj.pk) if not obj.version.is_published else SafeString("")
+            )
+            context["thread_where"] = format_html(
+                "{} — version {}{}",
+                obj.version.conversation,
+                obj.version.number,
+                " (published, read-only)" if obj.version.is_published else " (working)",
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def response_add(self, request, obj: Thread, post_url_continue=None):
+        if "_continue" in request.POST or "_addanother" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        return HttpResponseRedirect(reverse("admin:conductor_thread_change", args=[obj.pk]))
+
+    def response_change(self, request, obj: Thread):
+        if "_continue" in request.POST:
+            return super().response_change(request, obj)
+        self.message_user(request, f"Saved {obj.name}.")
+        return HttpResponseRedirect(conversation_url(obj))
+
+    def delete_model(self, request: HttpRequest, obj: Thread) -> None:
+        request.conductor_back_url = conversation_url(obj)  # type: ignore[attr-defined]
+        super().delete_model(request, obj)
+
+    def response_delete(self, request, obj_display, obj_id):
+        back = getattr(request, "conductor_back_url", None)
+        return HttpResponseRedirect(back or reverse("admin:conductor_conversation_changelist"))
