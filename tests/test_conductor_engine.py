@@ -324,3 +324,25 @@ def test_contacts_inside_keep_their_version_when_a_new_one_is_published(shop):
     assert enrollment_of(first).version.number == 1
     assert enrollment_of(second).version.number == 2
     assert enrollment_of(second).due_at > enrollment_of(first).due_at + datetime.timedelta(days=7)
+
+
+def test_contacts_held_by_an_empty_pool_resume_when_codes_arrive(shop, admin_client):
+    code_field = field(shop, "First Name")
+    pool = CouponPool.objects.create(list=shop, name="Ten off", kind=CouponKind.UNIQUE)
+    build(
+        shop,
+        (StepKind.ACTION, {"action": "SetCoupon", "pool": pool.pk, "field": code_field.pk}),
+        TERMINATE,
+    )
+    contact = subscribe_contact(email_list=shop, email="a@example.com", method="API").contact
+    run_due()
+    assert enrollment_of(contact).state == EnrollmentState.HELD
+    from conductor.admin.coupons import add_coupon_codes
+    from conductor.forms.coupons import read_code_file
+
+    add_coupon_codes(pool=pool, codes=read_code_file(b"Z9\n"))
+    assert enrollment_of(contact).state == EnrollmentState.ACTIVE
+    run_due()
+    contact.refresh_from_db()
+    assert contact.profile[code_field.key] == "Z9"
+    assert enrollment_of(contact).state == EnrollmentState.FINISHED

@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
-from conductor.models import Enrollment, EnrollmentState, Message
+from conductor.engine.holds import resume_held
+from conductor.models import Enrollment, Message
 
 
 @admin.register(Message)
@@ -29,17 +29,6 @@ class MessageAdmin(admin.ModelAdmin):
             },
         ),
     ]
-
-
-def resume_held(queryset: QuerySet[Enrollment]) -> int:
-    """Held enrollments become Active and due now; the engine's next sweep runs them."""
-    return queryset.filter(state=EnrollmentState.HELD).update(
-        state=EnrollmentState.ACTIVE,
-        due_at=timezone.now(),
-        held_reason="",
-        claim_token="",
-        claim_expires_at=None,
-    )
 
 
 @admin.register(Enrollment)

@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, F, Q, QuerySet
 from django.http import HttpRequest
 
+from conductor.engine.holds import held_for_coupons, resume_held
 from conductor.forms import CodeFile, CouponPoolForm
 from conductor.models import Coupon, CouponKind, CouponPool
 
@@ -29,6 +30,7 @@ class CodesAdded:
     added: int = 0
     repeated_in_file: list[str] = field(default_factory=list)
     already_in_pool: list[str] = field(default_factory=list)
+    resumed: int = 0  # contacts held for want of codes, now on their way
 
 
 def add_coupon_codes(*, pool: CouponPool, codes: CodeFile) -> CodesAdded:
@@ -50,6 +52,9 @@ def add_coupon_codes(*, pool: CouponPool, codes: CodeFile) -> CodesAdded:
         ]
         Coupon.objects.bulk_create(new, ignore_conflicts=True)
         result.added += len(new)
+    if result.added:
+        # "An empty pool … resumes when codes arrive" (SPEC section 4).
+        result.resumed = resume_held(held_for_coupons(pool))
     return result
 
 
@@ -101,7 +106,8 @@ class CouponPoolAdmin(admin.ModelAdmin):
         if codes is None:
             return
         result = add_coupon_codes(pool=obj, codes=codes)
-        self.message_user(request, f"Added {result.added} codes.", messages.SUCCESS)
+        resumed = f"; {result.resumed} contacts waiting for a code resume" if result.resumed else ""
+        self.message_user(request, f"Added {result.added} codes{resumed}.", messages.SUCCESS)
         if result.repeated_in_file:
             self.message_user(
                 request,
