@@ -244,6 +244,8 @@ class Enrollment(models.Model):
     held_reason = models.TextField(blank=True)
     entered_at = models.DateTimeField(default=timezone.now, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True)
+    #: Triggers that fired for the contact while it was inside, and were ignored.
+    ignored_triggers = models.PositiveIntegerField(default=0)
     #: A worker's claim on a due enrollment; another may take it after ``claim_expires_at``.
     claim_token = models.CharField(max_length=32, blank=True, editable=False)
     claim_expires_at = models.DateTimeField(null=True, blank=True)

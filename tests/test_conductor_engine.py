@@ -136,6 +136,7 @@ def test_an_external_event_enters_a_subscribed_contact_once_at_a_time(shop):
     fire_event(event=cart, contact=contact, data={"total": 12})
     fire_event(event=cart, contact=contact)  # already inside: ignored
     enrollment = Enrollment.objects.get()
+    assert enrollment.ignored_triggers == 1
     assert enrollment.trigger_kind == TriggerKind.EXTERNAL_EVENT
     assert enrollment.trigger_details["data"] == {"total": 12}
     assert enrollment.conversation == conversation
@@ -346,3 +347,54 @@ def test_contacts_held_by_an_empty_pool_resume_when_codes_arrive(shop, admin_cli
     contact.refresh_from_db()
     assert contact.profile[code_field.key] == "Z9"
     assert enrollment_of(contact).state == EnrollmentState.FINISHED
+
+
+@pytest.mark.parametrize(
+    ("unit", "days_ago", "expected"),
+    [("days", 40, "40"), ("weeks", 40, "5"), ("months", 40, "1")],
+)
+def test_days_between_writes_the_time_since_a_profile_date(shop, unit, days_ago, expected):
+    birthday, points = field(shop, "Birthday"), field(shop, "Points")
+    build(
+        shop,
+        (
+            StepKind.ACTION,
+            {"action": "DaysBetween", "field": points.pk, "other_field": birthday.pk, "unit": unit},
+        ),
+        TERMINATE,
+    )
+    today = timezone.now().astimezone(shop.zone).date()
+    contact = subscribe_contact(email_list=shop, email="a@example.com", method="API").contact
+    update_profile(
+        contact=contact,
+        values={"Birthday": (today - datetime.timedelta(days=days_ago)).isoformat()},
+    )
+    run_due()
+    contact.refresh_from_db()
+    assert contact.profile[points.key] == expected
+
+
+def test_a_message_variant_is_chosen_by_the_trigger_that_brought_the_contact(shop, smtp_server):
+    cart = EventFactory(list=shop, name="Cart")
+    general = message(shop, name="General", subject="General")
+    for_carts = message(shop, name="Carts", subject="Your cart")
+    conversation = create_conversation(email_list=shop, name="Variants")
+    subscribed = Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
+    by_cart = Trigger.objects.create(
+        conversation=conversation, kind=TriggerKind.EXTERNAL_EVENT, event=cart
+    )
+    thread = working_version(conversation).threads.get(is_main=True)
+    settings = {
+        "message": general.pk,
+        "variants": [{"trigger": by_cart.pk, "message": for_carts.pk}],
+    }
+    Step.objects.create(thread=thread, kind=StepKind.MESSAGE, position=0, settings=settings)
+    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1)
+    publish(conversation)
+    subscribe_contact(email_list=shop, email="new@example.com", method="API")
+    Trigger.objects.filter(pk=subscribed.pk).delete()
+    old = Contact.objects.create(list=shop, email="old@example.com", subscribed_at=timezone.now())
+    fire_event(event=cart, contact=old)
+    run_due()
+    subjects = {m["To"]: m["Subject"] for m in smtp_server.messages}
+    assert subjects == {"new@example.com": "General", "old@example.com": "Your cart"}

@@ -42,6 +42,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
         "state",
         "due_at",
         "held_reason",
+        "ignored_triggers",
     ]
     list_filter = [
         "state",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -95,9 +95,21 @@ def enroll(rows: list[tuple[int, int, str, dict]], triggers: list[Trigger]) -> i
             INSIDE, conversation_id=conversation_id, contact_id=old_contact
         ).update(state=EnrollmentState.FINISHED, finished_at=now, due_at=None, held_reason="")
     # The partial unique index refuses a second enrollment of a contact
-    # already inside: that trigger is ignored, as SPEC section 4 says.
+    # already inside: that trigger is ignored, as SPEC section 4 says, and
+    # counted on the enrollment that is inside.
     Enrollment.objects.bulk_create(list(wanted.values()), ignore_conflicts=True)
+    for conversation_id, contacts in _by_conversation(wanted).items():
+        Enrollment.objects.filter(
+            INSIDE, conversation_id=conversation_id, contact_id__in=contacts, entered_at__lt=now
+        ).update(ignored_triggers=F("ignored_triggers") + 1)
     return len(wanted)
+
+
+def _by_conversation(wanted: dict[tuple[int, int], Enrollment]) -> dict[int, list[int]]:
+    grouped: dict[int, list[int]] = {}
+    for conversation_id, contact_id in wanted:
+        grouped.setdefault(conversation_id, []).append(contact_id)
+    return grouped
 
 
 def _entry_versions(conversation_ids: set[int]) -> dict[int, tuple[Version, Thread]]:
