@@ -13,6 +13,7 @@ from conductor.engine.arrival import enter
 from conductor.engine.batch import StepBatch, VersionSteps
 from conductor.engine.outcomes import NEXT, Finish, Hold, JumpTo, Outcome
 from conductor.models import Enrollment, EnrollmentState, StepOutcome, StepRun, Version
+from contacts.bulk import update_rows
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _run_group(steps: VersionSteps, step_id: int | None, ids: list[int], token: 
                     _finish(enrollment, now)
                 else:
                     enter(enrollment, first, now, first=True)
-            Enrollment.objects.bulk_update(enrollments, ENROLLMENT_FIELDS)
+            update_rows(enrollments, ENROLLMENT_FIELDS)
             return 0
         step = steps.by_id[step_id]
         runs = StepRun.objects.bulk_create(
@@ -141,8 +142,8 @@ def _apply(batch: StepBatch, outcomes: dict[int, Outcome]) -> None:
             _finish(enrollment, batch.now)
             continue
         enter(enrollment, target, batch.now)
-    Enrollment.objects.bulk_update(batch.enrollments, ENROLLMENT_FIELDS)
+    update_rows(batch.enrollments, ENROLLMENT_FIELDS)
     if changed_runs:
-        StepRun.objects.bulk_update(changed_runs, ["outcome", "details"])
+        update_rows(changed_runs, ["outcome", "details"])
     if held_runs:
         StepRun.objects.filter(pk__in=held_runs).delete()
