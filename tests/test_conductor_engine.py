@@ -398,3 +398,12 @@ def test_a_message_variant_is_chosen_by_the_trigger_that_brought_the_contact(sho
     run_due()
     subjects = {m["To"]: m["Subject"] for m in smtp_server.messages}
     assert subjects == {"new@example.com": "General", "old@example.com": "Your cart"}
+
+
+def test_a_conversation_without_messages_runs_while_smtp_is_down(shop, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens there
+    build(shop, TERMINATE)
+    subscribe_contact(email_list=shop, email="a@example.com", method="API")
+    assert run_due() == 1
+    assert Enrollment.objects.get().state == EnrollmentState.FINISHED

@@ -61,6 +61,8 @@ def send_deliveries(limit: int = BATCH) -> int:
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
+    if not candidates:
+        return 0  # no connection to open: conversations without emails never need SMTP
     sent = 0
     # One SMTP connection for the batch, not one per email.
     with get_connection() as smtp:

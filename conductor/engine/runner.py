@@ -58,7 +58,11 @@ def run_claimed(token: str) -> int:
                     logger.exception("conductor: step %s failed", step_id)
                     _hold(ids, token, f"Error: {error}")
     finally:
-        Enrollment.objects.filter(claim_token=token).update(claim_token="", claim_expires_at=None)
+        # Finished and held enrollments keep the spent token (no claim looks at
+        # them); only those still waiting at a step are handed back.
+        Enrollment.objects.filter(claim_token=token, state=EnrollmentState.ACTIVE).update(
+            claim_token="", claim_expires_at=None
+        )
     return ran
 
 

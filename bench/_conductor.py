@@ -1,0 +1,169 @@
+"""Shared set-up of the Conductor benchmarks (bench/conductor.py,
+bench/trigger_latency.py): a list with profile fields and events, a published
+conversation, contacts entered as the trigger enters them, and the
+environment of the worker processes.
+
+Import it after ``_setup.start_django``: it uses the models.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from conductor.engine.entry import enroll
+from conductor.models import Conversation, Step, StepKind, Trigger, TriggerKind, Version
+from conductor.versions import create_conversation, publish, working_version
+from contacts.models import ActivityKind, Contact
+from lists.models import DataType, Event, List, ProfileField, ProfileFieldGroup
+
+FIELDS = {
+    "Group": DataType.NUMERIC,
+    "Points": DataType.NUMERIC,
+    "Entered": DataType.DATE,
+    "Code": DataType.TEXT,
+}
+CONTACT_BATCH = 5_000
+ENTRY_BATCH = 10_000
+
+
+@dataclass
+class BenchList:
+    email_list: List
+    fields: dict[str, ProfileField]  # by name
+    entered: Event  # the event that triggers the conversation
+    done: Event  # fired by the conversation; triggers nothing
+
+    def key(self, name: str) -> str:
+        """The key of field ``name`` in ``Contact.profile``."""
+        return self.fields[name].key
+
+
+@dataclass
+class Flow:
+    conversation: Conversation
+    version: Version
+    steps: list[Step]  # of the published version, in thread order
+    trigger: Trigger
+
+
+def make_list(name: str = "bench conductor") -> BenchList:
+    email_list = List.objects.create(name=name)
+    group = ProfileFieldGroup.objects.create(list=email_list, name="Bench")
+    fields = {
+        field_name: ProfileField.objects.create(
+            list=email_list, group=group, name=field_name, data_type=data_type, position=n
+        )
+        for n, (field_name, data_type) in enumerate(FIELDS.items())
+    }
+    return BenchList(
+        email_list=email_list,
+        fields=fields,
+        entered=Event.objects.create(list=email_list, name="Bench entered"),
+        done=Event.objects.create(list=email_list, name="Bench done"),
+    )
+
+
+def publish_flow(bench: BenchList, steps: list[tuple[str, dict]], name: str = "Bench") -> Flow:
+    """Publish a conversation of ``steps`` (kind, settings) on the main thread,
+    triggered by ``bench.entered``. A Go To's ``"target"`` is the index of its
+    target in ``steps``; it is replaced by that step's key."""
+    conversation = create_conversation(email_list=bench.email_list, name=name)
+    trigger = Trigger.objects.create(
+        conversation=conversation, kind=TriggerKind.EXTERNAL_EVENT, event=bench.entered
+    )
+    thread = working_version(conversation).threads.get(is_main=True)
+    made = [
+        Step.objects.create(thread=thread, kind=kind, position=n, settings=dict(settings))
+        for n, (kind, settings) in enumerate(steps)
+    ]
+    for step in made:
+        if step.kind == StepKind.GO_TO:
+            step.settings["target"] = str(made[step.settings["target"]].key)
+            step.save(update_fields=["settings"])
+    version = publish(conversation)  # raises ValidationError naming every problem
+    published = list(Step.objects.filter(version=version).order_by("thread_id", "position", "id"))
+    return Flow(conversation=conversation, version=version, steps=published, trigger=trigger)
+
+
+def create_contacts(bench: BenchList, prefix: str, count: int) -> list[int]:
+    """``count`` subscribed contacts with empty profiles; returns their ids."""
+    now = timezone.now()
+    ids: list[int] = []
+    for start in range(0, count, CONTACT_BATCH):
+        made = Contact.objects.bulk_create(
+            Contact(list=bench.email_list, email=f"{prefix}{n:07d}@example.com", subscribed_at=now)
+            for n in range(start, min(start + CONTACT_BATCH, count))
+        )
+        ids.extend(c.pk for c in made)
+    return ids
+
+
+def enter_contacts(bench: BenchList, flow: Flow, contact_ids: list[int]) -> None:
+    """Enter the contacts as the trigger does when ``bench.entered`` fires for
+    them (``conductor.engine.entry.enroll``), a transaction per batch."""
+    details = {"event_id": bench.entered.pk, "event_name": bench.entered.name, "data": {}}
+    list_id = bench.email_list.pk
+    triggers = list(Trigger.objects.filter(pk=flow.trigger.pk).select_related("conversation"))
+    for start in range(0, len(contact_ids), ENTRY_BATCH):
+        rows = [
+            (contact_id, list_id, ActivityKind.EVENT_FIRED, details)
+            for contact_id in contact_ids[start : start + ENTRY_BATCH]
+        ]
+        with transaction.atomic():
+            enroll(rows, triggers)
+
+
+def analyze() -> None:
+    """Fresh planner statistics, as autovacuum would have after a bulk load."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+@contextlib.contextmanager
+def mail_server() -> Iterator[str]:
+    """A real SMTP server (aiosmtpd, as the tests use); yields its EMAIL_URL
+    for the workers and points this process at it too. No step here sends
+    mail, but ``run_due`` connects to the server after every claim."""
+    from django.conf import settings
+
+    from tests.smtp import start_smtp_server
+
+    server = start_smtp_server()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    try:
+        yield f"smtp://{server.host}:{server.port}"
+    finally:
+        server.controller.stop()
+
+
+def worker_env(url: str, email_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a ``manage.py`` worker subprocess on ``url``."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "EMAIL_URL": email_url,
+        # The one start_django set: task packages are signed with it.
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only"),
+        "DEBUG": "false",
+        "REDIS_URL": "",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def load_average() -> float:
+    """The 1-minute load average (2 cores here: above 2, work is queueing)."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return -1.0
