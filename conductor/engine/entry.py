@@ -35,21 +35,18 @@ KIND_OF = {
 
 @receiver(activities_recorded, dispatch_uid="conductor.enter_conversations")
 def enter_conversations(sender: Any, activities: QuerySet[Activity], **kwargs: Any) -> None:
-    rows = list(
-        activities.filter(kind__in=list(KIND_OF)).values_list(
-            "contact_id", "list_id", "kind", "details"
-        )
-    )
-    if not rows:
-        return
+    relevant = activities.filter(kind__in=list(KIND_OF))
+    # One query decides whether anything can enter: most writes (every API
+    # post, every import row) touch lists without published triggers.
     triggers = list(
         Trigger.objects.filter(
-            conversation__list_id__in={row[1] for row in rows},
+            conversation__list_id__in=relevant.values("list_id"),
             conversation__status=ConversationStatus.PUBLISHED,
         ).select_related("conversation")
     )
     if not triggers:
         return
+    rows = list(relevant.values_list("contact_id", "list_id", "kind", "details"))
     entered = enroll(rows, triggers)
     if entered:
         transaction.on_commit(queue_run)
