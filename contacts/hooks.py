@@ -48,7 +48,7 @@ def record_activities(activities: Sequence[Activity]) -> list[Activity]:
     with transaction.atomic(savepoint=False):
         for start in range(0, len(activities), BATCH_SIZE):
             batch = Activity.objects.bulk_create(activities[start : start + BATCH_SIZE])
-            announce_activities([activity.pk for activity in batch])
+            _send([a.pk for a in batch], list_ids=frozenset(a.list_id for a in batch))
             saved.extend(batch)
     return saved
 
@@ -68,5 +68,9 @@ def announce_activities(ids: Iterable[int]) -> None:
         _send(batch)
 
 
-def _send(ids: list[int]) -> None:
-    activities_recorded.send(sender=Activity, activities=Activity.objects.filter(pk__in=ids))
+def _send(ids: list[int], list_ids: frozenset[int] | None = None) -> None:
+    # ``list_ids``: the lists the batch touches, when known without a query (a
+    # receiver with nothing to do for those lists can return at once).
+    activities_recorded.send(
+        sender=Activity, activities=Activity.objects.filter(pk__in=ids), list_ids=list_ids
+    )

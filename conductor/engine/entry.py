@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
@@ -13,6 +13,7 @@ from django.utils import timezone
 from conductor.engine.tasks import queue_run
 from conductor.models import (
     INSIDE,
+    Conversation,
     ConversationStatus,
     Enrollment,
     EnrollmentState,
@@ -34,22 +35,47 @@ KIND_OF = {
 
 
 @receiver(activities_recorded, dispatch_uid="conductor.enter_conversations")
-def enter_conversations(sender: Any, activities: QuerySet[Activity], **kwargs: Any) -> None:
+def enter_conversations(
+    sender: Any,
+    activities: QuerySet[Activity],
+    list_ids: frozenset[int] | None = None,
+    **kwargs: Any,
+) -> None:
     relevant = activities.filter(kind__in=list(KIND_OF))
-    # One query decides whether anything can enter: most writes (every API
-    # post, every import row) touch lists without published triggers.
+    if not _any_published_trigger(relevant, list_ids):
+        return
     triggers = list(
         Trigger.objects.filter(
             conversation__list_id__in=relevant.values("list_id"),
             conversation__status=ConversationStatus.PUBLISHED,
         ).select_related("conversation")
     )
-    if not triggers:
-        return
     rows = list(relevant.values_list("contact_id", "list_id", "kind", "details"))
     entered = enroll(rows, triggers)
     if entered:
         transaction.on_commit(queue_run)
+
+
+def _any_published_trigger(relevant: QuerySet[Activity], list_ids: frozenset[int] | None) -> bool:
+    """Whether any of these activities' lists has a published conversation
+    with a trigger. Every write asks (each API post, each import batch) and
+    most lists have none: one plain EXISTS, without building ORM joins."""
+    if list_ids is not None:
+        lists_sql, params = ", ".join(["%s"] * len(list_ids)), list(list_ids)
+    else:
+        lists_sql, params = relevant.values("list_id").query.sql_with_params()
+    if not params and list_ids is not None:
+        return False
+    quote = connection.ops.quote_name
+    trigger, conversation = Trigger._meta.db_table, Conversation._meta.db_table
+    sql = (
+        f"SELECT EXISTS (SELECT 1 FROM {quote(trigger)} t"
+        f" JOIN {quote(conversation)} c ON c.id = t.conversation_id"
+        f" WHERE c.status = %s AND c.list_id IN ({lists_sql}))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ConversationStatus.PUBLISHED, *params])
+        return bool(cursor.fetchone()[0])
 
 
 def enroll(rows: list[tuple[int, int, str, dict]], triggers: list[Trigger]) -> int:
