@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connections, models, transaction
-from django.db.models.expressions import RawSQL
+from django.db import transaction
 from django.db.models.functions import Length
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
@@ -26,6 +25,7 @@ from api.routes import route
 from api.scopes import Scope
 from api.serializers import ApiSerializer, TextField, WholeNumberField, validated
 from api.views.lists import BODY_ERRORS, LIST_ID, path_id, save_named
+from conductor.filters import ProfileText
 from contacts.models import Contact
 from contacts.services.cleanup import clear_field_values, delete_field
 from lists.models import DataType, List, ProfileField, ProfileFieldGroup
@@ -318,21 +318,13 @@ def _check_values_fit(field: ProfileField, data_type: DataType, max_length: int)
             f"{data_type}.",
         )
     if data_type in _TEXT and max_length < field.max_length:
-        longer = holders.alias(length=Length(_stored_text(field.key))).filter(length__gt=max_length)
+        longer = holders.alias(length=Length(ProfileText(field.key))).filter(length__gt=max_length)
         if longer.exists():
             raise invalid(
                 "maxLength",
                 f"Some contacts hold values of {field.name!r} longer than {max_length} "
                 "characters; shorten or clear them first.",
             )
-
-
-def _stored_text(key: str) -> RawSQL:
-    # Not KeyTextTransform: Django reads a digit-only key ("12") as an array
-    # index, and profile keys are field ids.
-    if connections[Contact.objects.db].vendor == "postgresql":
-        return RawSQL('("profile" ->> %s::text)', (key,), output_field=models.TextField())
-    return RawSQL('json_extract("profile", %s)', (f'$."{key}"',), output_field=models.TextField())
 
 
 _GROUP = "List/<list_id>/SegmentationFieldGroup/<segmentation_field_group_id>"

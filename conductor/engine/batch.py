@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from conductor.models import Enrollment, Step, StepRun, Version
@@ -40,7 +40,6 @@ class StepBatch:
     runs: dict[int, StepRun]  # by enrollment id: this visit's run
     steps: VersionSteps
     now: datetime.datetime
-    _cache: dict = field(default_factory=dict)
 
     @cached_property
     def email_list(self):
