@@ -47,13 +47,13 @@ than the database needs for the same rows. Targets (issue): steps_per_s ≥
 share the machine's cores; ``load_before`` is the 1-minute load average
 before the run (above the core count, other work was queueing).
 
-Figures on this 2-core machine, quiet (load below 1), at commit f92a799
-(the runner writes enrollments with one VALUES join per group): 100,000
-contacts: 550,111 step runs in 175.8 s, 3,129 steps/s; baseline 41.3 s;
-ratio 4.26; enroll 21.0 s. 20,000: 3,240 steps/s, ratio 4.03. Before that
-commit (Django's bulk_update, a CASE expression per row and field): 493
-steps/s, ratio 27 (20,000 contacts, load 5.5). The baseline itself passes
-about 13,000 step visits/s here, so 25,000 steps/s is beyond this machine.
+Figures on this 2-core machine: at commit f92a799 (a transaction per step
+group, enrollments written after every step): 100,000 contacts, 550,111 step
+runs in 175.8 s, 3,129 steps/s, baseline 41.3 s, ratio 4.26. Since a claim
+runs in one transaction, writing each enrollment once and the step-run log
+with COPY: 20,000 contacts, 109,917 step runs in 23.6 s, 4,665 steps/s,
+baseline 9.5 s, ratio 2.47 (load 0.85 before). The baseline itself passes
+about 11,500 step visits/s here, so 25,000 steps/s is beyond this machine.
 
 ``--profile`` then runs ``run_due()`` in this process over 10,000 more
 contacts twice: once counting and timing every query by step, once under

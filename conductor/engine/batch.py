@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from conductor.models import Enrollment, Step, StepRun, Version
@@ -37,9 +37,20 @@ class VersionSteps:
 class StepBatch:
     step: Step
     enrollments: list[Enrollment]
-    runs: dict[int, StepRun]  # by enrollment id: this visit's run
+    #: This visit's run of each enrollment (by enrollment id), not yet saved:
+    #: the runner writes the batch's runs together at its end.
+    pending: dict[int, StepRun]
     steps: VersionSteps
     now: datetime.datetime
+    saved: bool = field(default=False, init=False)
+
+    @cached_property
+    def runs(self) -> dict[int, StepRun]:
+        """The runs, saved now: for a unit whose rows refer to them (a
+        delivery, a coupon)."""
+        StepRun.objects.bulk_create(list(self.pending.values()))
+        self.saved = True
+        return self.pending
 
     @cached_property
     def email_list(self):

@@ -1,8 +1,17 @@
-"""Running claimed enrollments: the enrollments at one step run together, in
-one transaction that logs each step visit once and moves each contact on."""
+"""Running claimed enrollments.
+
+A claim runs in one transaction: its enrollments and their contacts are
+locked and read once, each round runs the enrollments at one step together
+(one unit call per step, set-based), and at the end every enrollment is
+written once and the step-run log is inserted in one statement. A contact
+passing six steps therefore costs one enrollment write, not six, and a
+worker that dies anywhere leaves nothing half-done: the transaction rolls
+back and the claim's lease runs out, so another worker runs it again.
+"""
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections import defaultdict
 
@@ -13,7 +22,7 @@ from conductor.engine.arrival import enter
 from conductor.engine.batch import StepBatch, VersionSteps
 from conductor.engine.outcomes import NEXT, Finish, Hold, JumpTo, Outcome
 from conductor.models import Enrollment, EnrollmentState, StepOutcome, StepRun, Version
-from contacts.bulk import update_rows
+from contacts.bulk import insert_rows, update_rows
 
 logger = logging.getLogger(__name__)
 
@@ -29,125 +38,166 @@ ENROLLMENT_FIELDS = [
     "state",
     "held_reason",
     "finished_at",
+    "claim_token",
+    "claim_expires_at",
 ]
+RUN_FIELDS = ["enrollment", "visit", "step", "outcome", "ran_at", "details"]
+
+
+class StepLog:
+    """The step runs of one claim, written at its end. Runs a unit had to
+    save early (rows refer to them) are updated or deleted instead."""
+
+    def __init__(self) -> None:
+        self.new: list[StepRun] = []
+        self.changed: list[StepRun] = []
+        self.dropped: list[int] = []
+
+    def keep(self, run: StepRun, *, saved: bool, changed: bool) -> None:
+        if not saved:
+            self.new.append(run)
+        elif changed:
+            self.changed.append(run)
+
+    def drop(self, run: StepRun, *, saved: bool) -> None:
+        if saved:
+            self.dropped.append(run.pk)
+
+    def write(self) -> None:
+        insert_rows(self.new, RUN_FIELDS)
+        update_rows(self.changed, ["outcome", "details"])
+        if self.dropped:
+            StepRun.objects.filter(pk__in=self.dropped).delete()
 
 
 def run_claimed(token: str) -> int:
-    """Run every due enrollment of claim ``token`` as far as it goes now;
-    returns how many step visits ran. The claim is released at the end."""
+    """Run every due enrollment of claim ``token`` as far as it goes now and
+    hand the claim back; returns how many step visits ran."""
     versions: dict[int, VersionSteps] = {}
+    log = StepLog()
     ran = 0
-    try:
+    with transaction.atomic():
+        enrollments = _locked(token)
         for _ in range(MAX_ROUNDS):
-            due = list(
-                Enrollment.objects.filter(
-                    claim_token=token, state=EnrollmentState.ACTIVE, due_at__lte=timezone.now()
-                ).values_list("pk", "version_id", "step_id")
-            )
-            if not due:
+            now = timezone.now()
+            groups: dict[tuple[int, int | None], list[Enrollment]] = defaultdict(list)
+            for enrollment in enrollments:
+                if enrollment.state == EnrollmentState.ACTIVE and enrollment.due_at <= now:
+                    groups[(enrollment.version_id, enrollment.step_id)].append(enrollment)
+            if not groups:
                 break
-            groups: dict[tuple[int, int | None], list[int]] = defaultdict(list)
-            for pk, version_id, step_id in due:
-                groups[(version_id, step_id)].append(pk)
-            for (version_id, step_id), ids in groups.items():
+            for (version_id, step_id), group in groups.items():
                 if version_id not in versions:
                     versions[version_id] = VersionSteps(Version.objects.get(pk=version_id))
-                try:
-                    ran += _run_group(versions[version_id], step_id, ids, token)
-                except Exception as error:  # one step's failure holds its contacts, not the run
-                    logger.exception("conductor: step %s failed", step_id)
-                    _hold(ids, token, f"Error: {error}")
-    finally:
-        # Finished and held enrollments keep the spent token (no claim looks at
-        # them); only those still waiting at a step are handed back.
-        Enrollment.objects.filter(claim_token=token, state=EnrollmentState.ACTIVE).update(
-            claim_token="", claim_expires_at=None
-        )
+                ran += _run_group(versions[version_id], step_id, group, now, log)
+        log.write()
+        for enrollment in enrollments:
+            # Finished and held enrollments keep the spent token (no claim
+            # looks at them); those waiting at a step are handed back.
+            if enrollment.state == EnrollmentState.ACTIVE:
+                enrollment.claim_token, enrollment.claim_expires_at = "", None
+        update_rows(enrollments, ENROLLMENT_FIELDS)
     return ran
 
 
-def _hold(ids: list[int], token: str, reason: str) -> None:
-    Enrollment.objects.filter(pk__in=ids, claim_token=token).update(
-        state=EnrollmentState.HELD, due_at=None, held_reason=reason[:2000]
+def _locked(token: str) -> list[Enrollment]:
+    """The claim's enrollments with their contacts, locked. The claim is
+    checked again under the locks: a worker whose claim ran out and was
+    taken over finds nothing here and changes nothing. Contacts are locked
+    in id order (as every profile writer does), so two workers never wait
+    for each other in a circle."""
+    enrollments = list(
+        Enrollment.objects.select_for_update(of=("self", "contact"))
+        .filter(claim_token=token, state=EnrollmentState.ACTIVE, due_at__lte=timezone.now())
+        .select_related("contact", "conversation__list")
+        .order_by("contact_id", "pk")
     )
+    # One object per contact: a contact in two conversations of this claim
+    # must see the profile the other just wrote.
+    contacts = {}
+    for enrollment in enrollments:
+        enrollment.contact = contacts.setdefault(enrollment.contact_id, enrollment.contact)
+    return enrollments
 
 
-def _run_group(steps: VersionSteps, step_id: int | None, ids: list[int], token: str) -> int:
+def _run_group(
+    steps: VersionSteps,
+    step_id: int | None,
+    enrollments: list[Enrollment],
+    now: datetime.datetime,
+    log: StepLog,
+) -> int:
     from conductor.steps.runners import RUNNERS
 
-    now = timezone.now()
-    with transaction.atomic():
-        # The claim is checked again under the row locks: a worker whose claim
-        # ran out and was taken over finds nothing here and changes nothing.
-        enrollments = list(
-            Enrollment.objects.select_for_update(of=("self",))
-            .filter(pk__in=ids, claim_token=token, state=EnrollmentState.ACTIVE, due_at__lte=now)
-            .select_related("contact", "conversation__list")
-            .order_by("pk")
-        )
-        if not enrollments:
-            return 0
-        if step_id is None:  # just entered: go to the first step of the main thread
-            first = steps.first_of_main
-            for enrollment in enrollments:
-                if first is None:
-                    _finish(enrollment, now)
-                else:
-                    enter(enrollment, first, now, first=True)
-            update_rows(enrollments, ENROLLMENT_FIELDS)
-            return 0
-        step = steps.by_id[step_id]
-        runs = StepRun.objects.bulk_create(
-            [
-                StepRun(
-                    enrollment=e, visit=e.visit, step=step, outcome=StepOutcome.PASSED, ran_at=now
-                )
-                for e in enrollments
+    if step_id is None:  # just entered: go to the first step of the main thread
+        first = steps.first_of_main
+        for enrollment in enrollments:
+            if first is None:
+                _finish(enrollment, now)
+            else:
+                enter(enrollment, first, now, first=True)
+        return 0
+    step = steps.by_id[step_id]
+    batch = StepBatch(
+        step=step,
+        enrollments=enrollments,
+        pending={
+            e.pk: StepRun(
+                enrollment=e, visit=e.visit, step=step, outcome=StepOutcome.PASSED, ran_at=now
+            )
+            for e in enrollments
+        },
+        steps=steps,
+        now=now,
+    )
+    # Units write profiles into the locked contacts they are given; a failed
+    # unit's writes are rolled back, and so must be the contacts in memory.
+    before = {e.contact_id: (e.contact.profile, e.contact.updated_at) for e in enrollments}
+    try:
+        # A savepoint: one step's failure holds its contacts, not the claim.
+        with transaction.atomic():
+            outcomes = RUNNERS[step.kind](batch)
+    except Exception as error:
+        logger.exception("conductor: step %s failed", step_id)
+        for enrollment in enrollments:
+            enrollment.contact.profile, enrollment.contact.updated_at = before[
+                enrollment.contact_id
             ]
-        )
-        batch = StepBatch(
-            step=step,
-            enrollments=enrollments,
-            runs={run.enrollment_id: run for run in runs},
-            steps=steps,
-            now=now,
-        )
-        outcomes = RUNNERS[step.kind](batch)
-        _apply(batch, outcomes)
+            _hold(enrollment, f"Error: {error}")
+        return 0
+    _apply(batch, outcomes, log)
     return len(enrollments)
 
 
-def _finish(enrollment: Enrollment, now) -> None:
+def _hold(enrollment: Enrollment, reason: str) -> None:
+    enrollment.state = EnrollmentState.HELD
+    enrollment.due_at = None
+    enrollment.held_reason = reason[:2000]
+
+
+def _finish(enrollment: Enrollment, now: datetime.datetime) -> None:
     enrollment.state = EnrollmentState.FINISHED
     enrollment.finished_at = now
     enrollment.due_at = None
 
 
-def _apply(batch: StepBatch, outcomes: dict[int, Outcome]) -> None:
-    changed_runs: list[StepRun] = []
-    held_runs: list[int] = []
+def _apply(batch: StepBatch, outcomes: dict[int, Outcome], log: StepLog) -> None:
     for enrollment in batch.enrollments:
         outcome = outcomes.get(enrollment.pk, NEXT)
-        run = batch.runs[enrollment.pk]
+        run = batch.pending[enrollment.pk]
         if isinstance(outcome, Hold):
-            enrollment.state = EnrollmentState.HELD
-            enrollment.due_at = None
-            enrollment.held_reason = outcome.reason
-            held_runs.append(run.pk)  # the visit runs again when the contact resumes
+            _hold(enrollment, outcome.reason)
+            log.drop(run, saved=batch.saved)  # the visit runs again when the contact resumes
             continue
         if isinstance(outcome, Finish):
             _finish(enrollment, batch.now)
             run.outcome = StepOutcome.SKIPPED if outcome.skipped else StepOutcome.TERMINATED
             run.details = {"reason": outcome.reason} if outcome.reason else {}
-            changed_runs.append(run)
+            log.keep(run, saved=batch.saved, changed=True)
             continue
+        log.keep(run, saved=batch.saved, changed=False)
         target = outcome.step if isinstance(outcome, JumpTo) else batch.steps.next_of(batch.step)
         if target is None:
             _finish(enrollment, batch.now)
-            continue
-        enter(enrollment, target, batch.now)
-    update_rows(batch.enrollments, ENROLLMENT_FIELDS)
-    if changed_runs:
-        update_rows(changed_runs, ["outcome", "details"])
-    if held_runs:
-        StepRun.objects.filter(pk__in=held_runs).delete()
+        else:
+            enter(enrollment, target, batch.now)

@@ -113,8 +113,9 @@ def check(step: Step, context: VersionContext) -> list[str]:
 
 
 # --- Running -------------------------------------------------------------------
-# Every profile write goes through contacts' batch service: one locked read,
-# one set-based update and one activity per changed contact, in this transaction.
+# Every profile write goes through contacts' batch service: one set-based
+# update and one activity per changed contact, in this transaction. The runner
+# has locked the contacts and keeps them current, so they are not read again.
 
 _random = random.SystemRandom()
 
@@ -125,7 +126,10 @@ def _write(batch: StepBatch, values: dict[int, object]) -> None:
     updates = [(e.contact, {field: values[e.pk]}) for e in batch.enrollments if e.pk in values]
     if updates:
         update_profiles(
-            email_list=batch.email_list, updates=updates, update_type=UpdateType.OVERWRITE
+            email_list=batch.email_list,
+            updates=updates,
+            update_type=UpdateType.OVERWRITE,
+            locked=True,
         )
 
 
