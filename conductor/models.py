@@ -415,6 +415,9 @@ class Delivery(models.Model):
     claim_expires_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    #: The merge fields the email was rendered with, so its browser version
+    #: and its links show what the contact received, not today's profile.
+    merge_context = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -434,3 +437,24 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message} to {self.contact}: {self.status}"
+
+
+class MessageLink(models.Model):
+    """A link of a message, as written in its template: the stable id that
+    tracked links and click reports name. A tracked link can only lead to
+    one of these, rendered for the contact who clicked."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="links")
+    url = models.TextField(help_text="The link's address as written in the template.")
+    #: sha256 of ``url``: unique per message without indexing long text.
+    url_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["message_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "url_hash"], name="message_link_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url

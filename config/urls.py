@@ -10,4 +10,5 @@ urlpatterns = [
     re_path(r"^OAuth2/Token/?$", ClientCredentialsTokenView.as_view(), name="oauth2-token"),
     path("email/v1/", include("api.urls")),
     path("", include("contacts.urls")),  # double opt-in confirmation links
+    path("", include("conductor.urls")),  # the links inside sent emails
 ]

@@ -10,22 +10,20 @@ out it is marked Failed, never sent again (the server may have taken it).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
-from email.utils import formataddr
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
-from django.template import Context, Template
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from conductor.engine.claims import lease
 from conductor.models import Delivery, DeliveryStatus
+from conductor.tracking.links import link_ids
+from conductor.tracking.render import build_email, merge_fields
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind, Ban, Contact, SubscriptionState, Suppression
-from lists.models import List, ProfileField
+from lists.models import List
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +62,7 @@ def send_deliveries(limit: int = BATCH) -> int:
     if not candidates:
         return 0  # no connection to open: conversations without emails never need SMTP
     sent = 0
+    links: dict[int, dict[str, int]] = {}  # by message: its links' ids, found once
     # One SMTP connection for the batch, not one per email.
     with get_connection() as smtp:
         for pk in candidates:
@@ -72,7 +71,7 @@ def send_deliveries(limit: int = BATCH) -> int:
                 status=DeliveryStatus.SENDING, claim_expires_at=now + lease()
             ):
                 continue
-            sent += _send(pk, smtp)
+            sent += _send(pk, smtp, links)
     return sent
 
 
@@ -85,7 +84,7 @@ def _fail_abandoned() -> None:
     )
 
 
-def _send(pk: int, smtp: BaseEmailBackend) -> int:
+def _send(pk: int, smtp: BaseEmailBackend, links: dict[int, dict[str, int]]) -> int:
     delivery = (
         Delivery.objects.select_related("message", "contact__list", "step_run__enrollment")
         .filter(pk=pk)
@@ -103,7 +102,10 @@ def _send(pk: int, smtp: BaseEmailBackend) -> int:
         _finish(delivery, DeliveryStatus.SKIPPED, error=f"Not sent: {reason}.")
         return 0
     try:
-        email = build_email(delivery)
+        if delivery.message_id not in links:
+            links[delivery.message_id] = link_ids(delivery.message)
+        delivery.merge_context = merge_fields(delivery)
+        email = build_email(delivery, link_ids=links[delivery.message_id])
         email.connection = smtp
         email.send()
     except Exception as error:  # SMTP down, a template error: nothing went out
@@ -130,45 +132,6 @@ def _send(pk: int, smtp: BaseEmailBackend) -> int:
 
 def _finish(delivery: Delivery, status: str, *, error: str = "", sent_at=None) -> None:
     delivery.status, delivery.error, delivery.sent_at = status, error, sent_at
-    Delivery.objects.filter(pk=delivery.pk).update(status=status, error=error, sent_at=sent_at)
-
-
-_NAME = re.compile(r"[^a-z0-9]+")
-
-
-def merge_fields(delivery: Delivery) -> dict[str, object]:
-    """What a message's templates may use: ``email``, ``profile.<field name
-    in snake_case>``, ``trigger`` (what brought the contact in) and ``list``."""
-    contact = delivery.contact
-    fields = ProfileField.objects.filter(list_id=contact.list_id)
-    profile = {
-        _NAME.sub("_", f.name.lower()).strip("_"): contact.profile.get(f.key, "") for f in fields
-    }
-    enrollment = delivery.step_run.enrollment
-    return {
-        "email": contact.email,
-        "email_key": contact.email_key,
-        "profile": profile,
-        "trigger": {"kind": enrollment.trigger_kind, **enrollment.trigger_details},
-        "list": {"name": contact.list.name},
-    }
-
-
-def build_email(delivery: Delivery) -> EmailMultiAlternatives:
-    message = delivery.message
-    email_list = delivery.contact.list
-    context = merge_fields(delivery)
-    subject = " ".join(Template(message.subject).render(Context(context)).split())
-    text = Template(message.text_body).render(Context(context, autoescape=False))
-    from_email = message.from_email or email_list.from_email or settings.DEFAULT_FROM_EMAIL
-    from_name = message.from_name or email_list.from_name
-    email = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=formataddr((from_name, from_email)) if from_name else from_email,
-        to=[delivery.contact.email],
-        headers={"Message-ID": f"<delivery-{delivery.pk}@{from_email.rpartition('@')[2]}>"},
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=status, error=error, sent_at=sent_at, merge_context=delivery.merge_context
     )
-    if message.html_body:
-        email.attach_alternative(Template(message.html_body).render(Context(context)), "text/html")
-    return email

@@ -90,16 +90,25 @@ def subscribe_contact(
 
 
 def unsubscribe_contacts(
-    *, email_list: List, emails: Sequence[str], method: str
+    *,
+    email_list: List,
+    emails: Sequence[str],
+    method: str,
+    details: Mapping[str, object] | None = None,
 ) -> list[ContactResult]:
     """Unsubscribe many addresses with ``method`` (see ``UnsubscribeMethod``).
-    An address not on the list is refused with ``NotOnList``."""
-    return retry_on_conflict(lambda: _unsubscribe(email_list, emails, method))
+    An address not on the list is refused with ``NotOnList``. ``details`` go
+    into each ``unsubscribed`` activity (say, the email whose link was used)."""
+    return retry_on_conflict(lambda: _unsubscribe(email_list, emails, method, details or {}))
 
 
-def unsubscribe_contact(*, contact: Contact, method: str) -> ContactResult:
+def unsubscribe_contact(
+    *, contact: Contact, method: str, details: Mapping[str, object] | None = None
+) -> ContactResult:
     """Unsubscribe one contact; already unsubscribed is not an error."""
-    (result,) = unsubscribe_contacts(email_list=contact.list, emails=[contact.email], method=method)
+    (result,) = unsubscribe_contacts(
+        email_list=contact.list, emails=[contact.email], method=method, details=details
+    )
     result.raise_error()
     if result.contact is not None:
         contact.refresh_from_db()
@@ -190,7 +199,9 @@ def _enter_existing(
     return Outcome.RESUBSCRIBED
 
 
-def _unsubscribe(email_list: List, emails: Sequence[str], method: str) -> list[ContactResult]:
+def _unsubscribe(
+    email_list: List, emails: Sequence[str], method: str, details: Mapping[str, object]
+) -> list[ContactResult]:
     results, first = parse_addresses(emails)
     existing = lock_contacts(email_list, first)
     now = timezone.now()
@@ -213,7 +224,7 @@ def _unsubscribe(email_list: List, emails: Sequence[str], method: str) -> list[C
             mark_unsubscribed(contact, now=now, method=method)
             changed.append(contact)
             results[index] = ContactResult(email, Outcome.UNSUBSCRIBED, contact)
-    save_unsubscribed(changed, now=now, method=method)
+    save_unsubscribed(changed, now=now, method=method, **details)
     return results  # type: ignore[return-value]
 
 

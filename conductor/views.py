@@ -1,0 +1,106 @@
+"""Public pages behind the links of sent emails (``conductor.tracking``):
+the open pixel, tracked links, the browser and pass-along versions, and the
+unsubscribe page with its RFC 8058 one-click POST. A forged or altered link
+gets a 404 and records nothing."""
+
+from __future__ import annotations
+
+import base64
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.template import Context, Template
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from conductor.models import Delivery
+from conductor.tracking import engagement
+from conductor.tracking.links import is_tracked
+from conductor.tracking.render import merge_fields
+from conductor.tracking.render import render as render_email
+from contacts.models import SubscriptionState
+
+#: A transparent 1 by 1 pixel GIF.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+def _visitor(request: HttpRequest) -> engagement.Visitor:
+    return engagement.Visitor(
+        ip=request.META.get("REMOTE_ADDR", ""),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+
+
+def _delivery(kind: str, token: str) -> Delivery:
+    delivery = engagement.delivery_for(kind, token)
+    if delivery is None:
+        raise Http404("This link is not valid.")
+    return delivery
+
+
+@never_cache
+@require_GET
+def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+    engagement.record_open(_delivery("open", token), _visitor(request))
+    return HttpResponse(PIXEL, content_type="image/gif")
+
+
+@never_cache
+@require_GET
+def click(request: HttpRequest, token: str) -> HttpResponse:
+    found = engagement.link_for(token)
+    if found is None:
+        raise Http404("This link is not valid.")
+    delivery, link = found
+    context = delivery.merge_context or merge_fields(delivery)
+    url = Template(link.url).render(Context(context, autoescape=False)).strip()
+    if not is_tracked(url):  # a merge field that rendered to something odd
+        raise Http404("This link is not valid.")
+    engagement.record_click(delivery, _visitor(request), link=link, url=url)
+    return HttpResponseRedirect(url)
+
+
+@never_cache
+@require_GET
+def browser_version(request: HttpRequest, token: str) -> HttpResponse:
+    delivery = _delivery("view", token)
+    engagement.record_click(delivery, _visitor(request), kind="browser")
+    return _as_page(delivery)
+
+
+@never_cache
+@require_GET
+def pass_along(request: HttpRequest, token: str) -> HttpResponse:
+    delivery = _delivery("share", token)
+    engagement.record_click(delivery, _visitor(request), kind="pass_along")
+    return _as_page(delivery)
+
+
+def _as_page(delivery: Delivery) -> HttpResponse:
+    rendered = render_email(delivery, pixel=False)
+    if rendered.html:
+        return HttpResponse(rendered.html, content_type="text/html; charset=utf-8")
+    return HttpResponse(rendered.text, content_type="text/plain; charset=utf-8")
+
+
+@never_cache
+@csrf_exempt  # mail providers POST here (RFC 8058); the signed token is the authority
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks, POST unsubscribes: link scanners that fetch every URL of a
+    message must not unsubscribe anyone. A POST whose body is
+    ``List-Unsubscribe=One-Click`` is a mail provider's one-click request."""
+    delivery = _delivery("unsubscribe", token)
+    contact = delivery.contact
+    context = {"email": contact.email, "list_name": contact.list.name}
+    if request.method == "GET":
+        template = (
+            "conductor/tracking/unsubscribed.html"
+            if contact.state == SubscriptionState.UNSUBSCRIBED
+            else "conductor/tracking/unsubscribe.html"
+        )
+        return render(request, template, context)
+    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+    engagement.unsubscribe(delivery, one_click=one_click)
+    return render(request, "conductor/tracking/unsubscribed.html", context)

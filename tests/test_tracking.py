@@ -1,0 +1,237 @@
+"""Tracked email: the links inside a sent message (taken from a real SMTP
+server), what following each one records, and refusing forged ones."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from conductor.engine.tasks import run_due
+from conductor.models import Delivery, Message, MessageLink, Step, StepKind, Trigger, TriggerKind
+from conductor.tracking.tokens import make_token, read_token
+from conductor.versions import create_conversation, publish, working_version
+from contacts.models import Activity, ActivityKind, SubscriptionState, UnsubscribeMethod
+from contacts.services import subscribe_contact, update_profile
+
+pytestmark = pytest.mark.django_db
+
+HTML = """<html><body>
+<p>Hi {{ profile.first_name }}</p>
+<a href="https://shop.example/sale">Sale</a>
+<a href='https://shop.example/p?who={{ profile.first_name }}'>For you</a>
+<a href="mailto:help@shop.example">Help</a>
+</body></html>"""
+TEXT = "Hi {{ profile.first_name }}, see https://shop.example/sale today."
+URL = re.compile(r"""https?://[^\s"'<>]+""")
+
+
+@pytest.fixture
+def mailing(shop):
+    message = Message.objects.create(
+        list=shop, name="Sale", subject="Sale for {{ profile.first_name }}",
+        html_body=HTML, text_body=TEXT,
+    )  # fmt: skip
+    conversation = create_conversation(email_list=shop, name="Welcome")
+    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
+    thread = working_version(conversation).threads.get(is_main=True)
+    send = {"message": message.pk}
+    Step.objects.create(thread=thread, kind=StepKind.MESSAGE, position=0, settings=send)
+    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1, settings={})
+    publish(conversation)
+    return message
+
+
+def send_to(shop, smtp_server, address: str, first_name: str = "Ada"):
+    contact = subscribe_contact(email_list=shop, email=address, method="API").contact
+    update_profile(contact=contact, values={"First Name": first_name})
+    run_due()
+    (email,) = [m for m in smtp_server.messages if m["To"] == address]
+    return contact, email
+
+
+def html_of(email) -> str:
+    return email.get_body(preferencelist=("html",)).get_content()
+
+
+def text_of(email) -> str:
+    return email.get_body(preferencelist=("plain",)).get_content()
+
+
+def path_of(url: str) -> str:
+    assert url.startswith(settings.PUBLIC_BASE_URL)
+    return urlsplit(url).path
+
+
+def links(html: str, kind: str) -> list[str]:
+    """The email's URLs of one kind of page (c, o, v, f, u), in order."""
+    return [u for u in URL.findall(html.replace("&amp;", "&")) if f"/t/{kind}/" in u]
+
+
+def activities(contact, kind: str) -> list[Activity]:
+    return list(contact.activities.filter(kind=kind).order_by("pk"))
+
+
+def test_a_sent_email_has_tracked_links_a_pixel_its_own_pages_and_one_click_headers(
+    shop, mailing, smtp_server
+):
+    _, email = send_to(shop, smtp_server, "ada@example.com")
+    html, text = html_of(email), text_of(email)
+    assert "https://shop.example/" not in html and "https://shop.example/" not in text
+    assert len(links(html, "c")) == 2 and len(links(text, "c")) == 1
+    assert links(text, "c")[0] == links(html, "c")[0]  # the same link, tracked the same way
+    assert "mailto:help@shop.example" in html  # not a web link: left alone
+    assert len(links(html, "o")) == 1
+    assert len(links(html, "v")) == len(links(html, "f")) == len(links(html, "u")) == 1
+    unsubscribe = links(html, "u")[0]
+    assert email["List-Unsubscribe"].strip() == f"<{unsubscribe}>"  # (folded: a long line)
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert links(text, "u") == [unsubscribe]
+
+
+def test_each_link_of_a_message_keeps_one_id_in_every_email(shop, mailing, smtp_server):
+    _, first = send_to(shop, smtp_server, "ada@example.com", "Ada")
+    _, second = send_to(shop, smtp_server, "bob@example.com", "Bob")
+
+    def link_ids(email) -> list[int]:
+        tokens = [path_of(u).split("/")[3] for u in links(html_of(email), "c")]
+        return [read_token("click", token)[1] for token in tokens]
+
+    assert link_ids(first) == link_ids(second)
+    assert list(MessageLink.objects.order_by("pk").values_list("url", flat=True)) == [
+        "https://shop.example/sale",
+        "https://shop.example/p?who={{ profile.first_name }}",
+    ]
+
+
+def test_a_click_records_the_link_and_leads_to_it_as_the_contact_received_it(
+    shop, mailing, smtp_server, client
+):
+    contact, email = send_to(shop, smtp_server, "ada@example.com", "Ada")
+    update_profile(contact=contact, values={"First Name": "Changed"})
+    sale, personal = links(html_of(email), "c")
+    response = client.get(path_of(personal), HTTP_USER_AGENT="Mail/1.0", REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 302
+    assert response["Location"] == "https://shop.example/p?who=Ada"
+    assert client.get(path_of(sale))["Location"] == "https://shop.example/sale"
+    first, second = activities(contact, ActivityKind.EMAIL_CLICKED)
+    link = MessageLink.objects.get(url__contains="who=")
+    delivery = Delivery.objects.get()
+    assert first.details == {
+        "message_id": mailing.pk,
+        "delivery_id": delivery.pk,
+        "conversation_id": delivery.step_run.enrollment.conversation_id,
+        "link_kind": "link",
+        "link_id": link.pk,
+        "link_url": "https://shop.example/p?who=Ada",
+        "ip": "203.0.113.9",
+        "user_agent": "Mail/1.0",
+    }
+    assert second.details["link_url"] == "https://shop.example/sale"
+
+
+def test_an_altered_forged_or_borrowed_link_is_refused_and_records_nothing(
+    shop, mailing, smtp_server, client
+):
+    contact, email = send_to(shop, smtp_server, "ada@example.com")
+    html = html_of(email)
+    click = path_of(links(html, "c")[0])
+    token = click.split("/")[3]
+    altered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert client.get(f"/t/c/{altered}/").status_code == 404
+    # An open token is no click token, and the reverse.
+    open_token = path_of(links(html, "o")[0]).split("/")[3]
+    assert client.get(f"/t/c/{open_token}/").status_code == 404
+    assert client.get(f"/t/o/{token}/").status_code == 404
+    # A link of another message cannot be reached through this email.
+    other = Message.objects.create(list=shop, name="Other", subject="x", text_body="x")
+    elsewhere = MessageLink.objects.create(message=other, url="https://evil.example/", url_hash="e")
+    delivery = Delivery.objects.get()
+    borrowed = make_token("click", delivery.pk, elsewhere.pk)
+    assert client.get(f"/t/c/{borrowed}/").status_code == 404
+    assert client.get("/t/u/not-a-token/").status_code == 404
+    assert client.post("/t/u/not-a-token/").status_code == 404
+    assert not contact.activities.exclude(
+        kind__in=[ActivityKind.SUBSCRIBED, ActivityKind.PROFILE_UPDATED, ActivityKind.EMAIL_SENT]
+    ).exists()
+
+
+def test_the_open_pixel_is_an_image_and_records_an_open(shop, mailing, smtp_server, client):
+    contact, email = send_to(shop, smtp_server, "ada@example.com")
+    pixel = path_of(links(html_of(email), "o")[0])
+    response = client.get(pixel, HTTP_USER_AGENT="Mail/1.0")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/gif"
+    assert response.content.startswith(b"GIF89a")
+    (opened,) = activities(contact, ActivityKind.EMAIL_OPENED)
+    assert opened.details["message_id"] == mailing.pk
+    assert opened.details["user_agent"] == "Mail/1.0"
+    assert opened.details["ip"] == "127.0.0.1"
+
+
+def test_the_browser_link_shows_the_email_as_sent_and_records_a_browser_click(
+    shop, mailing, smtp_server, client
+):
+    contact, email = send_to(shop, smtp_server, "ada@example.com", "Ada")
+    update_profile(contact=contact, values={"First Name": "Changed"})
+    response = client.get(path_of(links(html_of(email), "v")[0]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Hi Ada" in page and "Changed" not in page
+    assert links(page, "c") == links(html_of(email), "c")  # its links are tracked too
+    assert links(page, "o") == []  # viewing it online is not an open of the email
+    (clicked,) = activities(contact, ActivityKind.EMAIL_CLICKED)
+    assert clicked.details["link_kind"] == "browser"
+    assert "link_id" not in clicked.details
+
+
+def test_the_pass_along_link_shows_the_email_and_records_a_pass_along_click(
+    shop, mailing, smtp_server, client
+):
+    contact, email = send_to(shop, smtp_server, "ada@example.com")
+    response = client.get(path_of(links(html_of(email), "f")[0]))
+    assert response.status_code == 200
+    assert "Hi Ada" in response.content.decode()
+    (clicked,) = activities(contact, ActivityKind.EMAIL_CLICKED)
+    assert clicked.details["link_kind"] == "pass_along"
+
+
+def test_the_unsubscribe_page_asks_first_and_its_button_unsubscribes(
+    shop, mailing, smtp_server, client
+):
+    contact, email = send_to(shop, smtp_server, "ada@example.com")
+    page = path_of(links(html_of(email), "u")[0])
+    response = client.get(page)
+    assert response.status_code == 200
+    assert "ada@example.com" in response.content.decode()
+    contact.refresh_from_db()
+    assert contact.state == SubscriptionState.SUBSCRIBED  # a link scanner's GET changes nothing
+    response = client.post(page)
+    assert response.status_code == 200
+    assert "unsubscribed" in response.content.decode()
+    contact.refresh_from_db()
+    assert contact.state == SubscriptionState.UNSUBSCRIBED
+    assert contact.unsubscribe_method == UnsubscribeMethod.UNSUBSCRIBE_LINK
+    (unsubscribed,) = activities(contact, ActivityKind.UNSUBSCRIBED)
+    assert unsubscribed.details["message_id"] == mailing.pk
+    assert unsubscribed.details["delivery_id"] == Delivery.objects.get().pk
+    # Again: still unsubscribed, nothing more recorded.
+    assert client.post(page).status_code == 200
+    assert client.get(page).status_code == 200
+    assert len(activities(contact, ActivityKind.UNSUBSCRIBED)) == 1
+
+
+def test_a_one_click_post_from_a_mail_provider_unsubscribes_without_a_csrf_token(
+    shop, mailing, smtp_server
+):
+    contact, email = send_to(shop, smtp_server, "ada@example.com")
+    target = email["List-Unsubscribe"].strip().strip("<>")
+    provider = Client(enforce_csrf_checks=True)
+    response = provider.post(path_of(target), {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    contact.refresh_from_db()
+    assert contact.state == SubscriptionState.UNSUBSCRIBED
+    assert contact.unsubscribe_method == UnsubscribeMethod.ONE_CLICK
