@@ -20,7 +20,8 @@ class ConductorConfig(AppConfig):
     verbose_name = "Conductor"
 
     def ready(self) -> None:
-        from conductor.engine import entry  # noqa: F401 - connects the trigger receiver
+        from conductor.engine import child_threads, entry  # noqa: F401 - connect receivers
+        from conductor.tracking import conversions  # noqa: F401 - connects the conversion receiver
 
         post_migrate.connect(
             schedule_conductor, sender=self, dispatch_uid="conductor.schedule_conductor"

@@ -12,4 +12,5 @@ urlpatterns = [
     path("t/v/<str:token>/", views.browser_version, name="track-view"),
     path("t/f/<str:token>/", views.pass_along, name="track-share"),
     path("t/u/<str:token>/", views.unsubscribe, name="track-unsubscribe"),
+    path("webhooks/email-feedback/", views.email_feedback, name="email-feedback"),
 ]

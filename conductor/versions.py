@@ -76,6 +76,11 @@ def _thread_problems(thread: Thread, steps: list[Step], targets: set[str]) -> li
         parent = thread.parent_step
         if parent is None or parent.kind != StepKind.WAIT:
             problems.append(f"{thread.name} must hang off a Wait step.")
+        elif not Step.objects.filter(
+            thread_id=parent.thread_id, position__lt=parent.position, kind=StepKind.MESSAGE
+        ).exists():
+            # The engagement that starts it is with the message sent before the Wait.
+            problems.append(f"{thread.name} hangs off a Wait that follows no Message step.")
         if thread.child_event == "ClickedLink" and not thread.link_url:
             problems.append(f"{thread.name}: choose the link whose click starts it.")
     return problems

@@ -6,8 +6,12 @@ gets a 404 and records nothing."""
 from __future__ import annotations
 
 import base64
+import hmac
+import json
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template import Context, Template
 from django.views.decorators.cache import never_cache
@@ -15,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from conductor.models import Delivery
-from conductor.tracking import engagement
+from conductor.tracking import engagement, feedback
 from conductor.tracking.links import is_tracked
 from conductor.tracking.render import merge_fields
 from conductor.tracking.render import render as render_email
@@ -104,3 +108,30 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     engagement.unsubscribe(delivery, one_click=one_click)
     return render(request, "conductor/tracking/unsubscribed.html", context)
+
+
+@csrf_exempt  # a server-to-server call, authenticated by its bearer secret
+@require_http_methods(["POST"])
+def email_feedback(request: HttpRequest) -> HttpResponse:
+    """The bounce and complaint webhook: ``Authorization: Bearer
+    <EMAIL_FEEDBACK_SECRET>`` and a JSON body of reports (see
+    ``conductor.tracking.feedback``). A bad request names every problem and
+    changes nothing."""
+    secret = settings.EMAIL_FEEDBACK_SECRET
+    if not secret:
+        return JsonResponse({"error": "The email feedback webhook is turned off."}, status=404)
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        return JsonResponse({"error": "Missing or wrong bearer secret."}, status=401)
+    try:
+        payload = json.loads(request.body)
+    except RequestDataTooBig:
+        return JsonResponse({"error": "The body is too large."}, status=413)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return JsonResponse({"error": f"The body is not JSON: {error}"}, status=400)
+    try:
+        reports = feedback.parse_reports(payload)
+    except ValidationError as error:
+        return JsonResponse({"errors": error.messages}, status=400)
+    unsubscribed = feedback.apply_reports(reports)
+    return JsonResponse({"processed": len(reports), "unsubscribed": unsubscribed})

@@ -240,6 +240,39 @@ SPECTACULAR_SETTINGS = {
 # A worker that dies leaves the contacts it claimed (and an email it was sending)
 # to others after this long; keep it above the time one batch takes.
 CONDUCTOR_LEASE_SECONDS = env_int("CONDUCTOR_LEASE_SECONDS", default=300, minimum=1)
+# The bounce and complaint webhook (/webhooks/email-feedback/) accepts requests
+# bearing this secret; empty (the default) turns the webhook off.
+EMAIL_FEEDBACK_SECRET = env_str("EMAIL_FEEDBACK_SECRET", default="")
+if 0 < len(EMAIL_FEEDBACK_SECRET) < 16:
+    raise ImproperlyConfigured(
+        "Environment variable EMAIL_FEEDBACK_SECRET is too short: use at least 16 random "
+        "characters (anyone who guesses it can unsubscribe your contacts)."
+    )
+# A purchase this many days after a click in an email counts as its conversion.
+CONVERSION_WINDOW_DAYS = env_int("CONVERSION_WINDOW_DAYS", default=7, minimum=1)
+
+# --- Segment ------------------------------------------------------------------
+# Seconds before a request to Segment gives up (connecting, and each read).
+SEGMENT_TIMEOUT_SECONDS = env_int("SEGMENT_TIMEOUT_SECONDS", default=10, minimum=1)
+# How long a worker's hold on a shard of the outbox lasts (renewed as it sends);
+# a worker that dies leaves its shard to the others after this long.
+SEGMENT_LEASE_SECONDS = env_int("SEGMENT_LEASE_SECONDS", default=60, minimum=2)
+if SEGMENT_LEASE_SECONDS < 2 * SEGMENT_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        f"Environment variable SEGMENT_LEASE_SECONDS={SEGMENT_LEASE_SECONDS} is invalid: "
+        f"expected at least twice SEGMENT_TIMEOUT_SECONDS ({2 * SEGMENT_TIMEOUT_SECONDS}), "
+        "so that a request always ends within the lease."
+    )
+# A message is dead-lettered after this many failed attempts, or once this old.
+SEGMENT_MAX_ATTEMPTS = env_int("SEGMENT_MAX_ATTEMPTS", default=30, minimum=1)
+SEGMENT_MAX_AGE_SECONDS = env_int("SEGMENT_MAX_AGE_SECONDS", default=86_400, minimum=1)
+# Retries wait about base * 2^(attempt - 1) seconds (half of it random), at most max.
+SEGMENT_RETRY_BASE_SECONDS = env_int("SEGMENT_RETRY_BASE_SECONDS", default=1, minimum=1)
+SEGMENT_RETRY_MAX_SECONDS = env_int("SEGMENT_RETRY_MAX_SECONDS", default=300, minimum=1)
+# How long a process trusts its list of synced lists, sparing a query per contact
+# change on lists no integration syncs. A list added to an integration is
+# backfilled this long after, so that by then every process writes its messages.
+SEGMENT_LIST_CACHE_SECONDS = env_int("SEGMENT_LIST_CACHE_SECONDS", default=10, minimum=0)
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", default="INFO").upper()

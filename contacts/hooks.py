@@ -17,7 +17,10 @@ rows through :func:`record_activities` (imports insert theirs with SQL and call
 
 A receiver's exception rolls the change back together with its activity, so
 there is never a change that a reacting app missed, nor a reaction to a change
-that did not happen. Receivers must therefore be quick and set-based (a few
+that did not happen. With the batch come ``list_ids`` and ``kinds``: the lists it
+touches and its activities' kinds, when known without a query (``None`` for
+imports); a receiver with nothing to do for them returns at once. Receivers
+must therefore be quick and set-based (a few
 queries per batch, not per activity) and must defer slow work (sending mail,
 HTTP) with ``transaction.on_commit`` or an outbox table. Connect receivers in
 the reacting app's ``AppConfig.ready``; ``lists`` and ``contacts`` import
@@ -48,7 +51,11 @@ def record_activities(activities: Sequence[Activity]) -> list[Activity]:
     with transaction.atomic(savepoint=False):
         for start in range(0, len(activities), BATCH_SIZE):
             batch = Activity.objects.bulk_create(activities[start : start + BATCH_SIZE])
-            _send([a.pk for a in batch], list_ids=frozenset(a.list_id for a in batch))
+            _send(
+                [a.pk for a in batch],
+                list_ids=frozenset(a.list_id for a in batch),
+                kinds=frozenset(a.kind for a in batch),
+            )
             saved.extend(batch)
     return saved
 
@@ -68,9 +75,15 @@ def announce_activities(ids: Iterable[int]) -> None:
         _send(batch)
 
 
-def _send(ids: list[int], list_ids: frozenset[int] | None = None) -> None:
-    # ``list_ids``: the lists the batch touches, when known without a query (a
-    # receiver with nothing to do for those lists can return at once).
+def _send(
+    ids: list[int], list_ids: frozenset[int] | None = None, kinds: frozenset[str] | None = None
+) -> None:
+    # ``list_ids`` and ``kinds``: the lists the batch touches and the kinds of
+    # its activities, when known without a query (None otherwise). A receiver
+    # with nothing to do for those can return without a query.
     activities_recorded.send(
-        sender=Activity, activities=Activity.objects.filter(pk__in=ids), list_ids=list_ids
+        sender=Activity,
+        activities=Activity.objects.filter(pk__in=ids),
+        list_ids=list_ids,
+        kinds=kinds,
     )

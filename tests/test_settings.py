@@ -54,6 +54,8 @@ def test_it_refuses_to_start_without_a_secret_key_unless_debug():
         ("REDIS_URL", "localhost:6379", "REDIS_URL='localhost:6379' is invalid"),
         ("EMAIL_URL", "pigeon://coop", "EMAIL_URL='pigeon://coop' is invalid"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' is invalid"),
+        ("EMAIL_FEEDBACK_SECRET", "short", "EMAIL_FEEDBACK_SECRET is too short"),
+        ("CONVERSION_WINDOW_DAYS", "0", "CONVERSION_WINDOW_DAYS='0' is invalid"),
     ],
 )
 def test_a_bad_value_fails_at_start_naming_the_variable(name, value, message):

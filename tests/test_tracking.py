@@ -3,72 +3,21 @@ server), what following each one records, and refusing forged ones."""
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
-
 import pytest
-from django.conf import settings
 from django.test import Client
 
-from conductor.engine.tasks import run_due
-from conductor.models import Delivery, Message, MessageLink, Step, StepKind, Trigger, TriggerKind
+from conductor.models import Delivery, Message, MessageLink
 from conductor.tracking.tokens import make_token, read_token
-from conductor.versions import create_conversation, publish, working_version
 from contacts.models import Activity, ActivityKind, SubscriptionState, UnsubscribeMethod
-from contacts.services import subscribe_contact, update_profile
+from contacts.services import update_profile
+from tests.tracking_helpers import html_of, links, path_of, publish_mailing, send_to, text_of
 
 pytestmark = pytest.mark.django_db
-
-HTML = """<html><body>
-<p>Hi {{ profile.first_name }}</p>
-<a href="https://shop.example/sale">Sale</a>
-<a href='https://shop.example/p?who={{ profile.first_name }}'>For you</a>
-<a href="mailto:help@shop.example">Help</a>
-</body></html>"""
-TEXT = "Hi {{ profile.first_name }}, see https://shop.example/sale today."
-URL = re.compile(r"""https?://[^\s"'<>]+""")
 
 
 @pytest.fixture
 def mailing(shop):
-    message = Message.objects.create(
-        list=shop, name="Sale", subject="Sale for {{ profile.first_name }}",
-        html_body=HTML, text_body=TEXT,
-    )  # fmt: skip
-    conversation = create_conversation(email_list=shop, name="Welcome")
-    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
-    thread = working_version(conversation).threads.get(is_main=True)
-    send = {"message": message.pk}
-    Step.objects.create(thread=thread, kind=StepKind.MESSAGE, position=0, settings=send)
-    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1, settings={})
-    publish(conversation)
-    return message
-
-
-def send_to(shop, smtp_server, address: str, first_name: str = "Ada"):
-    contact = subscribe_contact(email_list=shop, email=address, method="API").contact
-    update_profile(contact=contact, values={"First Name": first_name})
-    run_due()
-    (email,) = [m for m in smtp_server.messages if m["To"] == address]
-    return contact, email
-
-
-def html_of(email) -> str:
-    return email.get_body(preferencelist=("html",)).get_content()
-
-
-def text_of(email) -> str:
-    return email.get_body(preferencelist=("plain",)).get_content()
-
-
-def path_of(url: str) -> str:
-    assert url.startswith(settings.PUBLIC_BASE_URL)
-    return urlsplit(url).path
-
-
-def links(html: str, kind: str) -> list[str]:
-    """The email's URLs of one kind of page (c, o, v, f, u), in order."""
-    return [u for u in URL.findall(html.replace("&amp;", "&")) if f"/t/{kind}/" in u]
+    return publish_mailing(shop)
 
 
 def activities(contact, kind: str) -> list[Activity]:

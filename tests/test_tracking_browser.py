@@ -1,6 +1,7 @@
 """A delivered email (taken from the real SMTP server) opened in Chromium:
-its pixel loads, a tracked link lands on its target, and the unsubscribe
-link's page unsubscribes."""
+its pixel loads, a tracked link lands on its target and moves the waiting
+contact into the child thread for clicks, and the unsubscribe link's page
+unsubscribes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import time
 import pytest
 
 from conductor.engine.tasks import run_due
-from conductor.models import Message, Step, StepKind, Trigger, TriggerKind
+from conductor.models import (
+    ChildEvent,
+    Enrollment,
+    Message,
+    Step,
+    StepKind,
+    Thread,
+    Trigger,
+    TriggerKind,
+)
 from conductor.versions import create_conversation, publish, working_version
 from contacts.models import ActivityKind, Contact, SubscriptionState
 from contacts.services import subscribe_contact
@@ -38,11 +48,23 @@ def test_an_email_opened_in_a_browser_is_tracked_and_its_unsubscribe_link_works(
     )
     conversation = create_conversation(email_list=shop, name="Welcome")
     Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
-    thread = working_version(conversation).threads.get(is_main=True)
+    version = working_version(conversation)
+    thread = version.threads.get(is_main=True)
     Step.objects.create(
         thread=thread, kind=StepKind.MESSAGE, position=0, settings={"message": message.pk}
     )
-    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1, settings={})
+    wait = Step.objects.create(
+        thread=thread, kind=StepKind.WAIT, position=1, settings={"kind": "duration", "days": 3}
+    )
+    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=2, settings={})
+    clicked = Thread.objects.create(
+        version=version,
+        name="Clicked",
+        position=1,
+        parent_step=wait,
+        child_event=ChildEvent.CLICKED_ANY,
+    )
+    Step.objects.create(thread=clicked, kind=StepKind.TERMINATE, position=0, settings={})
     publish(conversation)
     contact = subscribe_contact(email_list=shop, email="ada@example.com", method="API").contact
     run_due()
@@ -55,9 +77,10 @@ def test_an_email_opened_in_a_browser_is_tracked_and_its_unsubscribe_link_works(
 
     page.click("#sale")
     page.wait_for_url(landing)
-    clicked = contact.activities.get(kind=ActivityKind.EMAIL_CLICKED)
-    assert clicked.details["link_url"] == landing
-    assert "Chrome" in clicked.details["user_agent"]
+    click = contact.activities.get(kind=ActivityKind.EMAIL_CLICKED)
+    assert click.details["link_url"] == landing
+    assert "Chrome" in click.details["user_agent"]
+    assert Enrollment.objects.get(contact=contact).thread.name == "Clicked"
 
     page.set_content(html)
     page.click("text=Unsubscribe")

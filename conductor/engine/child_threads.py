@@ -1,0 +1,174 @@
+"""Child threads: engagement with the message before a Wait moves a contact
+waiting there into the child thread hanging off that Wait (SPEC section 4).
+
+A child thread starts on one event (``Thread.child_event``): the message
+opened, any of its links clicked, its browser or pass-along link clicked,
+or one given link clicked. The engagement counts only while the contact
+waits at that Wait, and only for the email of the last Message step before
+it, sent to this same enrollment before it entered the Wait: once the
+contact has left the Wait, the click or open does nothing.
+
+It runs in the transaction that recorded the engagement (``contacts.hooks``):
+the move is a compare-and-swap on the enrollment's step and visit, so a
+worker releasing the same contact from the Wait at the same moment and this
+never both win.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.dispatch import receiver
+from django.utils import timezone
+
+from conductor.engine.tasks import queue_run
+from conductor.models import (
+    ChildEvent,
+    Delivery,
+    Enrollment,
+    EnrollmentState,
+    MessageLink,
+    Step,
+    StepKind,
+    StepOutcome,
+    StepRun,
+    Thread,
+)
+from contacts.hooks import activities_recorded
+from contacts.models import Activity, ActivityKind
+
+ENGAGEMENT = (ActivityKind.EMAIL_OPENED, ActivityKind.EMAIL_CLICKED)
+
+
+def events_of(activity: Activity, link_url: str | None) -> set[str]:
+    """The child events an engagement activity is (``link_url``: the link
+    clicked, as written in the message)."""
+    if activity.kind == ActivityKind.EMAIL_OPENED:
+        return {ChildEvent.OPENED}
+    kind = activity.details.get("link_kind")
+    if kind == "browser":
+        return {ChildEvent.CLICKED_BROWSER}
+    if kind == "pass_along":
+        return {ChildEvent.CLICKED_PASS_ALONG}
+    if kind == "link":
+        return {ChildEvent.CLICKED_ANY, ChildEvent.CLICKED_LINK}
+    return set()
+
+
+def _same_link(thread: Thread, activity: Activity, written: str | None) -> bool:
+    wanted = thread.link_url.strip()
+    return wanted in {written, str(activity.details.get("link_url") or "").strip()}
+
+
+@receiver(activities_recorded, dispatch_uid="conductor.enter_child_threads")
+def enter_child_threads(
+    sender: Any,
+    activities: QuerySet[Activity],
+    kinds: frozenset[str] | None = None,
+    **kwargs: Any,
+) -> None:
+    if kinds is not None and kinds.isdisjoint(ENGAGEMENT):
+        return
+    engaged = [
+        a
+        for a in activities.filter(kind__in=ENGAGEMENT)
+        if isinstance(a.details.get("delivery_id"), int)
+    ]
+    if not engaged:
+        return
+    deliveries = Delivery.objects.select_related("step_run").in_bulk(
+        {a.details["delivery_id"] for a in engaged}
+    )
+    enrollment_ids = {d.step_run.enrollment_id for d in deliveries.values()}
+    waiting = {
+        e.pk: e
+        for e in Enrollment.objects.filter(
+            pk__in=enrollment_ids, state=EnrollmentState.ACTIVE, step__kind=StepKind.WAIT
+        ).select_related("step")
+    }
+    if not waiting:
+        return
+    children: dict[int, list[Thread]] = {}
+    for thread in Thread.objects.filter(
+        parent_step__in={e.step_id for e in waiting.values()}
+    ).order_by("position", "id"):
+        children.setdefault(thread.parent_step_id, []).append(thread)
+    link_ids = {v for a in engaged if isinstance(v := a.details.get("link_id"), int)}
+    links = dict(MessageLink.objects.filter(pk__in=link_ids).values_list("pk", "url"))
+    moved = 0
+    for activity in engaged:
+        delivery = deliveries.get(activity.details["delivery_id"])
+        enrollment = waiting.get(delivery.step_run.enrollment_id) if delivery else None
+        if enrollment is None or not children.get(enrollment.step_id):
+            continue
+        if not _sent_before_this_wait(delivery, enrollment):
+            continue
+        written = links.get(activity.details.get("link_id"))
+        events = events_of(activity, written)
+        thread = next(
+            (
+                t
+                for t in children[enrollment.step_id]
+                if t.child_event in events
+                and (t.child_event != ChildEvent.CLICKED_LINK or _same_link(t, activity, written))
+            ),
+            None,
+        )
+        if thread is not None and _move(enrollment, thread, activity):
+            moved += 1
+            waiting.pop(enrollment.pk)  # one move per stay at the Wait
+    if moved:
+        transaction.on_commit(queue_run)
+
+
+def _sent_before_this_wait(delivery: Delivery, enrollment: Enrollment) -> bool:
+    """The email is of this stay's message: the last Message step before the
+    Wait in its thread, run for this enrollment before it entered the Wait."""
+    wait = enrollment.step
+    message_step = (
+        Step.objects.filter(
+            thread_id=wait.thread_id, position__lt=wait.position, kind=StepKind.MESSAGE
+        )
+        .order_by("-position")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    run = delivery.step_run
+    return (
+        run.step_id == message_step
+        and run.enrollment_id == enrollment.pk
+        and run.visit < enrollment.visit
+        and run.ran_at <= enrollment.step_entered_at
+    )
+
+
+def _move(enrollment: Enrollment, thread: Thread, activity: Activity) -> bool:
+    first = Step.objects.filter(thread=thread).order_by("position", "id").first()
+    if first is None:
+        return False
+    now = timezone.now()
+    # Compare-and-swap: only if the contact is still at this Wait, this visit.
+    if not Enrollment.objects.filter(
+        pk=enrollment.pk,
+        state=EnrollmentState.ACTIVE,
+        step_id=enrollment.step_id,
+        visit=enrollment.visit,
+    ).update(
+        step=first,
+        thread=thread,
+        visit=enrollment.visit + 1,
+        step_entered_at=now,
+        due_at=now,
+    ):
+        return False
+    StepRun.objects.create(
+        enrollment=enrollment,
+        visit=enrollment.visit,
+        step=enrollment.step,
+        outcome=StepOutcome.PASSED,
+        ran_at=now,
+        details={"child_thread": thread.pk, "activity_id": activity.pk},
+    )
+    return True

@@ -1,0 +1,101 @@
+"""Conversions: a purchase (an external event whose data carries an order
+total, ``orderTotal`` or ``order_total``) within ``CONVERSION_WINDOW_DAYS``
+after the contact clicked a link of an email records ``Email Converted``
+for that email, with the total. The latest click before the purchase takes
+the credit; a purchase is credited once (its event activity is recorded
+once)."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.dispatch import receiver
+
+from contacts.hooks import activities_recorded, record_activities
+from contacts.models import Activity, ActivityKind
+
+TOTAL_KEYS = ("orderTotal", "order_total")
+CREDITED = ("message_id", "delivery_id", "conversation_id", "link_id", "link_url")
+
+
+def order_total(data: object) -> Decimal | None:
+    """The order total an event's data carries, or None."""
+    if not isinstance(data, dict):
+        return None
+    for key in TOTAL_KEYS:
+        value = data.get(key)
+        if isinstance(value, bool) or value is None:
+            continue
+        try:
+            total = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            continue
+        if total.is_finite() and total >= 0:
+            return total
+    return None
+
+
+def window() -> datetime.timedelta:
+    return datetime.timedelta(days=settings.CONVERSION_WINDOW_DAYS)
+
+
+@receiver(activities_recorded, dispatch_uid="conductor.record_conversions")
+def record_conversions(
+    sender: Any,
+    activities: QuerySet[Activity],
+    kinds: frozenset[str] | None = None,
+    **kwargs: Any,
+) -> None:
+    if kinds is not None and ActivityKind.EVENT_FIRED not in kinds:
+        return
+    purchases = [
+        (activity, total)
+        for activity in activities.filter(kind=ActivityKind.EVENT_FIRED)
+        if (total := order_total(activity.details.get("data"))) is not None
+    ]
+    if not purchases:
+        return
+    earliest = min(activity.occurred_at for activity, _ in purchases) - window()
+    clicks: dict[int, list[Activity]] = defaultdict(list)  # by contact, latest first
+    for click in Activity.objects.filter(
+        contact_id__in={activity.contact_id for activity, _ in purchases},
+        kind=ActivityKind.EMAIL_CLICKED,
+        occurred_at__gte=earliest,
+    ).order_by("contact_id", "-occurred_at", "-id"):
+        clicks[click.contact_id].append(click)
+    conversions = []
+    for purchase, total in purchases:
+        credited = next(
+            (
+                click
+                for click in clicks[purchase.contact_id]
+                if purchase.occurred_at - window() <= click.occurred_at <= purchase.occurred_at
+                and click.details.get("message_id") is not None
+            ),
+            None,
+        )
+        if credited is None:
+            continue
+        details = {key: credited.details[key] for key in CREDITED if key in credited.details}
+        conversions.append(
+            Activity(
+                contact_id=purchase.contact_id,
+                list_id=purchase.list_id,
+                email=purchase.email,
+                kind=ActivityKind.EMAIL_CONVERTED,
+                occurred_at=purchase.occurred_at,
+                details={
+                    **details,
+                    "order_total": float(total),
+                    "event_id": purchase.details.get("event_id"),
+                    "click_activity_id": credited.pk,
+                },
+            )
+        )
+    if conversions:
+        record_activities(conversions)

@@ -1,0 +1,172 @@
+"""Bounces and spam complaints reported by the mail server or provider
+(the webhook in ``conductor.views``), and what they do to the contact.
+
+One report names the email by the ``Message-ID`` it was sent with
+(``<delivery-ID@domain>``) and says what happened:
+
+- ``complaint``: recorded as ``Email Marked As Spam``; the contact is
+  unsubscribed (``Spam Complaint``), whatever the list's bounce handling.
+- ``hard_bounce`` / ``soft_bounce``: recorded as ``Email Bounced``; then the
+  list's bounce handling decides. ``None``: nobody is unsubscribed for
+  bouncing. ``Standard``: a hard bounce unsubscribes at once (``Hard
+  Bounce``); soft bounces unsubscribe once the contact has bounced
+  ``bounce_unsubscribe_count`` times since it (re)subscribed (``Bounce
+  Limit``). ``Aggressive``: any bounce unsubscribes at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from conductor.models import Delivery, DeliveryStatus
+from contacts.hooks import record_activities
+from contacts.models import Activity, ActivityKind, SubscriptionState, UnsubscribeMethod
+from contacts.services import unsubscribe_contact
+from lists.models import BounceHandling
+
+KINDS = ("hard_bounce", "soft_bounce", "complaint")
+MAX_REPORTS = 1000
+MAX_REASON = 1000
+_MESSAGE_ID = re.compile(r"^<?delivery-(\d{1,18})@[^>\s]+>?$")
+
+
+@dataclass(frozen=True)
+class Report:
+    delivery: Delivery
+    kind: str
+    reason: str
+
+
+def parse_reports(payload: object) -> list[Report]:
+    """The reports of a webhook body: one report object, or ``{"events":
+    [...]}``. Every problem of every report is named (``events[2].kind: …``)
+    in one ValidationError, and then nothing is applied."""
+    batch = isinstance(payload, dict) and "events" in payload
+    items = payload["events"] if batch else [payload]
+    if not isinstance(items, list) or not items:
+        raise ValidationError('Send one report object, or {"events": [reports]}.')
+    if len(items) > MAX_REPORTS:
+        raise ValidationError(f"At most {MAX_REPORTS} reports per request.")
+
+    def label(index: int) -> str:
+        return f"events[{index}]" if batch else "report"
+
+    problems: list[str] = []
+    wanted: list[tuple[str, Mapping, int]] = []
+    for index, item in enumerate(items):
+        found = _check(item, label(index), problems)
+        if found is not None:
+            wanted.append((label(index), item, found))
+    deliveries = Delivery.objects.select_related("contact__list", "step_run__enrollment").in_bulk(
+        [pk for _, _, pk in wanted]
+    )
+    reports: list[Report] = []
+    for where, item, pk in wanted:
+        delivery = deliveries.get(pk)
+        if delivery is None or delivery.status not in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+            problems.append(f"{where}.message_id: no email was sent with {item['message_id']}.")
+        elif delivery.contact.email != str(item["email"]).strip().lower():
+            problems.append(f"{where}.email: {item['email']} is not who that email was sent to.")
+        else:
+            reports.append(Report(delivery, item["kind"], str(item.get("reason") or "")))
+    if problems:
+        raise ValidationError(problems)
+    return reports
+
+
+def _check(item: object, where: str, problems: list[str]) -> int | None:
+    if not isinstance(item, dict):
+        problems.append(f"{where}: a report is an object.")
+        return None
+    unknown = set(item) - {"email", "message_id", "kind", "reason"}
+    if unknown:
+        problems.append(f"{where}: unknown fields {', '.join(sorted(map(str, unknown)))}.")
+    for name in ("email", "message_id", "kind"):
+        if not isinstance(item.get(name), str) or not item[name].strip():
+            problems.append(f"{where}.{name}: required, a string.")
+    if isinstance(item.get("kind"), str) and item["kind"] not in KINDS:
+        problems.append(f"{where}.kind: one of {', '.join(KINDS)}, not {item['kind']!r}.")
+    reason = item.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
+        problems.append(f"{where}.reason: a string of at most {MAX_REASON} characters.")
+    if not isinstance(item.get("message_id"), str):
+        return None
+    match = _MESSAGE_ID.match(item["message_id"].strip())
+    if match is None:
+        problems.append(f"{where}.message_id: not a Message-ID this platform sent.")
+        return None
+    return int(match.group(1))
+
+
+def apply_reports(reports: Sequence[Report]) -> int:
+    """Record each report and unsubscribe as the rules say, atomically;
+    returns how many contacts were unsubscribed."""
+    unsubscribed = 0
+    with transaction.atomic():
+        for report in reports:
+            _record(report)
+            method = _unsubscribe_method(report)
+            contact = report.delivery.contact
+            if method and contact.state != SubscriptionState.UNSUBSCRIBED:
+                unsubscribe_contact(contact=contact, method=method, details=_details(report))
+                unsubscribed += 1
+    return unsubscribed
+
+
+def _details(report: Report) -> dict[str, object]:
+    delivery = report.delivery
+    return {
+        "message_id": delivery.message_id,
+        "delivery_id": delivery.pk,
+        "conversation_id": delivery.step_run.enrollment.conversation_id,
+    }
+
+
+def _record(report: Report) -> None:
+    contact = report.delivery.contact
+    details = _details(report)
+    if report.kind == "complaint":
+        kind = ActivityKind.EMAIL_SPAM
+    else:
+        kind = ActivityKind.EMAIL_BOUNCED
+        details["bounce_kind"] = "hard" if report.kind == "hard_bounce" else "soft"
+    if report.reason:
+        details["reason"] = report.reason
+    record_activities(
+        [
+            Activity(
+                contact=contact,
+                list_id=contact.list_id,
+                email=contact.email,
+                kind=kind,
+                occurred_at=timezone.now(),
+                details=details,
+            )
+        ]
+    )
+
+
+def _unsubscribe_method(report: Report) -> str | None:
+    if report.kind == "complaint":
+        return UnsubscribeMethod.SPAM_COMPLAINT
+    contact = report.delivery.contact
+    handling = contact.list.bounce_handling
+    if handling == BounceHandling.NONE:
+        return None
+    if report.kind == "hard_bounce":
+        return UnsubscribeMethod.HARD_BOUNCE
+    if handling == BounceHandling.AGGRESSIVE:
+        return UnsubscribeMethod.BOUNCE_LIMIT
+    bounces = Activity.objects.filter(contact=contact, kind=ActivityKind.EMAIL_BOUNCED)
+    since = max(filter(None, [contact.subscribed_at, contact.resubscribed_at]), default=None)
+    if since is not None:  # bounces before the latest (re)subscription are forgiven
+        bounces = bounces.filter(occurred_at__gte=since)
+    if bounces.count() >= contact.list.bounce_unsubscribe_count:
+        return UnsubscribeMethod.BOUNCE_LIMIT
+    return None

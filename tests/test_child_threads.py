@@ -1,0 +1,161 @@
+"""Child threads: engaging with the message before a Wait moves a contact
+waiting there into the child thread for that event; after the Wait it does
+nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from conductor.engine.tasks import run_due
+from conductor.models import (
+    ChildEvent,
+    Enrollment,
+    EnrollmentState,
+    Message,
+    Step,
+    StepKind,
+    StepRun,
+    Thread,
+    Trigger,
+    TriggerKind,
+)
+from conductor.versions import create_conversation, publish, version_problems, working_version
+from contacts.services import subscribe_contact
+from tests.tracking_helpers import HTML, TEXT, html_of, links, path_of
+
+pytestmark = pytest.mark.django_db
+
+#: Each child thread writes its own number into Points, so the test sees which ran.
+CHILDREN = {
+    ChildEvent.OPENED: 1,
+    ChildEvent.CLICKED_BROWSER: 2,
+    ChildEvent.CLICKED_PASS_ALONG: 3,
+    ChildEvent.CLICKED_LINK: 4,  # the personal link
+    ChildEvent.CLICKED_ANY: 5,
+}
+PERSONAL = "https://shop.example/p?who={{ profile.first_name }}"
+
+
+@pytest.fixture
+def flow(shop):
+    message = Message.objects.create(
+        list=shop, name="Sale", subject="Sale", html_body=HTML, text_body=TEXT
+    )
+    conversation = create_conversation(email_list=shop, name="Welcome")
+    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
+    version = working_version(conversation)
+    main = version.threads.get(is_main=True)
+    Step.objects.create(
+        thread=main, kind=StepKind.MESSAGE, position=0, settings={"message": message.pk}
+    )
+    wait = Step.objects.create(
+        thread=main, kind=StepKind.WAIT, position=1, settings={"kind": "duration", "days": 2}
+    )
+    Step.objects.create(thread=main, kind=StepKind.TERMINATE, position=2, settings={})
+    points = shop.profile_fields.get(name="Points")
+    for position, (event, number) in enumerate(CHILDREN.items(), start=1):
+        thread = Thread.objects.create(
+            version=version,
+            name=f"On {event}",
+            position=position,
+            parent_step=wait,
+            child_event=event,
+            link_url=PERSONAL if event == ChildEvent.CLICKED_LINK else "",
+        )
+        action = {"action": "SetValue", "field": points.pk, "value": number}
+        Step.objects.create(thread=thread, kind=StepKind.ACTION, position=0, settings=action)
+        Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1, settings={})
+    publish(conversation)
+    return conversation
+
+
+def waiting(shop, smtp_server, address="ada@example.com"):
+    contact = subscribe_contact(email_list=shop, email=address, method="API").contact
+    run_due()
+    (email,) = [m for m in smtp_server.messages if m["To"] == address]
+    enrollment = Enrollment.objects.get(contact=contact)
+    assert enrollment.step.kind == StepKind.WAIT
+    return contact, email, enrollment
+
+
+def points_of(contact) -> str | None:
+    contact.refresh_from_db()
+    key = contact.list.profile_fields.get(name="Points").key
+    return contact.profile.get(key)
+
+
+def url_of(email, kind: str, index: int = 0) -> str:
+    return path_of(links(html_of(email), kind)[index])
+
+
+@pytest.mark.parametrize(
+    ("kind", "index", "expected"),
+    [
+        ("o", 0, "1"),  # the pixel: opened
+        ("v", 0, "2"),  # the browser link
+        ("f", 0, "3"),  # the pass-along link
+        ("c", 1, "4"),  # the personal link: that link's thread comes before "any link"
+        ("c", 0, "5"),  # another link: clicked any link
+    ],
+)
+def test_engagement_while_waiting_moves_the_contact_into_its_child_thread(
+    shop, flow, smtp_server, client, kind, index, expected
+):
+    contact, email, enrollment = waiting(shop, smtp_server)
+    assert client.get(url_of(email, kind, index)).status_code in (200, 302)
+    enrollment.refresh_from_db()
+    assert enrollment.thread.child_event in CHILDREN
+    assert enrollment.due_at <= timezone.now()
+    run_due()
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.FINISHED
+    assert points_of(contact) == expected
+    wait_run = StepRun.objects.get(enrollment=enrollment, step__kind=StepKind.WAIT)
+    assert wait_run.details["child_thread"] == enrollment.thread_id
+
+
+def test_engagement_after_the_wait_ended_does_nothing(shop, flow, smtp_server, client):
+    contact, email, enrollment = waiting(shop, smtp_server)
+    Enrollment.objects.filter(pk=enrollment.pk).update(due_at=timezone.now())
+    run_due()
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.FINISHED
+    client.get(url_of(email, "o"))
+    client.get(url_of(email, "c", 1))
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.FINISHED and enrollment.thread.is_main
+    assert points_of(contact) is None
+
+
+def test_only_the_first_engagement_moves_the_contact(shop, flow, smtp_server, client):
+    contact, email, enrollment = waiting(shop, smtp_server)
+    client.get(url_of(email, "o"))
+    client.get(url_of(email, "c", 0))  # now in the Opened thread, no longer at the Wait
+    enrollment.refresh_from_db()
+    assert enrollment.thread.child_event == ChildEvent.OPENED
+    run_due()
+    assert points_of(contact) == "1"
+
+
+def test_another_contacts_engagement_does_not_move_this_one(shop, flow, smtp_server, client):
+    _, _, ada = waiting(shop, smtp_server, "ada@example.com")
+    _, bob_email, _ = waiting(shop, smtp_server, "bob@example.com")
+    client.get(url_of(bob_email, "o"))
+    ada.refresh_from_db()
+    assert ada.step.kind == StepKind.WAIT and ada.thread.is_main
+
+
+def test_a_child_thread_must_hang_off_a_wait_after_a_message(shop):
+    conversation = create_conversation(email_list=shop, name="Bare")
+    version = working_version(conversation)
+    main = version.threads.get(is_main=True)
+    wait = Step.objects.create(
+        thread=main, kind=StepKind.WAIT, position=0, settings={"kind": "duration", "days": 1}
+    )
+    Step.objects.create(thread=main, kind=StepKind.TERMINATE, position=1, settings={})
+    child = Thread.objects.create(
+        version=version, name="Clicked", position=1, parent_step=wait, child_event=ChildEvent.OPENED
+    )
+    Step.objects.create(thread=child, kind=StepKind.TERMINATE, position=0, settings={})
+    assert "Clicked hangs off a Wait that follows no Message step." in version_problems(version)

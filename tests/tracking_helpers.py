@@ -1,0 +1,65 @@
+"""Sending a tracked email through a real SMTP server, and reading its links."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from conductor.engine.tasks import run_due
+from conductor.models import Message, Step, StepKind, Trigger, TriggerKind
+from conductor.versions import create_conversation, publish, working_version
+from contacts.services import subscribe_contact, update_profile
+
+HTML = """<html><body>
+<p>Hi {{ profile.first_name }}</p>
+<a href="https://shop.example/sale">Sale</a>
+<a href='https://shop.example/p?who={{ profile.first_name }}'>For you</a>
+<a href="mailto:help@shop.example">Help</a>
+</body></html>"""
+TEXT = "Hi {{ profile.first_name }}, see https://shop.example/sale today."
+URL = re.compile(r"""https?://[^\s"'<>]+""")
+
+
+def publish_mailing(shop) -> Message:
+    """A published conversation sending one message (links in both bodies)
+    to every first-time subscriber of ``shop``."""
+    message = Message.objects.create(
+        list=shop, name="Sale", subject="Sale for {{ profile.first_name }}",
+        html_body=HTML, text_body=TEXT,
+    )  # fmt: skip
+    conversation = create_conversation(email_list=shop, name="Welcome")
+    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
+    thread = working_version(conversation).threads.get(is_main=True)
+    send = {"message": message.pk}
+    Step.objects.create(thread=thread, kind=StepKind.MESSAGE, position=0, settings=send)
+    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1, settings={})
+    publish(conversation)
+    return message
+
+
+def send_to(shop, smtp_server, address: str, first_name: str = "Ada"):
+    contact = subscribe_contact(email_list=shop, email=address, method="API").contact
+    update_profile(contact=contact, values={"First Name": first_name})
+    run_due()
+    (email,) = [m for m in smtp_server.messages if m["To"] == address]
+    return contact, email
+
+
+def html_of(email) -> str:
+    return email.get_body(preferencelist=("html",)).get_content()
+
+
+def text_of(email) -> str:
+    return email.get_body(preferencelist=("plain",)).get_content()
+
+
+def path_of(url: str) -> str:
+    assert url.startswith(settings.PUBLIC_BASE_URL)
+    return urlsplit(url).path
+
+
+def links(html: str, kind: str) -> list[str]:
+    """The email's URLs of one kind of page (c, o, v, f, u), in order."""
+    return [u for u in URL.findall(html.replace("&amp;", "&")) if f"/t/{kind}/" in u]
