@@ -52,8 +52,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,13 +60,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from _setup import ROOT, fresh_database, start_django
+from _web import get_token, serve
 
 LUA_SCRIPT = ROOT / "bench" / "api_post.lua"
 FIELDS = [("First Name", "Text"), ("Points", "Numeric"), ("Birthday", "Date"), ("VIP", "CheckBox")]
@@ -141,8 +139,9 @@ def run(url: str, args: argparse.Namespace) -> dict[str, object]:
         raise SystemExit("bench/api.py measures PostgreSQL; DATABASE_URL is not PostgreSQL.")
     setup = prepare()
     with tempfile.TemporaryDirectory() as directory:
-        with serve(url, args, Path(directory) / "gunicorn.log") as base_url:
-            token = get_token(base_url, setup)
+        log = Path(directory) / "gunicorn.log"
+        with serve(url, log, worker_class=args.worker_class, threads=args.threads) as base_url:
+            token = get_token(base_url, setup.client_id, setup.client_secret)
             warm_up(base_url, setup, token)
             counters_path = Path(directory) / "counters.json"
             figures = run_wrk(base_url, setup, token, args, counters_path)
@@ -191,73 +190,6 @@ def prepare() -> Setup:
         client_id=client.application.client_id,
         client_secret=secret,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(url: str, args: argparse.Namespace, log: Path) -> Iterator[str]:
-    """Run gunicorn with 2 workers on a free port; yield its base URL; stop it gracefully."""
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application"]
-    command += ["--workers", "2", "--bind", f"127.0.0.1:{port}"]
-    command += ["--worker-class", args.worker_class]
-    if args.worker_class == "gthread":  # gunicorn turns sync into gthread when threads > 1
-        command += ["--threads", str(args.threads)]
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "benchmark-only-secret-key",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": url,
-        "CONN_MAX_AGE": "600",
-        "LOG_LEVEL": "WARNING",
-    }
-    with open(log, "w") as stream:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stream, stderr=stream)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(base_url, server, log)
-        yield base_url
-    finally:
-        server.send_signal(signal.SIGTERM)  # graceful: workers finish their requests
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def wait_until_answering(base_url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited ({server.returncode}):\n{log.read_text()}")
-        try:
-            urllib.request.urlopen(f"{base_url}/email/v1/", timeout=5)
-            return
-        except urllib.error.HTTPError:
-            return  # any HTTP answer will do (this one is a 404)
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"gunicorn did not answer within 60 s:\n{log.read_text()}")
-
-
-def get_token(base_url: str, setup: Setup) -> str:
-    """A bearer token, requested as a client does: form-encoded client credentials."""
-    form = urllib.parse.urlencode(
-        {
-            "grant_type": "client_credentials",
-            "client_id": setup.client_id,
-            "client_secret": setup.client_secret,
-        }
-    ).encode()
-    with urllib.request.urlopen(f"{base_url}/OAuth2/Token", data=form, timeout=30) as answer:
-        return json.load(answer)["access_token"]
 
 
 def warm_up(base_url: str, setup: Setup, token: str) -> None:

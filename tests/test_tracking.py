@@ -184,3 +184,15 @@ def test_a_one_click_post_from_a_mail_provider_unsubscribes_without_a_csrf_token
     contact.refresh_from_db()
     assert contact.state == SubscriptionState.UNSUBSCRIBED
     assert contact.unsubscribe_method == UnsubscribeMethod.ONE_CLICK
+
+
+def test_links_of_sent_emails_survive_a_secret_key_rotation(settings):
+    settings.SECRET_KEY = "old-" + "k" * 50
+    token = make_token("click", 12, 34)
+    assert read_token("click", token) == [12, 34]
+    assert read_token("open", token) is None
+    settings.SECRET_KEY = "new-" + "k" * 50
+    assert read_token("click", token) is None
+    settings.SECRET_KEY_FALLBACKS = ["old-" + "k" * 50]
+    assert read_token("click", token) == [12, 34]
+    assert read_token("click", token.replace("12", "13", 1)) is None

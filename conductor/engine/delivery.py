@@ -1,33 +1,38 @@
 """Sending the emails of Message steps, at most once each.
 
 A Message step writes a ``Delivery`` with its step run; after that commits,
-a worker claims it (Pending → Sending, compare-and-swap), checks the address
-may still be mailed, renders and sends it, and marks it Sent. A worker that
-dies between the claim and the mark leaves it Sending: when its lease runs
-out it is marked Failed, never sent again (the server may have taken it).
+a worker claims a batch (Pending → Sending under a lease, SKIP LOCKED),
+skips the addresses that may not be mailed now, renders and sends the rest
+over one SMTP connection, and marks them Sent a few at a time. A worker that
+dies between the claim and the mark leaves them Sending: when the lease runs
+out they are marked Failed, never sent again (the server may have taken
+them). An email that could not be sent (server down) goes back to Pending.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from conductor.engine.claims import lease
 from conductor.models import Delivery, DeliveryStatus
-from conductor.tracking.links import link_ids
-from conductor.tracking.render import build_email, merge_fields
+from conductor.tracking.render import MessageTemplates, build_email, merge_fields
+from contacts.bulk import update_rows
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind, Ban, Contact, SubscriptionState, Suppression
-from lists.models import List
+from lists.models import List, ProfileField
 
 logger = logging.getLogger(__name__)
 
 BATCH = 200
+MARK_EVERY = 50
 
 
 def blocked_addresses(email_list: List, contacts: Iterable[Contact]) -> dict[str, str]:
@@ -51,28 +56,135 @@ def queue_deliveries() -> None:
 
 
 def send_deliveries(limit: int = BATCH) -> int:
-    """Claim and send up to ``limit`` pending deliveries; returns how many were sent."""
+    """Claim up to ``limit`` pending deliveries and send them over one SMTP
+    connection; returns how many were sent."""
     _fail_abandoned()
-    now = timezone.now()
-    candidates = list(
-        Delivery.objects.filter(status=DeliveryStatus.PENDING)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    if not candidates:
+    claimed = _claim(limit)
+    if not claimed:
         return 0  # no connection to open: conversations without emails never need SMTP
-    sent = 0
-    links: dict[int, dict[str, int]] = {}  # by message: its links' ids, found once
-    # One SMTP connection for the batch, not one per email.
-    with get_connection() as smtp:
-        for pk in candidates:
-            # Compare-and-swap: of two workers, only one moves it out of Pending.
-            if not Delivery.objects.filter(pk=pk, status=DeliveryStatus.PENDING).update(
-                status=DeliveryStatus.SENDING, claim_expires_at=now + lease()
-            ):
-                continue
-            sent += _send(pk, smtp, links)
-    return sent
+    deliveries = list(
+        Delivery.objects.select_related("message", "contact__list", "step_run__enrollment")
+        .filter(pk__in=claimed)
+        .order_by("created_at", "pk")
+    )
+    sendable = _skip_blocked(deliveries)
+    if not sendable:
+        return 0
+    try:
+        smtp = get_connection()
+        smtp.open()
+    except Exception as error:  # the server is down: nothing went out, try again later
+        logger.warning("conductor: cannot reach the mail server: %s", error)
+        _release(sendable, error)
+        return 0
+    try:
+        return _send_all(sendable, smtp)
+    finally:
+        smtp.close()
+
+
+def _claim(limit: int) -> list[int]:
+    """Pending → Sending under a lease, oldest first; SKIP LOCKED lets workers
+    claim side by side without taking the same delivery."""
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.filter(status=DeliveryStatus.PENDING)
+            .order_by("created_at")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(
+                status=DeliveryStatus.SENDING, claim_expires_at=timezone.now() + lease()
+            )
+    return ids
+
+
+def _skip_blocked(deliveries: list[Delivery]) -> list[Delivery]:
+    """Deliveries whose contact may not be mailed now are Skipped (with the
+    reason); the others are returned."""
+    by_list: dict[int, list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        by_list[delivery.contact.list_id].append(delivery)
+    skipped, sendable = [], []
+    for group in by_list.values():
+        contacts = [d.contact for d in group]
+        blocked = blocked_addresses(contacts[0].list, contacts)
+        for delivery in group:
+            contact = delivery.contact
+            reason = (
+                f"the contact is {contact.state.lower()}"
+                if contact.state != SubscriptionState.SUBSCRIBED
+                else blocked.get(contact.email, "")
+            )
+            if reason:
+                delivery.status, delivery.error = DeliveryStatus.SKIPPED, f"Not sent: {reason}."
+                skipped.append(delivery)
+            else:
+                sendable.append(delivery)
+    update_rows(skipped, ["status", "error"])
+    return sendable
+
+
+def _send_all(deliveries: list[Delivery], smtp: BaseEmailBackend) -> int:
+    templates: dict[int, MessageTemplates] = {}  # by message
+    fields: dict[int, list[ProfileField]] = {}  # by list
+    sent: list[Delivery] = []
+    total = 0
+    for delivery in deliveries:
+        try:
+            message, list_id = delivery.message, delivery.contact.list_id
+            if message.pk not in templates:
+                templates[message.pk] = MessageTemplates(message)
+            if list_id not in fields:
+                fields[list_id] = list(ProfileField.objects.filter(list_id=list_id))
+            delivery.merge_context = merge_fields(delivery, fields[list_id])
+            email = build_email(delivery, templates=templates[message.pk])
+            email.connection = smtp
+            email.send()
+        except Exception as error:  # the connection dropped, a template error: not sent
+            logger.warning("conductor: delivery %s not sent: %s", delivery.pk, error)
+            _release([delivery], error)
+            continue
+        delivery.status, delivery.sent_at, delivery.error = DeliveryStatus.SENT, timezone.now(), ""
+        sent.append(delivery)
+        # Marked in small groups: a worker dying mid-batch fails (never resends)
+        # at most this many emails that did go out, not the whole batch.
+        if len(sent) == MARK_EVERY:
+            total += _mark_sent(sent)
+            sent = []
+    return total + _mark_sent(sent)
+
+
+def _mark_sent(deliveries: list[Delivery]) -> int:
+    if not deliveries:
+        return 0
+    with transaction.atomic():
+        update_rows(deliveries, ["status", "sent_at", "error", "merge_context"])
+        record_activities(
+            [
+                Activity(
+                    contact=d.contact,
+                    list_id=d.contact.list_id,
+                    email=d.contact.email,
+                    kind=ActivityKind.EMAIL_SENT,
+                    occurred_at=d.sent_at,
+                    details={
+                        "message_id": d.message_id,
+                        "delivery_id": d.pk,
+                        "conversation_id": d.step_run.enrollment.conversation_id,
+                    },
+                )
+                for d in deliveries
+            ]
+        )
+    return len(deliveries)
+
+
+def _release(deliveries: list[Delivery], error: Exception) -> None:
+    Delivery.objects.filter(
+        pk__in=[d.pk for d in deliveries], status=DeliveryStatus.SENDING
+    ).update(status=DeliveryStatus.PENDING, claim_expires_at=None, error=str(error)[:2000])
 
 
 def _fail_abandoned() -> None:
@@ -81,57 +193,4 @@ def _fail_abandoned() -> None:
     ).update(
         status=DeliveryStatus.FAILED,
         error="The worker stopped while sending; not sent again, as it may have gone out.",
-    )
-
-
-def _send(pk: int, smtp: BaseEmailBackend, links: dict[int, dict[str, int]]) -> int:
-    delivery = (
-        Delivery.objects.select_related("message", "contact__list", "step_run__enrollment")
-        .filter(pk=pk)
-        .first()
-    )
-    if delivery is None:
-        return 0
-    contact = delivery.contact
-    reason = ""
-    if contact.state != SubscriptionState.SUBSCRIBED:
-        reason = f"the contact is {contact.state.lower()}"
-    else:
-        reason = blocked_addresses(contact.list, [contact]).get(contact.email, "")
-    if reason:
-        _finish(delivery, DeliveryStatus.SKIPPED, error=f"Not sent: {reason}.")
-        return 0
-    try:
-        if delivery.message_id not in links:
-            links[delivery.message_id] = link_ids(delivery.message)
-        delivery.merge_context = merge_fields(delivery)
-        email = build_email(delivery, link_ids=links[delivery.message_id])
-        email.connection = smtp
-        email.send()
-    except Exception as error:  # SMTP down, a template error: nothing went out
-        logger.warning("conductor: delivery %s not sent: %s", pk, error)
-        Delivery.objects.filter(pk=pk, status=DeliveryStatus.SENDING).update(
-            status=DeliveryStatus.PENDING, claim_expires_at=None, error=str(error)[:2000]
-        )
-        return 0
-    _finish(delivery, DeliveryStatus.SENT, sent_at=timezone.now())
-    record_activities(
-        [
-            Activity(
-                contact=contact,
-                list_id=contact.list_id,
-                email=contact.email,
-                kind=ActivityKind.EMAIL_SENT,
-                occurred_at=delivery.sent_at,
-                details={"message_id": delivery.message_id, "delivery_id": delivery.pk},
-            )
-        ]
-    )
-    return 1
-
-
-def _finish(delivery: Delivery, status: str, *, error: str = "", sent_at=None) -> None:
-    delivery.status, delivery.error, delivery.sent_at = status, error, sent_at
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=status, error=error, sent_at=sent_at, merge_context=delivery.merge_context
     )

@@ -39,8 +39,11 @@ def enter_conversations(
     sender: Any,
     activities: QuerySet[Activity],
     list_ids: frozenset[int] | None = None,
+    kinds: frozenset[str] | None = None,
     **kwargs: Any,
 ) -> None:
+    if kinds is not None and kinds.isdisjoint(KIND_OF):
+        return  # emails sent, opens, clicks: no trigger starts on them
     relevant = activities.filter(kind__in=list(KIND_OF))
     if not _any_published_trigger(relevant, list_ids):
         return

@@ -4,6 +4,7 @@ the browser, pass-along and unsubscribe links, and RFC 8058 headers."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from email.utils import formataddr
@@ -23,13 +24,15 @@ _NAME = re.compile(r"[^a-z0-9]+")
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
-def merge_fields(delivery: Delivery) -> dict[str, object]:
+def merge_fields(delivery: Delivery, fields: list[ProfileField] | None = None) -> dict[str, object]:
     """What a message's templates may use: ``email``, ``email_key``,
     ``profile.<field name in snake_case>``, ``trigger`` (what brought the
     contact in) and ``list``; plus ``links`` (browser, pass_along,
-    unsubscribe), added when rendering."""
+    unsubscribe), added when rendering. ``fields``: the list's profile fields,
+    when the caller has them."""
     contact = delivery.contact
-    fields = ProfileField.objects.filter(list_id=contact.list_id)
+    if fields is None:
+        fields = list(ProfileField.objects.filter(list_id=contact.list_id))
     profile = {
         _NAME.sub("_", f.name.lower()).strip("_"): contact.profile.get(f.key, "") for f in fields
     }
@@ -45,9 +48,32 @@ def merge_fields(delivery: Delivery) -> dict[str, object]:
 
 def tracking_url(kind: str, delivery_id: int, link_id: int | None = None) -> str:
     """The absolute URL (on ``PUBLIC_BASE_URL``) of one of the email's pages."""
-    token = make_token(kind, delivery_id, link_id)
-    path = reverse(f"conductor:track-{kind}", kwargs={"token": token})
-    return settings.PUBLIC_BASE_URL + path
+    before, after = _url_around_token(kind)
+    return f"{settings.PUBLIC_BASE_URL}{before}{make_token(kind, delivery_id, link_id)}{after}"
+
+
+@functools.lru_cache(maxsize=16)
+def _url_around_token(kind: str) -> tuple[str, str]:
+    # Resolved once per kind: an email has seven of these URLs.
+    path = reverse(f"conductor:track-{kind}", kwargs={"token": "TOKEN"})
+    before, _, after = path.partition("TOKEN")
+    return before, after
+
+
+class MessageTemplates:
+    """A message's templates, compiled once, with its links' ids: what
+    rendering many emails of one message shares."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.link_ids = links.link_ids(message)
+        self.subject = Template(message.subject)
+        self.text = Template(links.mark_text(message.text_body, self.link_ids))
+        self.html = (
+            Template(links.mark_html(message.html_body, self.link_ids))
+            if message.html_body
+            else None
+        )
 
 
 @dataclass
@@ -59,14 +85,13 @@ class RenderedEmail:
 
 
 def render(
-    delivery: Delivery, *, link_ids: dict[str, int] | None = None, pixel: bool = True
+    delivery: Delivery, *, templates: MessageTemplates | None = None, pixel: bool = True
 ) -> RenderedEmail:
     """Render ``delivery``'s message with the merge fields it was sent with
     (``merge_context``), or the contact's current ones before it is sent.
-    ``link_ids``: the message's links (``links.link_ids``) when the caller
-    already has them."""
+    ``templates``: the message's, when the caller renders many."""
     message = delivery.message
-    ids = links.link_ids(message) if link_ids is None else link_ids
+    templates = templates or MessageTemplates(message)
     page_links = {
         "browser": tracking_url("view", delivery.pk),
         "pass_along": tracking_url("share", delivery.pk),
@@ -77,14 +102,12 @@ def render(
     def click(link_id: int) -> str:
         return tracking_url("click", delivery.pk, link_id)
 
-    subject = " ".join(Template(message.subject).render(Context(context)).split())
-    text_source = links.mark_text(message.text_body, ids)
-    text = Template(text_source).render(Context(context, autoescape=False))
+    subject = " ".join(templates.subject.render(Context(context)).split())
+    text = templates.text.render(Context(context, autoescape=False))
     text = links.fill(text, click) + _text_footer(message, page_links)
     html = ""
-    if message.html_body:
-        html = Template(links.mark_html(message.html_body, ids)).render(Context(context))
-        html = links.fill(html, click)
+    if templates.html is not None:
+        html = links.fill(templates.html.render(Context(context)), click)
         html = _with_html_footer(html, message, page_links, delivery if pixel else None)
     return RenderedEmail(subject=subject, text=text, html=html, page_links=page_links)
 
@@ -120,11 +143,13 @@ def _with_html_footer(
     return html + extra
 
 
-def build_email(delivery: Delivery, *, link_ids: dict[str, int] | None = None):
+def build_email(
+    delivery: Delivery, *, templates: MessageTemplates | None = None
+) -> EmailMultiAlternatives:
     """The ``EmailMultiAlternatives`` of ``delivery``, ready to send."""
     message = delivery.message
     email_list = delivery.contact.list
-    rendered = render(delivery, link_ids=link_ids)
+    rendered = render(delivery, templates=templates)
     from_email = message.from_email or email_list.from_email or settings.DEFAULT_FROM_EMAIL
     from_name = message.from_name or email_list.from_name
     email = EmailMultiAlternatives(

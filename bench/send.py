@@ -1,0 +1,265 @@
+"""Sending: messages per second end to end, and the time from an external
+event fired through the API to its email arriving.
+
+    .venv/bin/python bench/send.py [--contacts 20000] [--workers 2] [--events 40]
+
+What it measures, on a throwaway PostgreSQL cluster (or DATABASE_URL when it
+is PostgreSQL), with a real SMTP server (aiosmtpd, in this process, counting
+each recipient and when its message arrived):
+
+1. ``seconds``: N subscribed contacts entered into a published conversation
+   whose first step is a Message (an HTML body with two tracked links and
+   a text body, merge fields in the subject and body), then Terminate. W
+   ``manage.py run_conductor --once`` processes are started together; the
+   time runs until the last has exited (their start-up, about a second
+   each, included). By then every email has been rendered, sent over SMTP
+   and marked Sent. Checks: every address received exactly one message
+   (``duplicates`` counts addresses that got more than one, ``missing``
+   those that got none), every delivery is Sent.
+2. ``event_to_inbox_p95``: gunicorn (2 workers) serves the API and a
+   ``qcluster`` (2 workers, django-q2's ORM broker, polled every 0.5 s)
+   does the background work, as in production. ``--events`` times, one at a
+   time with a random pause of 0.25 to 1 s between them, the contact post
+   ``POST /email/v1/List/{id}/Contact?eventIds={event}`` fires the trigger
+   event for another subscribed contact; the figure is from sending that
+   request to the message arriving at the SMTP server.
+
+Last line, one JSON object: ``{"bench": "send", "messages": N, "seconds": S,
+"messages_per_s": R, "duplicates": 0, "event_to_inbox_p95": P, ...}``.
+Targets (issue): messages_per_s ≥ 1,000 and event_to_inbox_p95 ≤ 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+from _setup import ROOT, fresh_database, start_django
+from _web import get_token, serve
+
+HTML = """<html><body><p>Hello {{ profile.code }},</p>
+<p>Our <a href="https://shop.example/sale">sale</a> starts today:
+<a href="https://shop.example/p?c={{ profile.code }}">your picks</a>.</p></body></html>"""
+TEXT = "Hello {{ profile.code }}, our sale starts today: https://shop.example/sale"
+WORKER_BATCH = 1_000
+LATENCY_TIMEOUT = 30.0
+
+
+class Inbox:
+    """An aiosmtpd handler that only counts: who got a message, and when."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, list[float]] = defaultdict(list)
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        now = time.time()
+        with self.lock:
+            for address in envelope.rcpt_tos:
+                self.arrivals[address.lower()].append(now)
+        return "250 Message accepted for delivery"
+
+    def first_arrival(self, address: str) -> float | None:
+        with self.lock:
+            times = self.arrivals.get(address)
+            return times[0] if times else None
+
+
+@contextlib.contextmanager
+def smtp_server(inbox: Inbox) -> Iterator[str]:
+    from aiosmtpd.controller import Controller
+
+    from tests.smtp import HOST, free_port
+
+    controller = Controller(inbox, hostname=HOST, port=free_port())
+    controller.start()
+    try:
+        yield f"smtp://{HOST}:{controller.port}"
+    finally:
+        controller.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--events", type=int, default=40)
+    args = parser.parse_args()
+    os.environ["REDIS_URL"] = ""
+    with fresh_database("postgres") as url:
+        start_django(url)
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            raise SystemExit("bench/send.py measures PostgreSQL; DATABASE_URL is not.")
+        figures, problems = measure(url, args)
+        print(json.dumps(figures))
+    if problems:
+        raise SystemExit("checks failed: " + "; ".join(problems))
+
+
+def measure(url: str, args: argparse.Namespace) -> tuple[dict[str, object], list[str]]:
+    from _conductor import analyze, create_contacts, enter_contacts, load_average, make_list
+
+    load_before = load_average()
+    bench = make_list("bench send")
+    flow = publish_message_flow(bench)
+    inbox = Inbox()
+    with smtp_server(inbox) as email_url:
+        from _conductor import worker_env
+
+        env = worker_env(url, email_url)
+        contacts = create_contacts(bench, "send", args.contacts)
+        enter_contacts(bench, flow, contacts)
+        analyze()
+        seconds = run_workers(env, args.workers)
+        duplicates, missing, unsent = check(inbox, "send", args.contacts)
+        log(f"sent {args.contacts} in {seconds:.2f} s; load {load_average():.2f}")
+        latencies = event_to_inbox(url, email_url, bench, inbox, args.events)
+    problems = [
+        f"{name} = {value}"
+        for name, value in (("duplicates", duplicates), ("missing", missing), ("unsent", unsent))
+        if value
+    ]
+    figures = {
+        "bench": "send",
+        "messages": args.contacts,
+        "workers": args.workers,
+        "seconds": round(seconds, 2),
+        "messages_per_s": round(args.contacts / seconds),
+        "duplicates": duplicates,
+        "missing": missing,
+        "event_to_inbox_p50": round(percentile(latencies, 0.5), 3),
+        "event_to_inbox_p95": round(percentile(latencies, 0.95), 3),
+        "event_to_inbox_max": round(max(latencies), 3),
+        "load_before": load_before,
+    }
+    return figures, problems
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def publish_message_flow(bench):
+    from _conductor import publish_flow
+
+    from conductor.models import Message, StepKind
+
+    message = Message.objects.create(
+        list=bench.email_list,
+        name="Bench sale",
+        subject="Sale for {{ profile.code }}",
+        html_body=HTML,
+        text_body=TEXT,
+        from_email="shop@example.com",
+    )
+    return publish_flow(
+        bench, [(StepKind.MESSAGE, {"message": message.pk}), (StepKind.TERMINATE, {})]
+    )
+
+
+def run_workers(env: dict[str, str], count: int) -> float:
+    command = [sys.executable, "manage.py", "run_conductor", "--once"]
+    command += ["--batch", str(WORKER_BATCH)]
+    with tempfile.TemporaryDirectory() as directory:
+        logs = [Path(directory) / f"worker{n}.log" for n in range(count)]
+        started = time.perf_counter()
+        processes = []
+        for path in logs:
+            with open(path, "wb") as stream:
+                processes.append(
+                    subprocess.Popen(
+                        command, cwd=ROOT, env=env, stdout=stream, stderr=subprocess.STDOUT
+                    )
+                )
+        codes = [process.wait() for process in processes]
+        seconds = time.perf_counter() - started
+        for n, (code, path) in enumerate(zip(codes, logs, strict=True)):
+            log(f"worker {n} (exit {code}): {path.read_text(errors='replace').strip()[-2000:]}")
+            if code != 0:
+                raise SystemExit(f"worker {n} failed")
+    return seconds
+
+
+def check(inbox: Inbox, prefix: str, count: int) -> tuple[int, int, int]:
+    from conductor.models import Delivery, DeliveryStatus
+
+    addresses = [f"{prefix}{n:07d}@example.com" for n in range(count)]
+    with inbox.lock:
+        got = {a: len(inbox.arrivals.get(a, [])) for a in addresses}
+    duplicates = sum(1 for n in got.values() if n > 1)
+    missing = sum(1 for n in got.values() if n == 0)
+    unsent = Delivery.objects.exclude(status=DeliveryStatus.SENT).count()
+    return duplicates, missing, unsent
+
+
+def event_to_inbox(url: str, email_url: str, bench, inbox: Inbox, events: int) -> list[float]:
+    from _conductor import create_contacts
+    from trigger_latency import cluster
+
+    from api.services import create_api_client
+    from contacts.models import Contact
+
+    client, secret = create_api_client(name="bench send", scopes=["Contact"])
+    ids = create_contacts(bench, "event", events)
+    contacts = Contact.objects.filter(pk__in=ids).order_by("pk")
+    addresses = list(contacts.values_list("email", flat=True))
+    latencies: list[float] = []
+    pauses = random.Random(1)
+    with tempfile.TemporaryDirectory() as directory:
+        log_path = Path(directory) / "gunicorn.log"
+        with serve(url, log_path) as base_url, cluster(url, email_url, None):
+            token = get_token(base_url, client.application.client_id, secret)
+            endpoint = (
+                f"{base_url}/email/v1/List/{bench.email_list.pk}/Contact"
+                f"?eventIds={bench.entered.pk}"
+            )
+            for address in addresses:
+                time.sleep(pauses.uniform(0.25, 1.0))
+                latencies.append(fire_and_wait(endpoint, token, address, inbox))
+    return latencies
+
+
+def fire_and_wait(endpoint: str, token: str, address: str, inbox: Inbox) -> float:
+    body = json.dumps({"emailAddress": address, "subscriptionState": "Subscribed"}).encode()
+    request = urllib.request.Request(
+        endpoint,
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    started = time.time()
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        answer.read()
+    while time.time() - started < LATENCY_TIMEOUT:
+        arrived = inbox.first_arrival(address)
+        if arrived is not None:
+            return arrived - started
+        time.sleep(0.005)
+    raise SystemExit(f"no email for {address} within {LATENCY_TIMEOUT} s")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    main()
