@@ -24,8 +24,16 @@ each recipient and when its message arrived):
    event for another subscribed contact; the figure is from sending that
    request to the message arriving at the SMTP server.
 
+3. ``baseline_seconds``: the raw SMTP exchange in the same run: W processes
+   posting N copies of one of the rendered emails to the same server with
+   plain ``smtplib`` (no database, no rendering). ``ratio`` = seconds /
+   baseline_seconds. The server, aiosmtpd, is pure Python: here it takes
+   some 700 messages/s from two clients and nothing else, which bounds
+   ``messages_per_s`` whatever the platform does.
+
 Last line, one JSON object: ``{"bench": "send", "messages": N, "seconds": S,
-"messages_per_s": R, "duplicates": 0, "event_to_inbox_p95": P, ...}``.
+"messages_per_s": R, "baseline_seconds": B, "ratio": S/B, "duplicates": 0,
+"event_to_inbox_p95": P, ...}``.
 Targets (issue): messages_per_s ≥ 1,000 and event_to_inbox_p95 ≤ 2 s.
 """
 
@@ -130,6 +138,8 @@ def measure(url: str, args: argparse.Namespace) -> tuple[dict[str, object], list
         seconds = run_workers(env, args.workers)
         duplicates, missing, unsent = check(inbox, "send", args.contacts)
         log(f"sent {args.contacts} in {seconds:.2f} s; load {load_average():.2f}")
+        baseline_seconds = smtp_baseline(email_url, args.contacts, args.workers)
+        log(f"raw SMTP baseline: {args.contacts} in {baseline_seconds:.2f} s")
         latencies = event_to_inbox(url, email_url, bench, inbox, args.events)
     problems = [
         f"{name} = {value}"
@@ -142,6 +152,8 @@ def measure(url: str, args: argparse.Namespace) -> tuple[dict[str, object], list
         "workers": args.workers,
         "seconds": round(seconds, 2),
         "messages_per_s": round(args.contacts / seconds),
+        "baseline_seconds": round(baseline_seconds, 2),
+        "ratio": round(seconds / baseline_seconds, 2),
         "duplicates": duplicates,
         "missing": missing,
         "event_to_inbox_p50": round(percentile(latencies, 0.5), 3),
@@ -195,6 +207,42 @@ def run_workers(env: dict[str, str], count: int) -> float:
             if code != 0:
                 raise SystemExit(f"worker {n} failed")
     return seconds
+
+
+BASELINE_CLIENT = """
+import smtplib, sys
+host, port, path, start, stop = sys.argv[1:]
+raw = open(path, "rb").read()
+with smtplib.SMTP(host, int(port)) as smtp:
+    for n in range(int(start), int(stop)):
+        smtp.sendmail("shop@example.com", [f"baseline{n:07d}@example.com"], raw)
+"""
+
+
+def smtp_baseline(email_url: str, count: int, workers: int) -> float:
+    """``workers`` processes posting ``count`` copies of one of the sent
+    emails, already rendered, to the same server with plain smtplib: what
+    the SMTP exchange itself costs, here, with this server."""
+    from conductor.models import Delivery
+    from conductor.tracking.render import build_email
+
+    delivery = Delivery.objects.select_related("message", "contact__list", "step_run__enrollment")
+    raw = build_email(delivery.first()).message().as_bytes(linesep="\r\n")
+    host, port = email_url.removeprefix("smtp://").split(":")
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "email.eml"
+        path.write_bytes(raw)
+        shares = [(count * n // workers, count * (n + 1) // workers) for n in range(workers)]
+        started = time.perf_counter()
+        clients = [
+            subprocess.Popen(
+                [sys.executable, "-c", BASELINE_CLIENT, host, port, str(path), str(a), str(b)]
+            )
+            for a, b in shares
+        ]
+        if any(client.wait() != 0 for client in clients):
+            raise SystemExit("the baseline's SMTP client failed")
+        return time.perf_counter() - started
 
 
 def check(inbox: Inbox, prefix: str, count: int) -> tuple[int, int, int]:

@@ -407,3 +407,21 @@ def test_a_conversation_without_messages_runs_while_smtp_is_down(shop, settings)
     subscribe_contact(email_list=shop, email="a@example.com", method="API")
     assert run_due() == 1
     assert Enrollment.objects.get().state == EnrollmentState.FINISHED
+
+
+def test_a_refused_recipient_waits_for_the_next_run_and_the_others_are_sent(shop, smtp_server):
+    from tests.tracking_helpers import publish_mailing
+
+    publish_mailing(shop)
+    smtp_server.refuse("bob@example.com")
+    for address in ("ada@example.com", "bob@example.com", "cy@example.com"):
+        subscribe_contact(email_list=shop, email=address, method="API")
+    run_due()
+    statuses = dict(Delivery.objects.values_list("contact__email", "status"))
+    assert statuses == {
+        "ada@example.com": DeliveryStatus.SENT,
+        "bob@example.com": DeliveryStatus.PENDING,
+        "cy@example.com": DeliveryStatus.SENT,
+    }
+    assert "550" in Delivery.objects.get(contact__email="bob@example.com").error
+    assert sorted(m["To"] for m in smtp_server.messages) == ["ada@example.com", "cy@example.com"]

@@ -17,12 +17,14 @@ from collections.abc import Iterable
 
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from conductor.engine.claims import lease
 from conductor.models import Delivery, DeliveryStatus
+from conductor.tracking.mime import CampaignEmail
 from conductor.tracking.render import MessageTemplates, build_email, merge_fields
 from contacts.bulk import update_rows
 from contacts.hooks import record_activities
@@ -131,7 +133,7 @@ def _send_all(deliveries: list[Delivery], smtp: BaseEmailBackend) -> int:
     fields: dict[int, list[ProfileField]] = {}  # by list
     sent: list[Delivery] = []
     total = 0
-    for delivery in deliveries:
+    for index, delivery in enumerate(deliveries):
         try:
             message, list_id = delivery.message, delivery.contact.list_id
             if message.pk not in templates:
@@ -140,11 +142,18 @@ def _send_all(deliveries: list[Delivery], smtp: BaseEmailBackend) -> int:
                 fields[list_id] = list(ProfileField.objects.filter(list_id=list_id))
             delivery.merge_context = merge_fields(delivery, fields[list_id])
             email = build_email(delivery, templates=templates[message.pk])
-            email.connection = smtp
-            email.send()
-        except Exception as error:  # the connection dropped, a template error: not sent
+        except Exception as error:  # a template error: this email only
+            logger.warning("conductor: delivery %s not rendered: %s", delivery.pk, error)
+            _release([delivery], error)
+            continue
+        try:
+            _send_one(email, smtp)
+        except Exception as error:  # refused, or the connection dropped
             logger.warning("conductor: delivery %s not sent: %s", delivery.pk, error)
             _release([delivery], error)
+            if not _reconnect(smtp):  # the server is gone: the rest wait for the next run
+                _release(deliveries[index + 1 :], error)
+                break
             continue
         delivery.status, delivery.sent_at, delivery.error = DeliveryStatus.SENT, timezone.now(), ""
         sent.append(delivery)
@@ -154,6 +163,30 @@ def _send_all(deliveries: list[Delivery], smtp: BaseEmailBackend) -> int:
             total += _mark_sent(sent)
             sent = []
     return total + _mark_sent(sent)
+
+
+def _reconnect(smtp: BaseEmailBackend) -> bool:
+    """A fresh connection after a failed send (a refused recipient may leave
+    the session in any state); False when the server cannot be reached."""
+    try:
+        smtp.close()
+        smtp.open()
+    except Exception as error:
+        logger.warning("conductor: cannot reach the mail server: %s", error)
+        return False
+    return True
+
+
+def _send_one(email: CampaignEmail, smtp: BaseEmailBackend) -> None:
+    envelope = [email.envelope_from, *email.to]
+    if isinstance(smtp, SmtpBackend) and smtp.connection and all(a.isascii() for a in envelope):
+        # Django's SMTP backend would parse both addresses again (a third of
+        # a millisecond each); these are the platform's own, already valid.
+        raw = email.message().as_bytes(linesep="\r\n")
+        smtp.connection.sendmail(email.envelope_from, email.to, raw)
+        return
+    email.connection = smtp
+    email.send()
 
 
 def _mark_sent(deliveries: list[Delivery]) -> int:

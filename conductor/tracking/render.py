@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from email.utils import formataddr
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.template import Context, Template
 from django.urls import reverse
 from django.utils.html import escape
 
 from conductor.models import Delivery, Message
 from conductor.tracking import links
+from conductor.tracking.mime import CampaignEmail
 from conductor.tracking.tokens import make_token
 from lists.models import ProfileField
 
@@ -143,16 +143,14 @@ def _with_html_footer(
     return html + extra
 
 
-def build_email(
-    delivery: Delivery, *, templates: MessageTemplates | None = None
-) -> EmailMultiAlternatives:
+def build_email(delivery: Delivery, *, templates: MessageTemplates | None = None) -> CampaignEmail:
     """The ``EmailMultiAlternatives`` of ``delivery``, ready to send."""
     message = delivery.message
     email_list = delivery.contact.list
     rendered = render(delivery, templates=templates)
     from_email = message.from_email or email_list.from_email or settings.DEFAULT_FROM_EMAIL
     from_name = message.from_name or email_list.from_name
-    email = EmailMultiAlternatives(
+    email = CampaignEmail(
         subject=rendered.subject,
         body=rendered.text,
         from_email=formataddr((from_name, from_email)) if from_name else from_email,
@@ -164,6 +162,7 @@ def build_email(
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
+    email.envelope_from = from_email
     if rendered.html:
         email.attach_alternative(rendered.html, "text/html")
     return email

@@ -1,0 +1,60 @@
+"""The campaign email's own MIME writer, read back with the standard library."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.utils import formataddr
+
+import pytest
+from django.core.mail import BadHeaderError
+
+from conductor.tracking.mime import CampaignEmail
+
+
+def parsed(message: CampaignEmail):
+    on_the_wire = message.message().as_bytes(linesep="\r\n")
+    assert max(len(line) for line in on_the_wire.split(b"\r\n")) <= 998
+    # Read back as a mail client stores it: lines ending in "\n".
+    raw = message.message().as_bytes()
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def test_text_and_html_parts_headers_and_non_ascii_read_back_exactly():
+    text = "Grüße, Zoë!\n.a line starting with a dot\nFrom the start of a line\n" + "é" * 300
+    html = "<p>Grüße <a href='https://x.example/?a=1&b=2'>link</a></p>" + "<br>" * 200
+    message = CampaignEmail(
+        subject="Ihr Angebot für Zoë, nur heute " + "sehr lange Betreffzeile " * 60,
+        body=text,
+        from_email=formataddr(("Café Zoë", "news@shop.example")),
+        to=["ada@example.com"],
+        headers={"Message-ID": "<delivery-1@shop.example>", "List-Unsubscribe-Post": "One"},
+    )
+    message.attach_alternative(html, "text/html")
+    got = parsed(message)
+    assert got["Subject"] == message.subject
+    assert got["From"].addresses[0].display_name == "Café Zoë"
+    assert got["From"].addresses[0].addr_spec == "news@shop.example"
+    assert got["To"] == "ada@example.com"
+    assert got["Message-ID"] == "<delivery-1@shop.example>"
+    assert got["Date"]
+    assert got.get_body(preferencelist=("plain",)).get_content() == text
+    assert got.get_body(preferencelist=("html",)).get_content() == html
+
+
+def test_a_text_only_email_is_a_single_part():
+    got = parsed(
+        CampaignEmail(
+            subject="Hi", body="Plain\r\nlines", from_email="a@x.example", to=["b@y.example"]
+        )
+    )
+    assert not got.is_multipart()
+    assert got.get_content() == "Plain\nlines"
+
+
+def test_a_newline_in_a_header_is_refused():
+    message = CampaignEmail(
+        subject="Hi\nBcc: x@evil.example", body="x", from_email="a@x.example", to=["b@y.example"]
+    )
+    with pytest.raises(BadHeaderError):
+        message.message()
