@@ -1,0 +1,1 @@
+"""Outbound integrations. Today: the Segment source (``integrations.segment``)."""

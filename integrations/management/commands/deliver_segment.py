@@ -1,0 +1,37 @@
+"""``manage.py deliver_segment [--once] [--poll S]``: send the Segment outbox."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from integrations.segment.delivery import Deliverer
+
+
+class Command(BaseCommand):
+    help = (
+        "Send the Segment outbox. With --once, exit when nothing is due (messages waiting for "
+        "a retry are left to later runs); otherwise keep polling. Safe to run on many machines "
+        "at once: each shard of the outbox is leased by one worker at a time."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="Exit when nothing is due.")
+        parser.add_argument("--poll", type=float, default=1.0, help="Seconds between polls.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        deliverer = Deliverer()
+        total = 0
+        try:
+            while True:
+                delivered = deliverer.run()
+                total += delivered
+                if options["once"]:
+                    break
+                if not delivered:
+                    time.sleep(options["poll"])
+        finally:
+            deliverer.close()
+        self.stdout.write(f"{total} Segment messages delivered.")
