@@ -51,9 +51,10 @@ Figures on this 2-core machine: at commit f92a799 (a transaction per step
 group, enrollments written after every step): 100,000 contacts, 550,111 step
 runs in 175.8 s, 3,129 steps/s, baseline 41.3 s, ratio 4.26. Since a claim
 runs in one transaction, writing each enrollment once and the step-run log
-with COPY: 20,000 contacts, 109,917 step runs in 23.6 s, 4,665 steps/s,
-baseline 9.5 s, ratio 2.47 (load 0.85 before). The baseline itself passes
-about 11,500 step visits/s here, so 25,000 steps/s is beyond this machine.
+with COPY (commit 52bdb3e and after): 100,000 contacts, 549,777 step runs in
+70.6 s, 7,785 steps/s, baseline 43.7 s, ratio 1.62, enroll 20.7 s (load 1.3
+before). The baseline itself passes
+about 12,500 step visits/s here, so 25,000 steps/s is beyond this machine.
 
 ``--profile`` then runs ``run_due()`` in this process over 10,000 more
 contacts twice: once counting and timing every query by step, once under

@@ -35,6 +35,11 @@ Last line, one JSON object: ``{"bench": "send", "messages": N, "seconds": S,
 "messages_per_s": R, "baseline_seconds": B, "ratio": S/B, "duplicates": 0,
 "event_to_inbox_p95": P, ...}``.
 Targets (issue): messages_per_s ≥ 1,000 and event_to_inbox_p95 ≤ 2 s.
+
+Figures on this 2-core machine at commit 1d495f6 (load 1.2 before): 20,000
+messages in 28.9 s, 692 messages/s; the raw SMTP exchange 11.2 s (1,790/s),
+ratio 2.59; event to inbox p50 0.229 s, p95 0.546 s. Earlier the same day,
+one email per query round and Django's own MIME writer: 268 to 372/s.
 """
 
 from __future__ import annotations
