@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,3 +171,38 @@ def load_average() -> float:
         return float(Path("/proc/loadavg").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return -1.0
+
+
+def worker_command(batch: int) -> list[str]:
+    return [sys.executable, "manage.py", "run_conductor", "--once", "--batch", str(batch)]
+
+
+def run_workers(env: dict[str, str], count: int, batch: int) -> float:
+    """Start ``count`` ``run_conductor --once`` workers at once; seconds until
+    the last has exited. Their output goes to stderr; a failed one stops."""
+    from _setup import ROOT
+
+    with tempfile.TemporaryDirectory() as directory:
+        logs = [Path(directory) / f"worker{n}.log" for n in range(count)]
+        started = time.perf_counter()
+        processes = []
+        for path in logs:
+            with open(path, "wb") as stream:
+                processes.append(
+                    subprocess.Popen(
+                        worker_command(batch),
+                        cwd=ROOT,
+                        env=env,
+                        stdout=stream,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                    )
+                )
+        codes = [process.wait() for process in processes]
+        seconds = time.perf_counter() - started
+        for n, (code, path) in enumerate(zip(codes, logs, strict=True)):
+            output = path.read_text(errors="replace").strip()
+            print(f"worker {n} (exit {code}): {output[-2000:]}", file=sys.stderr, flush=True)
+            if code != 0:
+                raise SystemExit(f"worker {n} failed")
+    return seconds

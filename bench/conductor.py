@@ -68,9 +68,7 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from _setup import ROOT, fresh_database, start_django
@@ -121,7 +119,7 @@ def measure(url: str, args: argparse.Namespace) -> tuple[dict[str, object], list
 def run(
     env: dict[str, str], bench: BenchList, flow: Flow, count: int, workers: int
 ) -> tuple[dict[str, object], list[str]]:
-    from _conductor import analyze, create_contacts, enter_contacts, load_average
+    from _conductor import analyze, create_contacts, enter_contacts, load_average, run_workers
 
     start_seconds = idle_worker_seconds(env)
     log(f"one idle run_conductor --once: {start_seconds:.2f} s (start-up and an empty claim)")
@@ -133,7 +131,7 @@ def run(
     analyze()
     log(f"entered {count} contacts in {enroll_seconds:.2f} s; load {load_average():.2f}")
 
-    seconds = run_workers(env, workers)
+    seconds = run_workers(env, workers, WORKER_BATCH)
     engine = check(bench, flow, "engine%")
     log(f"engine: {engine} in {seconds:.2f} s")
 
@@ -195,45 +193,15 @@ def publish_bench_flow(bench: BenchList) -> Flow:
 # --- The workers ------------------------------------------------------------------
 
 
-def worker_command() -> list[str]:
-    return [sys.executable, "manage.py", "run_conductor", "--once", "--batch", str(WORKER_BATCH)]
-
-
 def idle_worker_seconds(env: dict[str, str]) -> float:
     """One worker with nothing due: what start-up costs each worker."""
+    from _conductor import worker_command
+
     started = time.perf_counter()
-    done = subprocess.run(worker_command(), cwd=ROOT, env=env, capture_output=True)
+    done = subprocess.run(worker_command(WORKER_BATCH), cwd=ROOT, env=env, capture_output=True)
     if done.returncode != 0:
         raise SystemExit(f"run_conductor failed:\n{done.stdout.decode()}{done.stderr.decode()}")
     return time.perf_counter() - started
-
-
-def run_workers(env: dict[str, str], count: int) -> float:
-    """Start ``count`` workers at once; seconds until the last has exited."""
-    with tempfile.TemporaryDirectory() as directory:
-        logs = [Path(directory) / f"worker{n}.log" for n in range(count)]
-        started = time.perf_counter()
-        processes = []
-        for path in logs:
-            with open(path, "wb") as stream:
-                processes.append(
-                    subprocess.Popen(
-                        worker_command(),
-                        cwd=ROOT,
-                        env=env,
-                        stdout=stream,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                    )
-                )
-        codes = [process.wait() for process in processes]
-        seconds = time.perf_counter() - started
-        for n, (code, path) in enumerate(zip(codes, logs, strict=True)):
-            output = path.read_text(errors="replace").strip()
-            log(f"worker {n} (exit {code}): {output[-2000:]}")
-            if code != 0:
-                raise SystemExit(f"worker {n} failed")
-    return seconds
 
 
 # --- Checks ---------------------------------------------------------------------------

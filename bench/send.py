@@ -127,7 +127,14 @@ def main() -> None:
 
 
 def measure(url: str, args: argparse.Namespace) -> tuple[dict[str, object], list[str]]:
-    from _conductor import analyze, create_contacts, enter_contacts, load_average, make_list
+    from _conductor import (
+        analyze,
+        create_contacts,
+        enter_contacts,
+        load_average,
+        make_list,
+        run_workers,
+    )
 
     load_before = load_average()
     bench = make_list("bench send")
@@ -140,7 +147,7 @@ def measure(url: str, args: argparse.Namespace) -> tuple[dict[str, object], list
         contacts = create_contacts(bench, "send", args.contacts)
         enter_contacts(bench, flow, contacts)
         analyze()
-        seconds = run_workers(env, args.workers)
+        seconds = run_workers(env, args.workers, WORKER_BATCH)
         duplicates, missing, unsent = check(inbox, "send", args.contacts)
         log(f"sent {args.contacts} in {seconds:.2f} s; load {load_average():.2f}")
         baseline_seconds = smtp_baseline(email_url, args.contacts, args.workers)
@@ -189,29 +196,6 @@ def publish_message_flow(bench):
     return publish_flow(
         bench, [(StepKind.MESSAGE, {"message": message.pk}), (StepKind.TERMINATE, {})]
     )
-
-
-def run_workers(env: dict[str, str], count: int) -> float:
-    command = [sys.executable, "manage.py", "run_conductor", "--once"]
-    command += ["--batch", str(WORKER_BATCH)]
-    with tempfile.TemporaryDirectory() as directory:
-        logs = [Path(directory) / f"worker{n}.log" for n in range(count)]
-        started = time.perf_counter()
-        processes = []
-        for path in logs:
-            with open(path, "wb") as stream:
-                processes.append(
-                    subprocess.Popen(
-                        command, cwd=ROOT, env=env, stdout=stream, stderr=subprocess.STDOUT
-                    )
-                )
-        codes = [process.wait() for process in processes]
-        seconds = time.perf_counter() - started
-        for n, (code, path) in enumerate(zip(codes, logs, strict=True)):
-            log(f"worker {n} (exit {code}): {path.read_text(errors='replace').strip()[-2000:]}")
-            if code != 0:
-                raise SystemExit(f"worker {n} failed")
-    return seconds
 
 
 BASELINE_CLIENT = """
