@@ -3,12 +3,22 @@ conversations, read-only, with held ones resumable)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from conductor.engine.holds import resume_held
 from conductor.models import Enrollment, Message
+from conductor.tracking.render import build_test_email
+
+
+class TestSendForm(forms.Form):
+    email = forms.EmailField(label="Send a test to", max_length=254)
 
 
 @admin.register(Message)
@@ -29,6 +39,41 @@ class MessageAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_urls(self):
+        test_send = path(
+            "<path:object_id>/test-send/",
+            self.admin_site.admin_view(self.test_send_view),
+            name="conductor_message_test_send",
+        )
+        return [test_send, *super().get_urls()]
+
+    def test_send_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Send the message to any address, now: links lead straight to their
+        targets and nothing is tracked or recorded."""
+        message = get_object_or_404(Message.objects.select_related("list"), pk=object_id)
+        if not self.has_view_permission(request, message):
+            raise PermissionDenied
+        form = TestSendForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            address = form.cleaned_data["email"]
+            try:
+                build_test_email(message, address).send()
+            except Exception as error:  # a template error, the mail server down
+                form.add_error(None, f"Not sent: {error}")
+            else:
+                messages.success(request, f"Sent a test of “{message}” to {address}.")
+                return HttpResponseRedirect(
+                    reverse("admin:conductor_message_change", args=[message.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": message,
+            "form": form,
+            "title": f"Send a test of “{message}”",
+        }
+        return TemplateResponse(request, "admin/conductor/message/test_send.html", context)
 
 
 @admin.register(Enrollment)

@@ -18,6 +18,7 @@ from conductor.models import Delivery, Message
 from conductor.tracking import links
 from conductor.tracking.mime import CampaignEmail
 from conductor.tracking.tokens import make_token
+from contacts.models import Contact
 from lists.models import ProfileField
 
 _NAME = re.compile(r"[^a-z0-9]+")
@@ -31,17 +32,24 @@ def merge_fields(delivery: Delivery, fields: list[ProfileField] | None = None) -
     unsubscribe), added when rendering. ``fields``: the list's profile fields,
     when the caller has them."""
     contact = delivery.contact
+    enrollment = delivery.step_run.enrollment
+    trigger = {"kind": enrollment.trigger_kind, **enrollment.trigger_details}
+    return _merge_fields(contact, fields, trigger)
+
+
+def _merge_fields(
+    contact: Contact, fields: list[ProfileField] | None, trigger: dict[str, object]
+) -> dict[str, object]:
     if fields is None:
         fields = list(ProfileField.objects.filter(list_id=contact.list_id))
     profile = {
         _NAME.sub("_", f.name.lower()).strip("_"): contact.profile.get(f.key, "") for f in fields
     }
-    enrollment = delivery.step_run.enrollment
     return {
         "email": contact.email,
         "email_key": contact.email_key,
         "profile": profile,
-        "trigger": {"kind": enrollment.trigger_kind, **enrollment.trigger_details},
+        "trigger": trigger,
         "list": {"name": contact.list.name},
     }
 
@@ -165,4 +173,37 @@ def build_email(delivery: Delivery, *, templates: MessageTemplates | None = None
     email.envelope_from = from_email
     if rendered.html:
         email.attach_alternative(rendered.html, "text/html")
+    return email
+
+
+def build_test_email(message: Message, address: str) -> CampaignEmail:
+    """A test of ``message`` to ``address`` (staff checking it): rendered
+    with the profile of the list's contact of that address when there is
+    one (else empty values), its links leading straight to their targets,
+    no pixel, nothing recorded."""
+    contact = Contact.objects.filter(list_id=message.list_id, email=address.lower()).first()
+    contact = contact or Contact(list=message.list, email=address.lower(), profile={})
+    context = {
+        **_merge_fields(contact, None, {"kind": "Test"}),
+        "links": dict.fromkeys(("browser", "pass_along", "unsubscribe"), "#"),
+    }
+    templates = MessageTemplates(message)
+    targets = {link_id: url for url, link_id in templates.link_ids.items()}
+
+    def target(link_id: int) -> str:
+        return Template(targets[link_id]).render(Context(context, autoescape=False)).strip()
+
+    text = links.fill(templates.text.render(Context(context, autoescape=False)), target)
+    from_email = message.from_email or message.list.from_email or settings.DEFAULT_FROM_EMAIL
+    from_name = message.from_name or message.list.from_name
+    email = CampaignEmail(
+        subject="[Test] " + " ".join(templates.subject.render(Context(context)).split()),
+        body=text,
+        from_email=formataddr((from_name, from_email)) if from_name else from_email,
+        to=[address],
+    )
+    email.envelope_from = from_email
+    if templates.html is not None:
+        html = links.fill(templates.html.render(Context(context)), lambda n: escape(target(n)))
+        email.attach_alternative(html, "text/html")
     return email
