@@ -22,11 +22,13 @@ from conductor.models import (
     Conversation,
     Enrollment,
     EnrollmentState,
+    Message,
     Step,
     StepKind,
     Trigger,
     Version,
 )
+from conductor.reports import Summary, message_summaries
 from conductor.versions import create_conversation, publish, published_version, working_version
 from lists.models import Event
 
@@ -77,6 +79,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "working_diagram",
         "published_diagram",
         "published_step_counts",
+        "message_report",
     ]
 
     def get_queryset(self, request: HttpRequest):
@@ -122,6 +125,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 {"fields": ["working_threads", "working_diagram"]},
             ),
             ("Published version", {"fields": ["published_diagram", "published_step_counts"]}),
+            ("Report", {"fields": ["message_report"]}),
         ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -262,3 +266,43 @@ class ConversationAdmin(admin.ModelAdmin):
             "<th>Waiting</th><th>Held</th><th>Passed</th></tr></thead><tbody>{}</tbody></table>",
             SafeString("".join(rows)),
         )
+
+    @admin.display(description="Per message")
+    def message_report(self, obj: Conversation) -> SafeString:
+        summaries = message_summaries(obj)
+        if not summaries:
+            return SafeString("No email sent yet.")
+        names = dict(Message.objects.filter(pk__in=summaries).values_list("pk", "name"))
+        total = Summary()
+        rows = []
+        for message_id, summary in sorted(summaries.items()):
+            total.add(summary)
+            rows.append(_report_row(names.get(message_id, f"Message {message_id}"), summary))
+        rows.append(_report_row("All messages", total))
+        headings = "".join(f"<th>{label}</th>" for label, _ in REPORT_COLUMNS)
+        return format_html(
+            '<table class="conductor-report"><thead><tr><th>Message</th>{}</tr></thead>'
+            "<tbody>{}</tbody></table>",
+            SafeString(headings),
+            SafeString("".join(rows)),
+        )
+
+
+REPORT_COLUMNS = [
+    ("Sent", "sent"),
+    ("Delivered", "delivered"),
+    ("Opened", "opened"),
+    ("Clicked", "clicked"),
+    ("Bounced", "bounced"),
+    ("Unsubscribed", "unsubscribed"),
+    ("Converted", "converted"),
+    ("Revenue", "revenue"),
+    ("Average order", "average_order_value"),
+]
+
+
+def _report_row(name: str, summary: Summary) -> str:
+    cells = format_html_join(
+        "", '<td class="{}">{}</td>', ((key, getattr(summary, key)) for _, key in REPORT_COLUMNS)
+    )
+    return format_html("<tr><th>{}</th>{}</tr>", name, cells)
