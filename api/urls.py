@@ -7,7 +7,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from api.errors import unknown_route
-from api.views import contact_fields, contacts, events, fields, imports, lists
+from api.views import contact_fields, contacts, conversations, events, fields, imports, lists
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -19,5 +19,6 @@ urlpatterns = [
     *contact_fields.urlpatterns,  # before Contact/{contactIdentifier}, which would match it
     *contacts.urlpatterns,
     *imports.urlpatterns,
+    *conversations.urlpatterns,
     re_path(r"^.*$", unknown_route),
 ]

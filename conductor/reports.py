@@ -106,3 +106,37 @@ def conversation_summary(conversation: Conversation) -> Summary:
     for summary in message_summaries(conversation).values():
         total.add(summary)
     return total
+
+
+def conversation_messages(conversation: Conversation, *, previous_versions: bool = False):
+    """The messages the conversation's Message steps send: of its latest
+    published version, or of every published version."""
+    from conductor.models import Message, Step, StepKind, Version
+
+    versions = Version.objects.filter(conversation=conversation, published_at__isnull=False)
+    if not previous_versions:
+        versions = versions.order_by("-number")[:1]
+    ids: set[int] = set()
+    for settings in Step.objects.filter(
+        version__in=list(versions), kind=StepKind.MESSAGE
+    ).values_list("settings", flat=True):
+        ids.add(settings.get("message"))
+        ids.update(v.get("message") for v in settings.get("variants") or [])
+    return Message.objects.filter(pk__in={i for i in ids if isinstance(i, int)})
+
+
+def link_clicks(conversation: Conversation, message_id: int) -> dict[int, int]:
+    """``{link id: clicks}`` of one message of the conversation."""
+    rows = (
+        Activity.objects.filter(
+            list_id=conversation.list_id,
+            kind=ActivityKind.EMAIL_CLICKED,
+            details__conversation_id=conversation.pk,
+            details__message_id=message_id,
+        )
+        .annotate(link=KeyTextTransform("link_id", "details"))
+        .values("link")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {int(row["link"]): row["n"] for row in rows if row["link"] is not None}

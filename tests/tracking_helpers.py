@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from conductor.engine.tasks import run_due
-from conductor.models import Message, Step, StepKind, Trigger, TriggerKind
+from conductor.models import Conversation, Message, Step, StepKind, Trigger, TriggerKind
 from conductor.versions import create_conversation, publish, working_version
-from contacts.services import subscribe_contact, update_profile
+from contacts.services import fire_event, subscribe_contact, update_profile
+from tests.factories import EventFactory
 
 HTML = """<html><body>
 <p>Hi {{ profile.first_name }}</p>
@@ -63,3 +65,31 @@ def path_of(url: str) -> str:
 def links(html: str, kind: str) -> list[str]:
     """The email's URLs of one kind of page (c, o, v, f, u), in order."""
     return [u for u in URL.findall(html.replace("&amp;", "&")) if f"/t/{kind}/" in u]
+
+
+def engagement_story(shop, smtp_server, client, settings):
+    """Ada opens twice, clicks and buys for 50; Bob bounces hard; Cy views it
+    in the browser."""
+    settings.EMAIL_FEEDBACK_SECRET = "r" * 32
+    message = publish_mailing(shop)
+    emails = {}
+    for address in ("ada@example.com", "bob@example.com", "cy@example.com"):
+        contact, email = send_to(shop, smtp_server, address)
+        emails[address] = (contact, email)
+    ada, ada_email = emails["ada@example.com"]
+    client.get(path_of(links(html_of(ada_email), "o")[0]))
+    client.get(path_of(links(html_of(ada_email), "o")[0]))
+    client.get(path_of(links(html_of(ada_email), "c")[0]))
+    fire_event(event=EventFactory(list=shop, name="Purchase"), contact=ada, data={"orderTotal": 50})
+    bob, bob_email = emails["bob@example.com"]
+    client.post(
+        "/webhooks/email-feedback/",
+        data=json.dumps(
+            {"email": bob.email, "message_id": bob_email["Message-ID"], "kind": "hard_bounce"}
+        ),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {'r' * 32}",
+    )
+    _, cy_email = emails["cy@example.com"]
+    client.get(path_of(links(html_of(cy_email), "v")[0]))
+    return message, Conversation.objects.get(name="Welcome")

@@ -1,0 +1,351 @@
+"""Conversation reports under ``List/{listId}/Conversation``: the
+conversations, the messages they send, their links, and the
+``ConversationSummary`` / ``MessageSummary`` figures (``conductor.reports``).
+Read-only, as in Listrak."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Min
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.base import ApiView, parse_bool, parse_id
+from api.envelopes import collection, paged, resource, responses
+from api.errors import not_found
+from api.paging import keyset_page
+from api.routes import route
+from api.scopes import Scope
+from api.views.lists import LIST_ID, path_id
+from conductor.models import Conversation, Delivery, DeliveryStatus, Message, MessageLink
+from conductor.reports import (
+    Summary,
+    conversation_messages,
+    conversation_summary,
+    link_clicks,
+    message_summaries,
+)
+
+CONVERSATION_ID = path_id("conversation_id", "Identifier used to locate the conversation.")
+MESSAGE_ID = path_id("conversation_message_id", "Identifier used to locate the message.")
+LINK_ID = path_id("conversation_message_link_id", "Identifier used to locate the link.")
+PAGING = [
+    OpenApiParameter("cursor", str, description="Start, or the previous nextPageCursor."),
+    OpenApiParameter("count", int, description="1 to 5000, default 1000."),
+]
+
+
+@extend_schema_serializer(component_name="Conversation")
+class ConversationSerializer(serializers.Serializer):
+    conversationId = serializers.IntegerField()
+    conversationName = serializers.CharField()
+    campaignId = serializers.IntegerField(allow_null=True)
+    expirationDate = serializers.DateTimeField(allow_null=True)
+    status = serializers.CharField()
+
+
+class _SummaryFields(serializers.Serializer):
+    averageOrderValue = serializers.FloatField()
+    bounceCount = serializers.IntegerField()
+    clickCount = serializers.IntegerField()
+    conversionCount = serializers.IntegerField()
+    openCount = serializers.IntegerField()
+    readCount = serializers.IntegerField()
+    revenue = serializers.FloatField()
+    sentCount = serializers.IntegerField()
+    unsubscribeCount = serializers.IntegerField()
+    visitCount = serializers.IntegerField()
+
+
+@extend_schema_serializer(component_name="ConversationSummary")
+class ConversationSummarySerializer(_SummaryFields):
+    deliveredCount = serializers.IntegerField()
+
+
+@extend_schema_serializer(component_name="MessageSummary")
+class MessageSummarySerializer(_SummaryFields):
+    passAlongCount = serializers.IntegerField()
+
+
+@extend_schema_serializer(component_name="Message")
+class MessageSerializer(serializers.Serializer):
+    messageId = serializers.IntegerField()
+    sendDate = serializers.DateTimeField(allow_null=True)
+    messageStatus = serializers.CharField()
+    campaignId = serializers.IntegerField(allow_null=True)
+    externalCampaignId = serializers.CharField(allow_null=True)
+    subject = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="MessageExtended")
+class MessageExtendedSerializer(MessageSerializer):
+    bodyHtml = serializers.CharField()
+    bodyText = serializers.CharField()
+    fromEmail = serializers.CharField()
+    fromName = serializers.CharField()
+    enableTracking = serializers.BooleanField()
+    enablePassalong = serializers.BooleanField()
+
+
+@extend_schema_serializer(component_name="MessageLink")
+class MessageLinkSerializer(serializers.Serializer):
+    linkId = serializers.IntegerField()
+    linkDescription = serializers.CharField()
+    linkUrl = serializers.CharField()
+    clickCount = serializers.IntegerField()
+
+
+def _summary_data(summary: Summary) -> dict[str, Any]:
+    # Listrak's "read" (opened for a while) and "visit" (site visits) are not
+    # measured here: reported as 0 rather than invented.
+    return {
+        "averageOrderValue": summary.average_order_value,
+        "bounceCount": summary.bounced,
+        "clickCount": summary.clicked,
+        "conversionCount": summary.converted,
+        "openCount": summary.opened,
+        "readCount": 0,
+        "revenue": summary.revenue,
+        "sentCount": summary.sent,
+        "unsubscribeCount": summary.unsubscribed,
+        "visitCount": 0,
+    }
+
+
+def _conversation_data(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "conversationId": conversation.pk,
+        "conversationName": conversation.name,
+        "campaignId": None,
+        "expirationDate": None,
+        "status": conversation.status,
+    }
+
+
+def _schema(operation: str, summary: str, **kwargs: Any) -> Any:
+    return extend_schema(
+        operation_id=f"Conversation_{operation}", summary=summary, tags=["Conversation"], **kwargs
+    )
+
+
+class _ConversationView(ApiView):
+    required_scopes: tuple[str, ...] = (Scope.LIST,)
+
+    def get_conversation(self, list_id: str, conversation_id: str) -> Conversation:
+        email_list = self.get_list(list_id)
+        pk = parse_id(conversation_id, "conversationId")
+        conversation = Conversation.objects.filter(pk=pk, list=email_list).first()
+        if conversation is None:
+            raise not_found("listId and conversationId")
+        return conversation
+
+    def get_message(self, conversation: Conversation, message_id: str) -> Message:
+        pk = parse_id(message_id, "conversationMessageId")
+        message = conversation_messages(conversation, previous_versions=True).filter(pk=pk).first()
+        if message is None:
+            raise not_found("conversationId and conversationMessageId")
+        return message
+
+
+def _message_data(conversation: Conversation, message: Message) -> dict[str, Any]:
+    first = Delivery.objects.filter(
+        step_run__enrollment__conversation=conversation,
+        message=message,
+        status=DeliveryStatus.SENT,
+    ).aggregate(first=Min("sent_at"))["first"]
+    return {
+        "messageId": message.pk,
+        "sendDate": first,
+        "messageStatus": "Active",
+        "campaignId": None,
+        "externalCampaignId": None,
+        "subject": message.subject,
+    }
+
+
+class ConversationCollectionView(_ConversationView):
+    @_schema(
+        "GetConversationCollection",
+        "Get all Conversations",
+        parameters=[LIST_ID],
+        responses=responses({200: collection(ConversationSerializer)}),
+    )
+    def get(self, request: Request, list_id: str) -> Response:
+        conversations = Conversation.objects.filter(list=self.get_list(list_id)).order_by("pk")
+        return self.ok([_conversation_data(c) for c in conversations])
+
+
+class ConversationView(_ConversationView):
+    @_schema(
+        "GetConversationResource",
+        "Get a Conversation",
+        parameters=[LIST_ID, CONVERSATION_ID],
+        responses=responses({200: resource(ConversationSerializer)}),
+    )
+    def get(self, request: Request, list_id: str, conversation_id: str) -> Response:
+        return self.ok(_conversation_data(self.get_conversation(list_id, conversation_id)))
+
+
+class ConversationSummaryView(_ConversationView):
+    required_scopes = (Scope.LIST, Scope.REPORT)
+
+    @_schema(
+        "GetConversationSummary",
+        "Get a Conversation's Summary",
+        parameters=[LIST_ID, CONVERSATION_ID],
+        responses=responses({200: resource(ConversationSummarySerializer)}),
+    )
+    def get(self, request: Request, list_id: str, conversation_id: str) -> Response:
+        summary = conversation_summary(self.get_conversation(list_id, conversation_id))
+        return self.ok({**_summary_data(summary), "deliveredCount": summary.delivered})
+
+
+class MessageCollectionView(_ConversationView):
+    required_scopes = (Scope.LIST, Scope.MESSAGE)
+
+    @_schema(
+        "GetConversationMessageCollection",
+        "Get all Messages of a Conversation",
+        parameters=[
+            LIST_ID,
+            CONVERSATION_ID,
+            *PAGING,
+            OpenApiParameter("includePreviousVersions", bool),
+        ],
+        responses=responses({200: paged(MessageSerializer)}),
+    )
+    def get(self, request: Request, list_id: str, conversation_id: str) -> Response:
+        conversation = self.get_conversation(list_id, conversation_id)
+        params = request.query_params
+        previous = parse_bool(params, "includePreviousVersions")
+        rows, cursor = keyset_page(
+            conversation_messages(conversation, previous_versions=previous),
+            params=params,
+            key=["pk"],
+            after=lambda qs, start: qs.filter(pk__gt=int(start[0])),
+            key_of=lambda message: [message.pk],
+        )
+        return self.page([_message_data(conversation, m) for m in rows], cursor)
+
+
+class MessageView(_ConversationView):
+    required_scopes = (Scope.LIST, Scope.MESSAGE)
+
+    @_schema(
+        "GetConversationMessageResource",
+        "Get a Message of a Conversation",
+        parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID],
+        responses=responses({200: resource(MessageExtendedSerializer)}),
+    )
+    def get(
+        self, request: Request, list_id: str, conversation_id: str, conversation_message_id: str
+    ) -> Response:
+        conversation = self.get_conversation(list_id, conversation_id)
+        message = self.get_message(conversation, conversation_message_id)
+        email_list = conversation.list
+        return self.ok(
+            {
+                **_message_data(conversation, message),
+                "bodyHtml": message.html_body,
+                "bodyText": message.text_body,
+                "fromEmail": message.from_email or email_list.from_email,
+                "fromName": message.from_name or email_list.from_name,
+                "enableTracking": True,
+                "enablePassalong": True,
+            }
+        )
+
+
+class MessageSummaryView(_ConversationView):
+    required_scopes = (Scope.LIST, Scope.MESSAGE, Scope.REPORT)
+
+    @_schema(
+        "GetConversationMessageSummary",
+        "Get a Message's Summary",
+        parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID],
+        responses=responses({200: resource(MessageSummarySerializer)}),
+    )
+    def get(
+        self, request: Request, list_id: str, conversation_id: str, conversation_message_id: str
+    ) -> Response:
+        conversation = self.get_conversation(list_id, conversation_id)
+        message = self.get_message(conversation, conversation_message_id)
+        summary = message_summaries(conversation).get(message.pk, Summary())
+        return self.ok({**_summary_data(summary), "passAlongCount": 0})
+
+
+class LinkCollectionView(_ConversationView):
+    required_scopes = (Scope.LIST, Scope.MESSAGE, Scope.REPORT)
+
+    @_schema(
+        "GetConversationMessageLinkCollection",
+        "Get all Links of a Message",
+        parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID, *PAGING],
+        responses=responses({200: paged(MessageLinkSerializer)}),
+    )
+    def get(
+        self, request: Request, list_id: str, conversation_id: str, conversation_message_id: str
+    ) -> Response:
+        conversation = self.get_conversation(list_id, conversation_id)
+        message = self.get_message(conversation, conversation_message_id)
+        rows, cursor = keyset_page(
+            MessageLink.objects.filter(message=message),
+            params=request.query_params,
+            key=["pk"],
+            after=lambda qs, start: qs.filter(pk__gt=int(start[0])),
+            key_of=lambda link: [link.pk],
+        )
+        clicks = link_clicks(conversation, message.pk)
+        return self.page([_link_data(link, clicks) for link in rows], cursor)
+
+
+class LinkView(_ConversationView):
+    required_scopes = (Scope.LIST, Scope.MESSAGE, Scope.REPORT)
+
+    @_schema(
+        "GetConversationMessageLinkResource",
+        "Get a Link of a Message",
+        parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID, LINK_ID],
+        responses=responses({200: resource(MessageLinkSerializer)}),
+    )
+    def get(
+        self,
+        request: Request,
+        list_id: str,
+        conversation_id: str,
+        conversation_message_id: str,
+        conversation_message_link_id: str,
+    ) -> Response:
+        conversation = self.get_conversation(list_id, conversation_id)
+        message = self.get_message(conversation, conversation_message_id)
+        pk = parse_id(conversation_message_link_id, "conversationMessageLinkId")
+        link = MessageLink.objects.filter(pk=pk, message=message).first()
+        if link is None:
+            raise not_found("conversationMessageId and conversationMessageLinkId")
+        return self.ok(_link_data(link, link_clicks(conversation, message.pk)))
+
+
+def _link_data(link: MessageLink, clicks: dict[int, int]) -> dict[str, Any]:
+    return {
+        "linkId": link.pk,
+        "linkDescription": "",
+        "linkUrl": link.url,
+        "clickCount": clicks.get(link.pk, 0),
+    }
+
+
+_CONVERSATION = "List/<list_id>/Conversation/<conversation_id>"
+_MESSAGE = f"{_CONVERSATION}/Message/<conversation_message_id>"
+urlpatterns = [
+    route("List/<list_id>/Conversation", ConversationCollectionView.as_view()),
+    route(_CONVERSATION, ConversationView.as_view()),
+    route(f"{_CONVERSATION}/Summary", ConversationSummaryView.as_view()),
+    route(f"{_CONVERSATION}/Message", MessageCollectionView.as_view()),
+    route(_MESSAGE, MessageView.as_view()),
+    route(f"{_MESSAGE}/Summary", MessageSummaryView.as_view()),
+    route(f"{_MESSAGE}/Link", LinkCollectionView.as_view()),
+    route(f"{_MESSAGE}/Link/<conversation_message_link_id>", LinkView.as_view()),
+]
