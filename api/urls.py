@@ -7,7 +7,16 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from api.errors import unknown_route
-from api.views import contact_fields, contacts, conversations, events, fields, imports, lists
+from api.views import (
+    contact_fields,
+    contacts,
+    conversations,
+    engagement,
+    events,
+    fields,
+    imports,
+    lists,
+)
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -20,5 +29,6 @@ urlpatterns = [
     *contacts.urlpatterns,
     *imports.urlpatterns,
     *conversations.urlpatterns,
+    *engagement.urlpatterns,
     re_path(r"^.*$", unknown_route),
 ]

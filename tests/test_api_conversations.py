@@ -95,3 +95,47 @@ def test_unknown_ids_and_missing_scopes_are_refused(api, shop, story):
         401,
         "ERROR_UNAUTHORIZED",
     )
+
+
+def test_the_message_activity_has_a_row_per_contact_sent_to(api, shop, story):
+    message, conversation = story
+    url = f"{base(shop, conversation)}/Message/{message.pk}/Activity"
+    rows = {row["emailAddress"]: row for row in api.get(url).json()["data"]}
+    assert set(rows) == {"ada@example.com", "bob@example.com", "cy@example.com"}
+    ada, bob, cy = rows["ada@example.com"], rows["bob@example.com"], rows["cy@example.com"]
+    assert (ada["open"], ada["click"], ada["clickCount"], ada["orderTotal"]) == (
+        True,
+        True,
+        1,
+        50.0,
+    )
+    assert (bob["bounce"], bob["unsubscribe"], bob["open"]) == (True, True, False)
+    assert (cy["click"], cy["open"], cy["bounce"]) == (True, False, False)
+    assert ada["sendDate"] is not None and ada["activityDate"] is not None
+    clicked = api.get(f"{url}?activityType=Click").json()["data"]
+    assert sorted(r["emailAddress"] for r in clicked) == ["ada@example.com", "cy@example.com"]
+    assert [r["emailAddress"] for r in api.get(f"{url}?activityType=bounce").json()["data"]] == [
+        "bob@example.com"
+    ]
+    page = api.get(f"{url}?count=2").json()
+    assert len(page["data"]) == 2 and page["nextPageCursor"]
+    rest = api.get(f"{url}?count=2&cursor={page['nextPageCursor']}").json()
+    assert len(rest["data"]) == 1 and rest["nextPageCursor"] is None
+    assert api.get(f"{url}?endDate=2000-01-01").json()["data"] == []
+    assert_error(
+        api.get(f"{url}?activityType=Dance"), 400, "ERROR_INVALID_PARAMETER", "activityType"
+    )
+
+
+def test_a_links_clickers(api, shop, story):
+    message, conversation = story
+    sale = MessageLink.objects.get(url="https://shop.example/sale")
+    url = f"{base(shop, conversation)}/Message/{message.pk}/Link/{sale.pk}/Clicker"
+    (clicker,) = api.get(url).json()["data"]
+    assert clicker["emailAddress"] == "ada@example.com" and clicker["clickDate"]
+    assert api.get(f"{url}?startDate=2999-01-01").json()["data"] == []
+    assert_error(
+        api.get(f"{base(shop, conversation)}/Message/{message.pk}/Link/999999/Clicker"),
+        404,
+        "ERROR_UNABLE_TO_LOCATE_RESOURCE",
+    )

@@ -125,13 +125,13 @@ def _conversation_data(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def _schema(operation: str, summary: str, **kwargs: Any) -> Any:
+def conversation_schema(operation: str, summary: str, **kwargs: Any) -> Any:
     return extend_schema(
         operation_id=f"Conversation_{operation}", summary=summary, tags=["Conversation"], **kwargs
     )
 
 
-class _ConversationView(ApiView):
+class ConversationBaseView(ApiView):
     required_scopes: tuple[str, ...] = (Scope.LIST,)
 
     def get_conversation(self, list_id: str, conversation_id: str) -> Conversation:
@@ -166,8 +166,8 @@ def _message_data(conversation: Conversation, message: Message) -> dict[str, Any
     }
 
 
-class ConversationCollectionView(_ConversationView):
-    @_schema(
+class ConversationCollectionView(ConversationBaseView):
+    @conversation_schema(
         "GetConversationCollection",
         "Get all Conversations",
         parameters=[LIST_ID],
@@ -178,8 +178,8 @@ class ConversationCollectionView(_ConversationView):
         return self.ok([_conversation_data(c) for c in conversations])
 
 
-class ConversationView(_ConversationView):
-    @_schema(
+class ConversationView(ConversationBaseView):
+    @conversation_schema(
         "GetConversationResource",
         "Get a Conversation",
         parameters=[LIST_ID, CONVERSATION_ID],
@@ -189,10 +189,10 @@ class ConversationView(_ConversationView):
         return self.ok(_conversation_data(self.get_conversation(list_id, conversation_id)))
 
 
-class ConversationSummaryView(_ConversationView):
+class ConversationSummaryView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.REPORT)
 
-    @_schema(
+    @conversation_schema(
         "GetConversationSummary",
         "Get a Conversation's Summary",
         parameters=[LIST_ID, CONVERSATION_ID],
@@ -203,10 +203,10 @@ class ConversationSummaryView(_ConversationView):
         return self.ok({**_summary_data(summary), "deliveredCount": summary.delivered})
 
 
-class MessageCollectionView(_ConversationView):
+class MessageCollectionView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.MESSAGE)
 
-    @_schema(
+    @conversation_schema(
         "GetConversationMessageCollection",
         "Get all Messages of a Conversation",
         parameters=[
@@ -231,10 +231,10 @@ class MessageCollectionView(_ConversationView):
         return self.page([_message_data(conversation, m) for m in rows], cursor)
 
 
-class MessageView(_ConversationView):
+class MessageView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.MESSAGE)
 
-    @_schema(
+    @conversation_schema(
         "GetConversationMessageResource",
         "Get a Message of a Conversation",
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID],
@@ -259,10 +259,10 @@ class MessageView(_ConversationView):
         )
 
 
-class MessageSummaryView(_ConversationView):
+class MessageSummaryView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.MESSAGE, Scope.REPORT)
 
-    @_schema(
+    @conversation_schema(
         "GetConversationMessageSummary",
         "Get a Message's Summary",
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID],
@@ -277,10 +277,10 @@ class MessageSummaryView(_ConversationView):
         return self.ok({**_summary_data(summary), "passAlongCount": 0})
 
 
-class LinkCollectionView(_ConversationView):
+class LinkCollectionView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.MESSAGE, Scope.REPORT)
 
-    @_schema(
+    @conversation_schema(
         "GetConversationMessageLinkCollection",
         "Get all Links of a Message",
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID, *PAGING],
@@ -302,10 +302,10 @@ class LinkCollectionView(_ConversationView):
         return self.page([_link_data(link, clicks) for link in rows], cursor)
 
 
-class LinkView(_ConversationView):
+class LinkView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.MESSAGE, Scope.REPORT)
 
-    @_schema(
+    @conversation_schema(
         "GetConversationMessageLinkResource",
         "Get a Link of a Message",
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID, LINK_ID],
@@ -337,15 +337,15 @@ def _link_data(link: MessageLink, clicks: dict[int, int]) -> dict[str, Any]:
     }
 
 
-_CONVERSATION = "List/<list_id>/Conversation/<conversation_id>"
-_MESSAGE = f"{_CONVERSATION}/Message/<conversation_message_id>"
+CONVERSATION_ROUTE = "List/<list_id>/Conversation/<conversation_id>"
+MESSAGE_ROUTE = f"{CONVERSATION_ROUTE}/Message/<conversation_message_id>"
 urlpatterns = [
     route("List/<list_id>/Conversation", ConversationCollectionView.as_view()),
-    route(_CONVERSATION, ConversationView.as_view()),
-    route(f"{_CONVERSATION}/Summary", ConversationSummaryView.as_view()),
-    route(f"{_CONVERSATION}/Message", MessageCollectionView.as_view()),
-    route(_MESSAGE, MessageView.as_view()),
-    route(f"{_MESSAGE}/Summary", MessageSummaryView.as_view()),
-    route(f"{_MESSAGE}/Link", LinkCollectionView.as_view()),
-    route(f"{_MESSAGE}/Link/<conversation_message_link_id>", LinkView.as_view()),
+    route(CONVERSATION_ROUTE, ConversationView.as_view()),
+    route(f"{CONVERSATION_ROUTE}/Summary", ConversationSummaryView.as_view()),
+    route(f"{CONVERSATION_ROUTE}/Message", MessageCollectionView.as_view()),
+    route(MESSAGE_ROUTE, MessageView.as_view()),
+    route(f"{MESSAGE_ROUTE}/Summary", MessageSummaryView.as_view()),
+    route(f"{MESSAGE_ROUTE}/Link", LinkCollectionView.as_view()),
+    route(f"{MESSAGE_ROUTE}/Link/<conversation_message_link_id>", LinkView.as_view()),
 ]
