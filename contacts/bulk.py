@@ -3,13 +3,16 @@
 Django's ``bulk_update`` builds a ``CASE WHEN id = … THEN …`` expression per
 field, which costs more Python time than the database spends on the update.
 :func:`update_rows` joins the table to the new values instead: on PostgreSQL
-``UPDATE … FROM unnest(<one array per column>)``, on SQLite (3.33+) ``WITH
-v(id, …) AS (VALUES …) UPDATE … FROM v``. :func:`insert_rows` inserts with
+``UPDATE … FROM jsonb_array_elements(<one JSON document>)``, on SQLite
+(3.33+) ``WITH v(id, …) AS (VALUES …) UPDATE … FROM v``. :func:`insert_rows` inserts with
 COPY on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
+import math
 from collections.abc import Sequence
 
 from django.db import connections, models, router
@@ -27,32 +30,72 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
     meta = model._meta
     columns = [meta.get_field(name) for name in fields]
     if connection.vendor == "postgresql":
-        _update_unnest(connection, meta, columns, objs)
+        _update_json(connection, meta, columns, objs)
     else:
         _update_values(connection, meta, columns, objs)
 
 
-def _update_unnest(connection, meta, columns: list[models.Field], objs) -> None:
-    # One array per column, whatever the number of rows: the statement stays
-    # short, where a VALUES list of thousands of placeholders costs the
-    # driver more time to parse than the server needs for the update.
+def _update_json(connection, meta, columns: list[models.Field], objs) -> None:
+    # The new values travel as one JSON document (an array per row): the
+    # statement stays short whatever the number of rows, and ``json.dumps``
+    # (C) writes it far faster than the driver quotes thousands of parameters
+    # or array elements one by one.
     quote = connection.ops.quote_name
     pk = meta.pk
-    everything = [pk, *columns]
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in everything)
-    names = ", ".join(quote(f.column) for f in everything)
-    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns)
+    values, assignments, converters = [f"(r->>0)::{pk.db_type(connection)} AS c0"], [], []
+    for n, field in enumerate(columns, start=1):
+        if isinstance(field, models.JSONField) and field.encoder is None:
+            value = f"NULLIF(r->{n}, 'null'::jsonb)"  # the document itself; null is SQL NULL
+        elif isinstance(field, models.JSONField):
+            value = f"(r->>{n})::jsonb"  # written by the field's own encoder
+        else:
+            value = f"(r->>{n})::{field.db_type(connection)}"
+        values.append(f"{value} AS c{n}")
+        assignments.append(f"{quote(field.column)} = v.c{n}")
+        converters.append(_json_converter(field))
+    rows = [
+        [obj.pk, *(convert(getattr(obj, f.attname)) for f, convert in zip(columns, converters))]
+        for obj in objs
+    ]
     table = quote(meta.db_table)
-    params = [[obj.pk for obj in objs]]
-    params.extend(
-        [f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in objs] for f in columns
-    )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v({names}) "
-            f"WHERE {table}.{quote(pk.column)} = v.{quote(pk.column)}",
-            params,
+            f"UPDATE {table} SET {', '.join(assignments)} FROM (SELECT {', '.join(values)} "
+            f"FROM jsonb_array_elements(%s::jsonb) AS r) AS v "
+            f"WHERE {table}.{quote(pk.column)} = v.c0",
+            [json.dumps(rows, separators=(",", ":"))],
         )
+
+
+def _json_converter(field: models.Field):
+    """A function turning the field's Python value into what JSON carries
+    and PostgreSQL reads back as the column's type."""
+    if isinstance(field, models.JSONField):
+        encoder = field.encoder
+        if encoder is None:
+            return field.get_prep_value  # nested as it is; json.dumps refuses what Django would
+
+        def convert_json(value: object) -> str | None:
+            value = field.get_prep_value(value)
+            return None if value is None else json.dumps(value, cls=encoder)
+
+        return convert_json
+
+    def convert(value: object) -> object:
+        value = field.get_prep_value(value)
+        if value is None or isinstance(value, str | int | bool):
+            return value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else str(value)  # JSON has no NaN; SQL does
+        if isinstance(value, datetime.timedelta):
+            return f"{value.total_seconds()} seconds"
+        if isinstance(value, datetime.date | datetime.time):  # datetimes too
+            return value.isoformat()
+        if isinstance(value, bytes | memoryview):
+            return "\\x" + bytes(value).hex()
+        return str(value)  # Decimal, UUID
+
+    return convert
 
 
 def _update_values(connection, meta, columns: list[models.Field], objs) -> None:

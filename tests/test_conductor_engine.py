@@ -425,3 +425,41 @@ def test_a_refused_recipient_waits_for_the_next_run_and_the_others_are_sent(shop
     }
     assert "550" in Delivery.objects.get(contact__email="bob@example.com").error
     assert sorted(m["To"] for m in smtp_server.messages) == ["ada@example.com", "cy@example.com"]
+
+
+def test_lines_starting_with_a_dot_arrive_intact(shop, smtp_server):
+    from tests.tracking_helpers import publish_mailing, text_of
+
+    message = publish_mailing(shop)
+    text = ".starts with a dot\n.\n..two dots\nlast line ends without a newline."
+    Message.objects.filter(pk=message.pk).update(
+        text_body=text + "{{ links.unsubscribe }}", html_body=""
+    )
+    subscribe_contact(email_list=shop, email="dot@example.com", method="API")
+    run_due()
+    (email,) = smtp_server.messages
+    assert text_of(email).replace("\r\n", "\n").startswith(text)
+    assert Delivery.objects.get().status == DeliveryStatus.SENT
+
+
+def test_sending_takes_as_many_queries_for_twelve_emails_as_for_two(shop, smtp_server):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from conductor.engine.claims import claim_due
+    from conductor.engine.delivery import send_deliveries
+    from conductor.engine.runner import run_claimed
+    from tests.tracking_helpers import publish_mailing
+
+    publish_mailing(shop)
+    queries = []
+    for batch in (1, 2, 12):  # the first email also records the message's links
+        for n in range(batch):
+            subscribe_contact(email_list=shop, email=f"{batch}-{n}@example.com", method="API")
+        while (token := claim_due(100)) is not None:
+            run_claimed(token)
+        with CaptureQueriesContext(connection) as captured:
+            assert send_deliveries() == batch
+        queries.append(len(captured))
+    assert queries[1] == queries[2], queries
+    assert len(smtp_server.messages) == 15

@@ -2,8 +2,9 @@
 
 A Message step writes a ``Delivery`` with its step run; after that commits,
 a worker claims a batch (Pending → Sending under a lease, SKIP LOCKED),
-skips the addresses that may not be mailed now, renders and sends the rest
-over one SMTP connection, and marks them Sent a few at a time. A worker that
+skips the addresses that may not be mailed now, renders the rest and sends
+them over ``EMAIL_CONNECTIONS`` connections at once (``senders``), and marks
+them Sent a few at a time. A worker that
 dies between the claim and the mark leaves them Sending: when the lease runs
 out they are marked Failed, never sent again (the server may have taken
 them). An email that could not be sent (server down) goes back to Pending.
@@ -12,10 +13,11 @@ them). An email that could not be sent (server down) goes back to Pending.
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.core.mail import get_connection
+from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import transaction
@@ -23,7 +25,8 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from conductor.engine.claims import lease
-from conductor.models import Delivery, DeliveryStatus
+from conductor.engine.senders import Senders, ServerGone
+from conductor.models import Delivery, DeliveryStatus, Message
 from conductor.tracking.mime import CampaignEmail
 from conductor.tracking.render import MessageTemplates, build_email, merge_fields
 from contacts.bulk import update_rows
@@ -33,8 +36,19 @@ from lists.models import List, ProfileField
 
 logger = logging.getLogger(__name__)
 
-BATCH = 200
-MARK_EVERY = 50
+BATCH = 500
+MARK_EVERY = 100
+DELIVERY_FIELDS = [
+    "message_id",
+    "contact__list_id",
+    "contact__email",
+    "contact__email_key",
+    "contact__state",
+    "contact__profile",
+    "step_run__enrollment__conversation_id",
+    "step_run__enrollment__trigger_kind",
+    "step_run__enrollment__trigger_details",
+]
 
 
 def blocked_addresses(email_list: List, contacts: Iterable[Contact]) -> dict[str, str]:
@@ -58,31 +72,16 @@ def queue_deliveries() -> None:
 
 
 def send_deliveries(limit: int = BATCH) -> int:
-    """Claim up to ``limit`` pending deliveries and send them over one SMTP
-    connection; returns how many were sent."""
+    """Claim up to ``limit`` pending deliveries and send them over
+    ``EMAIL_CONNECTIONS`` connections; returns how many were sent."""
     _fail_abandoned()
     claimed = _claim(limit)
     if not claimed:
         return 0  # no connection to open: conversations without emails never need SMTP
-    deliveries = list(
-        Delivery.objects.select_related("message", "contact__list", "step_run__enrollment")
-        .filter(pk__in=claimed)
-        .order_by("created_at", "pk")
-    )
-    sendable = _skip_blocked(deliveries)
+    sendable = _skip_blocked(_load(claimed))
     if not sendable:
         return 0
-    try:
-        smtp = get_connection()
-        smtp.open()
-    except Exception as error:  # the server is down: nothing went out, try again later
-        logger.warning("conductor: cannot reach the mail server: %s", error)
-        _release(sendable, error)
-        return 0
-    try:
-        return _send_all(sendable, smtp)
-    finally:
-        smtp.close()
+    return _send_all(sendable)
 
 
 def _claim(limit: int) -> list[int]:
@@ -100,6 +99,24 @@ def _claim(limit: int) -> list[int]:
                 status=DeliveryStatus.SENDING, claim_expires_at=timezone.now() + lease()
             )
     return ids
+
+
+def _load(ids: list[int]) -> list[Delivery]:
+    """The claimed deliveries with what sending reads of their contacts and
+    enrollments (only that: most of a batch's time would otherwise go into
+    building model instances); their messages and lists, one each."""
+    deliveries = list(
+        Delivery.objects.select_related("contact", "step_run__enrollment")
+        .only(*DELIVERY_FIELDS)
+        .filter(pk__in=ids)
+        .order_by("created_at", "pk")
+    )
+    messages = Message.objects.in_bulk({d.message_id for d in deliveries})
+    lists = List.objects.in_bulk({d.contact.list_id for d in deliveries})
+    for delivery in deliveries:
+        delivery.message = messages[delivery.message_id]
+        delivery.contact.list = lists[delivery.contact.list_id]
+    return deliveries
 
 
 def _skip_blocked(deliveries: list[Delivery]) -> list[Delivery]:
@@ -128,65 +145,84 @@ def _skip_blocked(deliveries: list[Delivery]) -> list[Delivery]:
     return sendable
 
 
-def _send_all(deliveries: list[Delivery], smtp: BaseEmailBackend) -> int:
+def _send_all(deliveries: list[Delivery]) -> int:
     templates: dict[int, MessageTemplates] = {}  # by message
     fields: dict[int, list[ProfileField]] = {}  # by list
     sent: list[Delivery] = []
     total = 0
-    for index, delivery in enumerate(deliveries):
-        try:
-            message, list_id = delivery.message, delivery.contact.list_id
-            if message.pk not in templates:
-                templates[message.pk] = MessageTemplates(message)
-            if list_id not in fields:
-                fields[list_id] = list(ProfileField.objects.filter(list_id=list_id))
-            delivery.merge_context = merge_fields(delivery, fields[list_id])
-            email = build_email(delivery, templates=templates[message.pk])
-        except Exception as error:  # a template error: this email only
-            logger.warning("conductor: delivery %s not rendered: %s", delivery.pk, error)
-            _release([delivery], error)
-            continue
-        try:
-            _send_one(email, smtp)
-        except Exception as error:  # refused, or the connection dropped
-            logger.warning("conductor: delivery %s not sent: %s", delivery.pk, error)
-            _release([delivery], error)
-            if not _reconnect(smtp):  # the server is gone: the rest wait for the next run
-                _release(deliveries[index + 1 :], error)
+
+    def record(results: Iterable[tuple[Delivery, Exception | None]]) -> None:
+        nonlocal sent, total
+        for delivery, error in results:
+            if error is not None:
+                logger.warning("conductor: delivery %s not sent: %s", delivery.pk, error)
+                _release([delivery], error)
+                continue
+            delivery.status, delivery.sent_at = DeliveryStatus.SENT, timezone.now()
+            delivery.error = ""
+            sent.append(delivery)
+            # Marked in small groups: a worker dying mid-batch fails (never
+            # resends) at most this many emails that did go out, not the batch.
+            if len(sent) == MARK_EVERY:
+                total += _mark_sent(sent)
+                sent = []
+
+    with Senders(min(settings.EMAIL_CONNECTIONS, len(deliveries)), _send_one) as senders:
+        for index, delivery in enumerate(deliveries):
+            try:
+                message, list_id = delivery.message, delivery.contact.list_id
+                if message.pk not in templates:
+                    templates[message.pk] = MessageTemplates(message)
+                if list_id not in fields:
+                    fields[list_id] = list(ProfileField.objects.filter(list_id=list_id))
+                delivery.merge_context = merge_fields(delivery, fields[list_id])
+                email = build_email(delivery, templates=templates[message.pk])
+            except Exception as error:  # a template error: this email only
+                logger.warning("conductor: delivery %s not rendered: %s", delivery.pk, error)
+                _release([delivery], error)
+                continue
+            if not senders.put(delivery, email):  # the server is gone: the rest wait
+                _release(deliveries[index:], ServerGone(str(senders.last_error)))
                 break
-            continue
-        delivery.status, delivery.sent_at, delivery.error = DeliveryStatus.SENT, timezone.now(), ""
-        sent.append(delivery)
-        # Marked in small groups: a worker dying mid-batch fails (never resends)
-        # at most this many emails that did go out, not the whole batch.
-        if len(sent) == MARK_EVERY:
-            total += _mark_sent(sent)
-            sent = []
+            record(senders.finished())
+        record(senders.close())
     return total + _mark_sent(sent)
-
-
-def _reconnect(smtp: BaseEmailBackend) -> bool:
-    """A fresh connection after a failed send (a refused recipient may leave
-    the session in any state); False when the server cannot be reached."""
-    try:
-        smtp.close()
-        smtp.open()
-    except Exception as error:
-        logger.warning("conductor: cannot reach the mail server: %s", error)
-        return False
-    return True
 
 
 def _send_one(email: CampaignEmail, smtp: BaseEmailBackend) -> None:
     envelope = [email.envelope_from, *email.to]
     if isinstance(smtp, SmtpBackend) and smtp.connection and all(a.isascii() for a in envelope):
-        # Django's SMTP backend would parse both addresses again (a third of
-        # a millisecond each); these are the platform's own, already valid.
-        raw = email.message().as_bytes(linesep="\r\n")
-        smtp.connection.sendmail(email.envelope_from, email.to, raw)
+        _smtp_send(smtp.connection, email.envelope_from, email.to, email.message().as_bytes("\r\n"))
         return
     email.connection = smtp
     email.send()
+
+
+def _smtp_send(connection: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes) -> None:
+    """``smtplib``'s ``sendmail`` for the platform's own addresses, already
+    valid and ASCII: ``sendmail`` parses each address again (a third of a
+    millisecond each) and runs two regular expressions over the email."""
+    connection.ehlo_or_helo_if_needed()
+    code, reply = connection.docmd("MAIL", f"FROM:<{sender}>")
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    for recipient in recipients:
+        code, reply = connection.docmd("RCPT", f"TO:<{recipient}>")
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    code, reply = connection.docmd("DATA")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    # RFC 5321 4.5.2: a line starting with "." gets another; "." alone ends the data.
+    data = raw.replace(b"\n.", b"\n..")
+    if data.startswith(b"."):
+        data = b"." + data
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    connection.send(data + b".\r\n")
+    code, reply = connection.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
 
 
 def _mark_sent(deliveries: list[Delivery]) -> int:
