@@ -53,10 +53,8 @@ def _update_json(connection, meta, columns: list[models.Field], objs) -> None:
         values.append(f"{value} AS c{n}")
         assignments.append(f"{quote(field.column)} = v.c{n}")
         converters.append(_json_converter(field))
-    rows = [
-        [obj.pk, *(convert(getattr(obj, f.attname)) for f, convert in zip(columns, converters))]
-        for obj in objs
-    ]
+    readers = [(f.attname, convert) for f, convert in zip(columns, converters, strict=True)]
+    rows = [[obj.pk, *(convert(getattr(obj, name)) for name, convert in readers)] for obj in objs]
     table = quote(meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -59,9 +59,7 @@ def subscribe(shop, count: int) -> list[str]:
     return addresses
 
 
-def test_a_worker_sends_over_email_connections_at_once_each_email_once(
-    shop, slow_server, settings
-):
+def test_a_worker_sends_over_email_connections_at_once_each_email_once(shop, slow_server, settings):
     settings.EMAIL_CONNECTIONS = 3
     publish_mailing(shop)
     addresses = subscribe(shop, 12)
