@@ -6,6 +6,9 @@ from __future__ import annotations
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+# Registers the OpenAPI security scheme; here, not in AppConfig.ready, so
+# workers, which never describe the API, do not load drf-spectacular.
+from api import schema  # noqa: F401
 from api.errors import unknown_route
 from api.views import (
     contact_fields,

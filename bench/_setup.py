@@ -29,6 +29,17 @@ def fresh_database(engine: str) -> Iterator[str]:
             yield f"sqlite:///{directory}/bench.sqlite3"
 
 
+def precompile() -> None:
+    """Write the platform's bytecode, as a deployment does (``compileall``):
+    the worker processes a benchmark starts then load it instead of
+    compiling some two hundred modules each, also where
+    ``PYTHONDONTWRITEBYTECODE`` is set (it stops writing, not reading)."""
+    import compileall
+
+    for package in ("api", "config", "conductor", "contacts", "integrations", "lists"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 def start_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("SECRET_KEY", "benchmark-only")
@@ -39,3 +50,4 @@ def start_django(url: str) -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+    precompile()

@@ -4,8 +4,8 @@ Django's ``bulk_update`` builds a ``CASE WHEN id = … THEN …`` expression per
 field, which costs more Python time than the database spends on the update.
 :func:`update_rows` joins the table to the new values instead: on PostgreSQL
 ``UPDATE … FROM jsonb_array_elements(<one JSON document>)``, on SQLite
-(3.33+) ``WITH v(id, …) AS (VALUES …) UPDATE … FROM v``. :func:`insert_rows` inserts with
-COPY on PostgreSQL.
+(3.33+) ``WITH v(id, …) AS (VALUES …) UPDATE … FROM v``. :func:`insert_rows` and
+:func:`create_rows` insert with COPY on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -145,3 +145,41 @@ def insert_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
                 copy.write_row(
                     [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
                 )
+
+
+def create_rows(objs: Sequence[models.Model]) -> Sequence[models.Model]:
+    """Insert unsaved ``objs`` (all of one model, with an auto-increment
+    primary key) and give each its id, like ``bulk_create``.
+
+    On PostgreSQL the ids are taken from the table's sequence in one query
+    and the rows loaded with COPY: for a batch of a thousand rows, several
+    times quicker than the ``INSERT … RETURNING`` Django compiles.
+    """
+    if not objs:
+        return objs
+    model = type(objs[0])
+    meta = model._meta
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql" or not isinstance(meta.pk, models.AutoField):
+        return model.objects.bulk_create(objs)
+    for obj in objs:  # as bulk_create: related objects saved since they were assigned
+        obj._prepare_related_fields_for_save(operation_name="create_rows")
+    quote = connection.ops.quote_name
+    columns = list(meta.concrete_fields)
+    names = ", ".join(quote(f.column) for f in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objs)],
+        )
+        for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+            obj.pk = pk
+        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row(
+                    [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in columns]
+                )
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, alias
+    return objs

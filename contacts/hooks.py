@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from django.db import transaction
 from django.dispatch import Signal
 
+from contacts.bulk import create_rows
 from contacts.models import Activity
 
 #: Sent with ``activities=QuerySet[Activity]`` (one batch, already inserted)
@@ -50,7 +51,7 @@ def record_activities(activities: Sequence[Activity]) -> list[Activity]:
     # transaction anyway, and a savepoint is two more round trips per call.
     with transaction.atomic(savepoint=False):
         for start in range(0, len(activities), BATCH_SIZE):
-            batch = Activity.objects.bulk_create(activities[start : start + BATCH_SIZE])
+            batch = create_rows(activities[start : start + BATCH_SIZE])
             _send(
                 [a.pk for a in batch],
                 list_ids=frozenset(a.list_id for a in batch),

@@ -82,3 +82,33 @@ def test_insert_rows_writes_the_given_fields():
     assert sorted(Coupon.objects.filter(pool=pool).values_list("code", "expires_on")) == sorted(
         (text, datetime.date(2027, 1, 2)) for text in AWKWARD
     )
+
+
+def test_create_rows_gives_each_object_the_id_of_its_row():
+    from contacts.bulk import create_rows
+    from contacts.models import Activity, ActivityKind
+
+    email_list = ListFactory()
+    contact = Contact(list=email_list, email="late@example.com", state="Subscribed")
+    activities = [
+        Activity(
+            contact=contact,  # saved only after it was assigned, as bulk_create allows
+            list_id=email_list.pk,
+            email=contact.email,
+            kind=ActivityKind.PROFILE_UPDATED,
+            details={"n": n, "text": AWKWARD[n % len(AWKWARD)]},
+        )
+        for n in range(1200)
+    ]
+    contact.subscribed_at = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    contact.save()
+    assert all(a is b for a, b in zip(create_rows(activities), activities, strict=True))
+    assert len({a.pk for a in activities}) == 1200
+    for activity in activities:
+        assert not activity._state.adding
+    stored = {a.pk: a for a in Activity.objects.filter(contact=contact)}
+    assert sorted(stored) == sorted(a.pk for a in activities)
+    for activity in activities:
+        assert stored[activity.pk].details == activity.details
+        assert stored[activity.pk].occurred_at == activity.occurred_at
+    assert create_rows([]) == []

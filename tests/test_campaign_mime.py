@@ -58,3 +58,18 @@ def test_a_newline_in_a_header_is_refused():
     )
     with pytest.raises(BadHeaderError):
         message.message()
+
+
+def test_ascii_with_short_lines_goes_7bit_and_anything_else_quoted_printable():
+    message = CampaignEmail(
+        subject="Hi", body="Plain ASCII\n.dot\n", from_email="a@x.example", to=["b@y.example"]
+    )
+    message.attach_alternative("<p>" + "x" * 950 + "</p>", "text/html")
+    got = parsed(message)
+    text, html = (got.get_body(preferencelist=(kind,)) for kind in ("plain", "html"))
+    assert text["Content-Transfer-Encoding"] == "7bit"
+    assert text.get_content() == "Plain ASCII\n.dot\n"
+    assert html["Content-Transfer-Encoding"] == "quoted-printable"  # a line over 900
+    assert html.get_content() == "<p>" + "x" * 950 + "</p>"
+    nul = parsed(CampaignEmail(subject="Hi", body="a\0b", from_email="a@x.example", to=["b@y"]))
+    assert nul["Content-Transfer-Encoding"] == "quoted-printable"

@@ -196,3 +196,16 @@ def test_links_of_sent_emails_survive_a_secret_key_rotation(settings):
     settings.SECRET_KEY_FALLBACKS = ["old-" + "k" * 50]
     assert read_token("click", token) == [12, 34]
     assert read_token("click", token.replace("12", "13", 1)) is None
+
+
+def test_a_token_is_hmac_sha256_of_its_ids_so_links_already_sent_keep_working(settings):
+    import base64
+    import hashlib
+    import hmac
+
+    key = hashlib.sha256(f"conductor.tracking.click:{settings.SECRET_KEY}".encode()).digest()
+    mac = hmac.new(key, b"12-34", hashlib.sha256).digest()[:16]
+    assert make_token("click", 12, 34) == "12-34." + base64.urlsafe_b64encode(mac).decode().rstrip(
+        "="
+    )
+    assert read_token("click", make_token("click", 12, 34)) == [12, 34]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from conductor.models import Enrollment, Step, StepRun, Version
+from contacts.bulk import create_rows
 
 
 class VersionSteps:
@@ -48,7 +49,7 @@ class StepBatch:
     def runs(self) -> dict[int, StepRun]:
         """The runs, saved now: for a unit whose rows refer to them (a
         delivery, a coupon)."""
-        StepRun.objects.bulk_create(list(self.pending.values()))
+        create_rows(list(self.pending.values()))
         self.saved = True
         return self.pending
 

@@ -21,7 +21,14 @@ from django.utils import timezone
 from conductor.engine.arrival import enter
 from conductor.engine.batch import StepBatch, VersionSteps
 from conductor.engine.outcomes import NEXT, Finish, Hold, JumpTo, Outcome
-from conductor.models import Enrollment, EnrollmentState, StepOutcome, StepRun, Version
+from conductor.models import (
+    Conversation,
+    Enrollment,
+    EnrollmentState,
+    StepOutcome,
+    StepRun,
+    Version,
+)
 from contacts.bulk import insert_rows, update_rows
 
 logger = logging.getLogger(__name__)
@@ -109,14 +116,19 @@ def _locked(token: str) -> list[Enrollment]:
     enrollments = list(
         Enrollment.objects.select_for_update(of=("self", "contact"))
         .filter(claim_token=token, state=EnrollmentState.ACTIVE, due_at__lte=timezone.now())
-        .select_related("contact", "conversation__list")
+        .select_related("contact")
         .order_by("contact_id", "pk")
     )
     # One object per contact: a contact in two conversations of this claim
-    # must see the profile the other just wrote.
+    # must see the profile the other just wrote. One per conversation too,
+    # loaded once rather than joined to each of a thousand rows.
     contacts = {}
+    conversations = Conversation.objects.select_related("list").in_bulk(
+        {e.conversation_id for e in enrollments}
+    )
     for enrollment in enrollments:
         enrollment.contact = contacts.setdefault(enrollment.contact_id, enrollment.contact)
+        enrollment.conversation = conversations[enrollment.conversation_id]
     return enrollments
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,6 +32,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 logger = logging.getLogger(__name__)
 
 _STOP = object()
+SWITCH_INTERVAL = 0.0005
 
 
 class ServerGone(Exception):
@@ -57,6 +59,11 @@ class Senders:
         ]
 
     def __enter__(self) -> Senders:
+        # A sender whose reply has come in waits for the interpreter lock
+        # while the main thread renders: up to the switch interval (5 ms),
+        # four times an email. A shorter interval keeps the server busy.
+        self.switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         for thread in self.threads:
             thread.start()
         return self
@@ -64,6 +71,7 @@ class Senders:
     def __exit__(self, *exc_info: object) -> None:
         for _ in self.close():  # the caller's error: let the threads end
             pass
+        sys.setswitchinterval(self.switch_interval)
 
     def put(self, key: Any, email: Any) -> bool:
         """Hand over one email (blocks while every connection is busy);

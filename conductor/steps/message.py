@@ -13,6 +13,7 @@ from conductor.engine.delivery import blocked_addresses, queue_deliveries
 from conductor.engine.outcomes import NEXT, Finish, Outcome
 from conductor.models import Delivery, Step
 from conductor.steps.context import VersionContext, label, whole_number
+from contacts.bulk import create_rows
 from contacts.models import SubscriptionState
 
 
@@ -66,7 +67,7 @@ def run(batch: StepBatch) -> dict[int, Outcome]:
             )
         )
         outcomes[enrollment.pk] = NEXT
-    Delivery.objects.bulk_create(deliveries)
+    create_rows(deliveries)
     if deliveries:
         transaction.on_commit(queue_deliveries)
     return outcomes

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
 
 LONGEST_PLAIN_HEADER = 900  # SMTP allows 998 characters a line; fold well before
+LONGEST_7BIT_LINE = 900
 
 
 class CampaignEmail(EmailMultiAlternatives):
@@ -40,20 +41,16 @@ class CampaignEmail(EmailMultiAlternatives):
         lines = [_header(name, value) for name, value in headers]
         html = next((content for content, kind in self.alternatives if kind == "text/html"), None)
         if html is None:
-            lines += [*_part_headers("plain"), "", _body(self.body)]
+            lines += _part("plain", self.body)
         else:
             boundary = f"=_{secrets.token_hex(12)}"
             lines += [
                 f'Content-Type: multipart/alternative; boundary="{boundary}"',
                 "",
                 f"--{boundary}",
-                *_part_headers("plain"),
-                "",
-                _body(self.body),
+                *_part("plain", self.body),
                 f"--{boundary}",
-                *_part_headers("html"),
-                "",
-                _body(html),
+                *_part("html", html),
                 f"--{boundary}--",
                 "",
             ]
@@ -83,13 +80,20 @@ def _header(name: str, value: str) -> str:
     return f"{name}: {encoded}"
 
 
-def _part_headers(subtype: str) -> list[str]:
+def _part(subtype: str, text: str) -> list[str]:
+    """A text part's headers, blank line and body. ASCII with short lines
+    goes as it is (7bit); anything else quoted-printable, which keeps every
+    line short and every byte ASCII whatever the server supports."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if text.isascii() and "\0" not in text and all(len(n) <= LONGEST_7BIT_LINE for n in lines):
+        encoding, body = "7bit", text
+    else:
+        encoding = "quoted-printable"
+        body = binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii")
     return [
         f'Content-Type: text/{subtype}; charset="utf-8"',
-        "Content-Transfer-Encoding: quoted-printable",
+        f"Content-Transfer-Encoding: {encoding}",
+        "",
+        body,
     ]
-
-
-def _body(text: str) -> str:
-    normalised = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
-    return binascii.b2a_qp(normalised, istext=True).decode("ascii")

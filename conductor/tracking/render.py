@@ -137,8 +137,8 @@ def _with_html_footer(
     if "links.unsubscribe" not in message.html_body:
         extra += (
             '<p style="font-size:12px;color:#666">'
-            f'<a href="{escape(page_links["browser"])}">View in your browser</a> · '
-            f'<a href="{escape(page_links["pass_along"])}">Forward to a friend</a> · '
+            f'<a href="{escape(page_links["browser"])}">View in your browser</a> &middot; '
+            f'<a href="{escape(page_links["pass_along"])}">Forward to a friend</a> &middot; '
             f'<a href="{escape(page_links["unsubscribe"])}">Unsubscribe</a></p>'
         )
     if delivery is not None:

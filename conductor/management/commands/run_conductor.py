@@ -11,6 +11,9 @@ from conductor.engine.tasks import BATCH, run_due
 
 
 class Command(BaseCommand):
+    # A worker is started often and by the dozen; the system checks belong to
+    # deployment (``migrate``, ``check --deploy``), not to every start.
+    requires_system_checks: list[str] = []
     help = (
         "Advance every enrollment that is due and send its emails. With --once, exit when "
         "nothing is due; otherwise keep polling. Safe to run on many machines at once."

@@ -11,6 +11,9 @@ from integrations.segment.delivery import Deliverer
 
 
 class Command(BaseCommand):
+    # A worker is started often and by the dozen; the system checks belong to
+    # deployment (``migrate``, ``check --deploy``), not to every start.
+    requires_system_checks: list[str] = []
     help = (
         "Send the Segment outbox. With --once, exit when nothing is due (messages waiting for "
         "a retry are left to later runs); otherwise keep polling. Safe to run on many machines "
