@@ -112,3 +112,13 @@ def test_create_rows_gives_each_object_the_id_of_its_row():
         assert stored[activity.pk].details == activity.details
         assert stored[activity.pk].occurred_at == activity.occurred_at
     assert create_rows([]) == []
+
+
+def test_json_strings_match_exactly_the_values_given():
+    from contacts.bulk import json_strings
+
+    contacts = ContactFactory.create_batch(4, list=ListFactory())
+    wanted = [contacts[0].email, contacts[2].email, "nobody@example.com", 'it\'s "odd"']
+    found = Contact.objects.filter(email__in=json_strings(wanted))
+    assert sorted(found.values_list("email", flat=True)) == sorted(wanted[:2])
+    assert not Contact.objects.filter(email__in=json_strings([])).exists()

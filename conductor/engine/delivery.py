@@ -29,7 +29,7 @@ from conductor.engine.senders import Senders, ServerGone
 from conductor.models import Delivery, DeliveryStatus, Message
 from conductor.tracking.mime import CampaignEmail
 from conductor.tracking.render import MessageTemplates, build_email, merge_fields
-from contacts.bulk import update_rows
+from contacts.bulk import json_strings, update_rows
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind, Ban, Contact, SubscriptionState, Suppression
 from lists.models import List, ProfileField
@@ -55,13 +55,10 @@ def blocked_addresses(email_list: List, contacts: Iterable[Contact]) -> dict[str
     """``{address: reason}`` of these contacts' addresses that are banned from
     the list or suppressed."""
     emails = [c.email for c in contacts]
-    blocked = {
-        e: "the address is suppressed"
-        for e in Suppression.objects.filter(email__in=emails).values_list("email", flat=True)
-    }
-    for email in Ban.objects.filter(list=email_list, email__in=emails).values_list(
-        "email", flat=True
-    ):
+    suppressed = Suppression.objects.filter(email__in=json_strings(emails))
+    blocked = {e: "the address is suppressed" for e in suppressed.values_list("email", flat=True)}
+    banned = Ban.objects.filter(list=email_list, email__in=json_strings(emails))
+    for email in banned.values_list("email", flat=True):
         blocked[email] = "the address is banned"
     return blocked
 
