@@ -223,7 +223,10 @@ class Enrollment(models.Model):
         Conversation, on_delete=models.CASCADE, related_name="enrollments"
     )
     version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="enrollments")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="enrollments")
+    # Indexed by enrollment_contact below; the foreign key's own index would be a twin.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="enrollments", db_index=False
+    )
     trigger_kind = models.CharField(max_length=20, choices=TriggerKind.choices)
     trigger = models.ForeignKey(
         Trigger, on_delete=models.SET_NULL, null=True, blank=True, related_name="enrollments"
@@ -231,8 +234,15 @@ class Enrollment(models.Model):
     #: What brought the contact in (the event's data, the old address…), for merge fields.
     trigger_details = models.JSONField(default=dict, blank=True)
     thread = models.ForeignKey(Thread, on_delete=models.PROTECT, related_name="enrollments")
+    # Indexed by enrollment_step_state, which leads with it: an enrollment
+    # moves on every step, and each index is one more write per move.
     step = models.ForeignKey(
-        Step, on_delete=models.PROTECT, null=True, blank=True, related_name="enrollments"
+        Step,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enrollments",
+        db_index=False,
     )
     state = models.CharField(
         max_length=10, choices=EnrollmentState.choices, default=EnrollmentState.ACTIVE
@@ -296,9 +306,14 @@ class StepRun(models.Model):
     """The log of every step a contact passed: one row per enrollment and
     visit, so a step can never run twice for the same visit."""
 
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="runs")
+    # Both indexed by the composite indexes below that lead with them: a
+    # step run is written for every step a contact passes, and every index
+    # is one more write.
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="runs", db_index=False
+    )
     visit = models.PositiveIntegerField()
-    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="runs")
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="runs", db_index=False)
     outcome = models.CharField(max_length=12, choices=StepOutcome.choices)
     ran_at = models.DateTimeField(default=timezone.now)
     details = models.JSONField(default=dict, blank=True)
