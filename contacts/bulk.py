@@ -246,8 +246,18 @@ def _copy_reader(field: models.Field, connection, *, adding: bool):
 def json_strings(values: Iterable[str]) -> RawSQL:
     """A subquery of ``values`` for ``field__in=``, sent as one JSON
     parameter: with hundreds of values, much cheaper than a placeholder
-    each (which Django prepares and the driver quotes one by one)."""
+    each (which Django prepares and the driver parses and quotes one by
+    one; ten thousand of them take the driver a quarter of a second)."""
+    return _json_values(values, "text")
+
+
+def json_ids(values: Iterable[int]) -> RawSQL:
+    """:func:`json_strings` for integer ids."""
+    return _json_values(values, "bigint")
+
+
+def _json_values(values: Iterable[object], kind: str) -> RawSQL:
     document = json.dumps(list(values))
     if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
-        return RawSQL("SELECT jsonb_array_elements_text(%s::jsonb)", [document])
+        return RawSQL(f"SELECT (jsonb_array_elements_text(%s::jsonb))::{kind}", [document])
     return RawSQL("SELECT value FROM json_each(%s)", [document])

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from django.db import transaction
 from django.dispatch import Signal
 
-from contacts.bulk import create_rows
+from contacts.bulk import create_rows, json_ids
 from contacts.models import Activity
 
 #: Sent with ``activities=QuerySet[Activity]`` (one batch, already inserted)
@@ -84,7 +84,7 @@ def _send(
     # with nothing to do for those can return without a query.
     activities_recorded.send(
         sender=Activity,
-        activities=Activity.objects.filter(pk__in=ids),
+        activities=Activity.objects.filter(pk__in=json_ids(ids)),
         list_ids=list_ids,
         kinds=kinds,
     )

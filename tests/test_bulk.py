@@ -122,3 +122,12 @@ def test_json_strings_match_exactly_the_values_given():
     found = Contact.objects.filter(email__in=json_strings(wanted))
     assert sorted(found.values_list("email", flat=True)) == sorted(wanted[:2])
     assert not Contact.objects.filter(email__in=json_strings([])).exists()
+
+
+def test_json_ids_match_exactly_the_ids_given():
+    from contacts.bulk import json_ids
+
+    contacts = ContactFactory.create_batch(3, list=ListFactory())
+    wanted = [contacts[0].pk, contacts[2].pk, 10**12]
+    found = Contact.objects.filter(pk__in=json_ids(wanted)).values_list("pk", flat=True)
+    assert sorted(found) == sorted(wanted[:2])
