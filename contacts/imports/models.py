@@ -146,9 +146,16 @@ class ImportRowResult(models.Model):
     """What happened to one row of an import file (row 1 is the first data row)."""
 
     pk = models.CompositePrimaryKey("list_import_id", "row_number")
-    # Indexed by the primary key, which it leads.
+    # Indexed by the primary key, which it leads. Written a million rows at a
+    # time, all of one import: no database-level foreign key, whose trigger
+    # would check that one import again for every row at commit. Deleting an
+    # import still deletes its rows, through Django's cascade.
     list_import = models.ForeignKey(
-        ListImport, on_delete=models.CASCADE, related_name="rows", db_index=False
+        ListImport,
+        on_delete=models.CASCADE,
+        related_name="rows",
+        db_index=False,
+        db_constraint=False,
     )
     row_number = models.PositiveIntegerField()
     email = models.CharField(max_length=254, blank=True, help_text="As given in the file.")
