@@ -61,19 +61,29 @@ def record_activities(activities: Sequence[Activity]) -> list[Activity]:
     return saved
 
 
-def announce_activities(ids: Iterable[int]) -> None:
+def announce_activities(
+    ids: Iterable[int],
+    *,
+    list_ids: frozenset[int] | None = None,
+    kinds: frozenset[str] | None = None,
+) -> None:
     """Notify the receivers of activities inserted by other means (set-based
-    imports), in batches. Must run in the transaction that inserted them."""
+    imports), in batches. Must run in the transaction that inserted them.
+
+    ``list_ids`` and ``kinds``, when given, must include every list and kind of
+    those activities: receivers skip their queries for the others (a million
+    rows of an import are a hundred batches, each otherwise asked once per
+    receiver what it holds)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("announce_activities must run inside the inserting transaction")
     batch: list[int] = []
     for activity_id in ids:
         batch.append(activity_id)
         if len(batch) == BATCH_SIZE:
-            _send(batch)
+            _send(batch, list_ids, kinds)
             batch = []
     if batch:
-        _send(batch)
+        _send(batch, list_ids, kinds)
 
 
 def _send(

@@ -317,6 +317,45 @@ def test_first_time_subscribers_of_an_import_reach_the_activity_hook(shop, engin
     assert sorted(seen) == [("subscribed", "a@example.com"), ("subscribed", "b@example.com")]
 
 
+def test_the_hints_given_to_the_activity_hook_cover_every_activity(shop, engine):
+    """Receivers skip their queries for lists and kinds a batch is said not to
+    hold: an import's hints must name all of its activities' lists and kinds."""
+    EventFactory(list=shop, name="Purchase")
+    ContactFactory(list=shop, email="old@example.com", profile={key(shop, "Points"): "1"})
+    ContactFactory(list=shop, email="leaving@example.com")
+    batches = []
+
+    def receiver(sender, activities, list_ids=None, kinds=None, **kwargs):
+        batches.append((set(activities.values_list("list_id", "kind")), list_ids, kinds))
+
+    activities_recorded.connect(receiver)
+    try:
+        do_import(
+            shop,
+            "email,Points,bought\nnew@example.com,2,9.99\nold@example.com,3,\n",
+            engine=engine,
+            event_map={"bought": "Purchase"},
+        )
+        do_import(
+            shop,
+            "email\nleaving@example.com\n",
+            engine=engine,
+            import_type=ImportType.REMOVE_SUBSCRIBERS,
+        )
+    finally:
+        activities_recorded.disconnect(receiver)
+    seen = set().union(*(pairs for pairs, _, _ in batches))
+    assert {kind for _, kind in seen} == {
+        ActivityKind.SUBSCRIBED,
+        ActivityKind.PROFILE_UPDATED,
+        ActivityKind.EVENT_FIRED,
+        ActivityKind.UNSUBSCRIBED,
+    }
+    for pairs, list_ids, kinds in batches:
+        assert list_ids is None or {list_id for list_id, _ in pairs} <= list_ids
+        assert kinds is None or {kind for _, kind in pairs} <= kinds
+
+
 def test_any_one_character_delimiter_works(shop, engine):
     done = do_import(shop, "email%Points\na@example.com%7\n", engine=engine, delimiter="%")
     assert done.status == ImportStatus.PROCESSING_COMPLETED, done.error

@@ -85,6 +85,7 @@ class PostgresImport(ImportPath):
             if activities_recorded.has_listeners()
             else "SELECT count(*) FROM logged"
         )
+        self.kinds: set[str] = set()  # of the activity written, for the hook's receivers
         self.params = {
             "list": self.list_id,
             "import": list_import.pk,
@@ -348,6 +349,7 @@ class PostgresImport(ImportPath):
         keep_new = f"INSERT INTO {NEW} SELECT id, email FROM inserted" if self.layout.events else ""
         if not keep_new:
             keep_new = "SELECT count(*) FROM inserted"
+        self.kinds.add(ActivityKind.SUBSCRIBED)
         self._sql(
             f"""
             WITH inserted AS (
@@ -398,6 +400,7 @@ class PostgresImport(ImportPath):
         )
 
     def _change_state(self, *, where: str, assign: str, kind: str, method: str) -> None:
+        self.kinds.add(kind)
         # "c.state = p.state": if another writer changed the contact since the
         # plan was made, the update re-checks the fresh row and leaves it be.
         self._sql(
@@ -431,6 +434,7 @@ class PostgresImport(ImportPath):
             merged = "(c.profile - coalesce(s.blanks, '{}')) || coalesce(s.new_values, '{}')"
         else:
             merged = "c.profile || coalesce(s.new_values, '{}')"
+        self.kinds.add(ActivityKind.PROFILE_UPDATED)
         self._sql(
             f"""
             WITH changed AS (
@@ -466,6 +470,7 @@ class PostgresImport(ImportPath):
         for n, (_, event) in enumerate(self.layout.events):
             if not event.is_active:
                 continue  # a blocked event does nothing
+            self.kinds.add(ActivityKind.EVENT_FIRED)
             self._sql(
                 f"""
                 WITH logged AS (
@@ -501,4 +506,6 @@ class PostgresImport(ImportPath):
             return
         self._sql(f"SELECT id FROM {ACTIVITY} ORDER BY id")
         ids = itertools.chain.from_iterable(iter(lambda: self.cursor.fetchmany(10_000), []))
-        announce_activities(row[0] for row in ids)
+        announce_activities(
+            (row[0] for row in ids), list_ids=frozenset({self.list_id}), kinds=frozenset(self.kinds)
+        )
