@@ -1,6 +1,9 @@
 """Imports follow Listrak's rules, on every import path (SPEC section 3)."""
 
+import re
+
 import pytest
+from django.db import connection
 
 from contacts.hooks import activities_recorded
 from contacts.imports.models import ImportStatus, ImportType, SegmentationImportType
@@ -8,7 +11,7 @@ from contacts.models import Activity, ActivityKind, Ban, Contact, SubscriptionSt
 from contacts.services import unsubscribe_contact
 from lists.models import EventStatus
 from tests.factories import ContactFactory, EventFactory
-from tests.imports_helpers import do_import, results
+from tests.imports_helpers import do_import, engines, results
 
 pytestmark = pytest.mark.django_db
 
@@ -184,6 +187,30 @@ def test_each_segmentation_type(shop, engine, segmentation_type, expected):
     }
 
 
+def test_the_profile_activity_names_each_change_with_its_old_and_new_value(shop, engine):
+    first, points, birthday = (key(shop, name) for name in ("First Name", "Points", "Birthday"))
+    ContactFactory(
+        list=shop, email="a@example.com", profile={first: 'Old "quoted" \\ ü', points: "3"}
+    )
+    do_import(
+        shop,
+        'email,First Name,Points,Birthday\na@example.com,"New, ""quoted"" ü\ttab",,1999-02-03\n',
+        engine=engine,
+        segmentation_type=SegmentationImportType.OVERWRITE,
+    )
+    (details,) = Activity.objects.filter(kind=ActivityKind.PROFILE_UPDATED).values_list(
+        "details", flat=True
+    )
+    assert details == {
+        "update_type": "Overwrite",
+        "changes": {
+            first: {"old": 'Old "quoted" \\ ü', "new": 'New, "quoted" ü\ttab'},
+            points: {"old": "3", "new": None},
+            birthday: {"old": None, "new": "1999-02-03"},
+        },
+    }
+
+
 def test_malformed_rows_are_reported_and_never_stop_the_rest(shop, engine):
     content = (
         "\ufeffEmail,First Name,Points\r\n"
@@ -354,6 +381,23 @@ def test_the_hints_given_to_the_activity_hook_cover_every_activity(shop, engine)
     for pairs, list_ids, kinds in batches:
         assert list_ids is None or {list_id for list_id, _ in pairs} <= list_ids
         assert kinds is None or {kind for _, kind in pairs} <= kinds
+
+
+def test_imported_contacts_get_unguessable_keys(shop, engine):
+    do_import(shop, "email\nb@example.com\na@example.com\nc@example.com\n", engine=engine)
+    keys = list(Contact.objects.order_by("email").values_list("email_key", flat=True))
+    assert all(re.fullmatch("[0-9a-f]{32}", key) for key in keys), keys
+    assert len({key[12:] for key in keys}) == 3  # the 80 random bits
+    if engine == "postgres":
+        assert keys == sorted(keys)  # appended to the unique index in address order
+
+
+if "postgres" in engines():  # a storage parameter SQLite does not have
+
+    def test_contacts_leave_room_on_their_pages_for_updates():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'contacts_contact'")
+            assert cursor.fetchone()[0] == ["fillfactor=50"]
 
 
 def test_any_one_character_delimiter_works(shop, engine):

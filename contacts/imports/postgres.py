@@ -19,6 +19,7 @@ import csv
 import io
 import itertools
 import json
+import secrets
 import time
 from collections import Counter
 from pathlib import Path
@@ -91,7 +92,6 @@ class PostgresImport(ImportPath):
             "import": list_import.pk,
             "subscribe": SubscribeMethod.IMPORT,
             "unsubscribe": UnsubscribeMethod.IMPORT,
-            "update_type": list_import.segmentation_type,
         }
 
     def run(self) -> Counter[str]:
@@ -234,7 +234,7 @@ class PostgresImport(ImportPath):
             ), ranked AS (
               SELECT c.*, l.last_row FROM checked c LEFT JOIN latest l ON l.addr = c.addr
             ), joined AS (
-              SELECT k.*, ct.id AS contact_id, ct.state,
+              SELECT k.*, ct.id AS contact_id, ct.state, ct.profile,
                      b.email IS NOT NULL AS banned, s.email IS NOT NULL AS suppressed
               FROM ranked k
               LEFT JOIN contacts_contact ct
@@ -300,21 +300,27 @@ class PostgresImport(ImportPath):
         (``k0, k1, …``), then the cleaned values, the fields given blank, and a
         message for each refused value, which is only worked out for those."""
         if not self.layout.fields:
-            none = ", NULL::jsonb AS new_values, NULL::text[] AS blanks, NULL::text[] AS problems"
+            none = (
+                ", NULL::jsonb AS old_values, NULL::jsonb AS new_values, NULL::text[] AS blanks,"
+                " NULL::text[] AS problems"
+            )
             return "", none
         applies = f"d.result IN {APPLIES}"
-        cleaned, canon, problems, blanks, refused = [], [], [], [], []
+        cleaned, keys, canon, problems, blanks, refused = [], [], [], [], [], []
         for n, (index, field) in enumerate(self.layout.fields):
             value, _ = clean_value_sql(f"d.v{n}", field)
             _, problem = clean_value_sql(f"x.v{n}", field)
             cleaned.append(f", CASE WHEN {applies} AND d.v{n} <> '' THEN {value} END AS k{n}")
             column = quote(f"Column '{self.layout.column_name(index)}': ")
-            canon.append(f"{quote(field.key)}, x.k{n}")
+            keys.append(quote(field.key))
+            canon.append(f"x.k{n}")
             refused.append(f"(x.v{n} <> '' AND x.k{n} IS NULL)")
             problems.append(f"CASE WHEN {refused[-1]} THEN {column} || ({problem}) END")
             blanks.append(f"CASE WHEN coalesce(x.v{n}, '') = '' THEN {quote(field.key)} END")
         applies = f"x.result IN {APPLIES}"
         # Only Overwrite blanks fields, and only rows with a refused value need messages.
+        # The values are built from two arrays: jsonb_build_object, with its
+        # variadic arguments, costs twice as much per row.
         blank_fields = "NULL::text[]"
         if self.list_import.segmentation_type == "Overwrite":
             blank_list = ", ".join(blanks)
@@ -324,7 +330,9 @@ class PostgresImport(ImportPath):
         return (
             "".join(cleaned),
             f""",
-              CASE WHEN {applies} THEN jsonb_strip_nulls(jsonb_build_object({", ".join(canon)}))
+              CASE WHEN {applies} THEN x.profile END AS old_values,
+              CASE WHEN {applies} THEN jsonb_strip_nulls(jsonb_object(
+                ARRAY[{", ".join(keys)}]::text[], ARRAY[{", ".join(canon)}]::text[]))
               END AS new_values,
               {blank_fields} AS blanks,
               CASE WHEN {applies} AND ({" OR ".join(refused)})
@@ -344,8 +352,12 @@ class PostgresImport(ImportPath):
     # --- writing --------------------------------------------------------------------
     def _insert_new(self) -> None:
         # Inserted in address order with keys rising in that order, so both
-        # unique indexes are appended to rather than written all over. The new
-        # ids are kept only when event columns need them.
+        # unique indexes are appended to rather than written all over. A key is
+        # ``new_email_key``'s layout: 48 bits of time (here the import's start
+        # plus the row's rank), then 80 unguessable bits, here SHA-256 of a
+        # secret drawn for this statement and the rank (a random UUID and MD5 per
+        # row cost twice as much). The new ids are kept only when event columns
+        # need them.
         keep_new = f"INSERT INTO {NEW} SELECT id, email FROM inserted" if self.layout.events else ""
         if not keep_new:
             keep_new = "SELECT count(*) FROM inserted"
@@ -357,12 +369,13 @@ class PostgresImport(ImportPath):
                   state, subscribed_at, subscribe_method, unsubscribe_method, profile,
                   created_at, updated_at)
               SELECT %(list)s, addr,
-                     lpad(to_hex((%(microseconds)s::bigint + row_number() OVER (ORDER BY addr))
-                                 & 281474976710655), 12, '0')
-                       || left(md5(gen_random_uuid()::text), 20),
+                     lpad(to_hex((%(microseconds)s::bigint + rank) & 281474976710655), 12, '0')
+                       || encode(substring(sha256((%(secret)s || rank)::bytea) FROM 1 FOR 10),
+                                 'hex'),
                      '', 'Subscribed', now(), %(subscribe)s, '', coalesce(new_values, '{{}}'),
                      now(), now()
-              FROM {PLAN} WHERE result = 'Subscribed' AND contact_id IS NULL
+              FROM (SELECT addr, new_values, row_number() OVER (ORDER BY addr) AS rank
+                    FROM {PLAN} WHERE result = 'Subscribed' AND contact_id IS NULL) AS fresh
               ORDER BY addr
               -- A contact another writer added since the plan was made is left as it is.
               ON CONFLICT (list_id, email) DO NOTHING
@@ -377,6 +390,7 @@ class PostgresImport(ImportPath):
             """,
             {
                 "microseconds": time.time_ns() // 1000,
+                "secret": secrets.token_hex(32),
                 "method": json.dumps({"method": SubscribeMethod.IMPORT}),
             },
         )
@@ -424,8 +438,8 @@ class PostgresImport(ImportPath):
         with an activity naming every value that changed.
 
         The merge reads the row being updated, so a concurrent writer's values
-        are kept; the "old" values of the activity come from the statement's
-        snapshot, which such a race can make stale (the data never is).
+        are kept; the "old" values of the activity are those the plan read,
+        which such a race can make stale (the data never is).
         """
         update_type = self.list_import.segmentation_type
         if update_type == "Append":
@@ -439,32 +453,37 @@ class PostgresImport(ImportPath):
             f"""
             WITH changed AS (
               UPDATE contacts_contact c SET profile = {merged}, updated_at = now()
-              FROM (SELECT p.contact_id, p.new_values, p.blanks, o.profile AS old
-                    FROM {PLAN} p JOIN contacts_contact o ON o.id = p.contact_id
-                    WHERE p.result IN {APPLIES}) AS s
-              WHERE c.id = s.contact_id AND {merged} <> c.profile
-              RETURNING c.id, c.list_id, c.email, s.old, c.profile AS new
+              FROM {PLAN} s
+              WHERE s.result IN {APPLIES} AND c.id = s.contact_id AND {merged} <> c.profile
+              RETURNING c.id, c.list_id, c.email, s.old_values AS old, c.profile AS new
             ), logged AS (
               {LOG}
               SELECT id, list_id, email, '{ActivityKind.PROFILE_UPDATED}', now(),
-                     jsonb_build_object(
-                       'update_type', %(update_type)s::text,
-                       'changes', {self._changes()})
+                     {self._details()}
               FROM changed RETURNING id
             )
             {self.note_activity}
             """
         )
 
-    def _changes(self) -> str:
-        """``{key: {"old", "new"}}`` of the mapped fields that changed: only
-        they can, so no walk over every key of every profile."""
-        parts = [
-            f"CASE WHEN old -> {key} IS DISTINCT FROM new -> {key} THEN jsonb_build_object({key},"
-            f" jsonb_build_object('old', old -> {key}, 'new', new -> {key})) ELSE '{{}}' END"
-            for key in (quote(field.key) for _, field in self.layout.fields)
-        ]
-        return " || ".join(parts)
+    def _details(self) -> str:
+        """``{"update_type", "changes": {key: {"old", "new"}}}`` with the mapped
+        fields that changed (only they can: no walk over every key of every
+        profile). Written as JSON text and parsed once: composing it with jsonb
+        functions, each of which builds a whole value, costs twice as much."""
+        parts = []
+        for _, field in self.layout.fields:
+            key = quote(field.key)
+            old, new = (f"coalesce(({side} -> {key})::text, 'null')" for side in ("old", "new"))
+            opening = quote(json.dumps(field.key) + ': {"old": ')
+            parts.append(
+                f"CASE WHEN old -> {key} IS DISTINCT FROM new -> {key}"
+                f" THEN {opening} || {old} || ', \"new\": ' || {new} || '}}' END"
+            )
+        head = quote(
+            '{"update_type": ' + json.dumps(self.list_import.segmentation_type) + ', "changes": {'
+        )
+        return f"({head} || concat_ws(', ', {', '.join(parts)}) || '}}}}')::jsonb"
 
     def _fire_events(self) -> None:
         for n, (_, event) in enumerate(self.layout.events):
