@@ -4,9 +4,13 @@ against a hand-counted story of three contacts."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
+from api.views.engagement import _email_activity
 from conductor.models import Conversation
-from conductor.reports import conversation_summary, message_summaries
+from conductor.reports import conversation_summary, link_clicks, message_summaries
 from tests.tracking_helpers import engagement_story
 
 pytestmark = pytest.mark.django_db
@@ -39,3 +43,25 @@ def test_the_conversation_page_shows_the_report(story, admin_client):
     assert '<table class="conductor-report">' in html
     assert "<th>All messages</th>" in html
     assert '<td class="revenue">50.0</td>' in html
+
+
+if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+
+    def test_the_activity_queries_can_read_only_their_conversations_rows(story):
+        """The partial expression index (migration conductor.0005) matches how
+        the ORM spells the report's filter: with millions of a list's email
+        activities, a report reads its own conversation's rows only."""
+        message, conversation = story
+        with CaptureQueriesContext(connection) as queries:
+            message_summaries(conversation)
+            link_clicks(conversation, message.pk)
+        reads = [q["sql"] for q in queries if '"contacts_activity"' in q["sql"]]
+        assert len(reads) == 2
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # the test tables are tiny
+            for sql in reads:
+                cursor.execute(f"EXPLAIN {sql}")
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+                assert "activity_conversation" in plan, plan
+            # The REST report resources filter the same way.
+            assert "activity_conversation" in _email_activity(conversation).explain()
