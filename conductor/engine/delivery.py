@@ -230,7 +230,7 @@ def _mark_sent(deliveries: list[Delivery]) -> int:
         record_activities(
             [
                 Activity(
-                    contact=d.contact,
+                    contact_id=d.contact_id,
                     list_id=d.contact.list_id,
                     email=d.contact.email,
                     kind=ActivityKind.EMAIL_SENT,

@@ -42,9 +42,7 @@ def _merge_fields(
 ) -> dict[str, object]:
     if fields is None:
         fields = list(ProfileField.objects.filter(list_id=contact.list_id))
-    profile = {
-        _NAME.sub("_", f.name.lower()).strip("_"): contact.profile.get(f.key, "") for f in fields
-    }
+    profile = {_snake_case(f.name): contact.profile.get(f.key, "") for f in fields}
     return {
         "email": contact.email,
         "email_key": contact.email_key,
@@ -52,6 +50,12 @@ def _merge_fields(
         "trigger": trigger,
         "list": {"name": contact.list.name},
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _snake_case(name: str) -> str:
+    # Once per field name, not once per field of every email sent.
+    return _NAME.sub("_", name.lower()).strip("_")
 
 
 def tracking_url(kind: str, delivery_id: int, link_id: int | None = None) -> str:
@@ -107,6 +111,7 @@ def render(
     }
     context = {**(delivery.merge_context or merge_fields(delivery)), "links": page_links}
 
+    @functools.cache  # a link is in the text and the HTML: one token each
     def click(link_id: int) -> str:
         return tracking_url("click", delivery.pk, link_id)
 
