@@ -39,11 +39,12 @@ Targets (issue): messages_per_s ≥ 1,000 and event_to_inbox_p95 ≤ 2 s.
 Figures on this 2-core machine at commit dd8d67b (four runs): 20,000
 messages in 19.1 to 19.7 s, 1,015 to 1,047 messages/s; the raw SMTP exchange
 10.7 to 11.0 s, ratio 1.77 to 1.82; event to inbox p95 0.55 s. The margin is
-thin: at ddcec2a the same machine gave 1,011 to 1,046 one day and 976 to 999
-the next, with its raw SMTP exchange 4 % slower. Per email, the worker
-spends some 0.8 ms of CPU (a third stepping, two thirds rendering and sending
-over three connections), PostgreSQL 0.25 ms and the SMTP server 0.5 ms. Earlier: 692/s over one connection per
-worker (1d495f6), 268 to 372/s with one email per query round.
+thin: the sending code of ddcec2a gave 1,011 to 1,046 one day and 976 to 999
+the next, with the raw SMTP exchange 4 % slower. Per email, the worker spends
+some 0.8 ms of CPU (a third stepping, two thirds rendering and sending over
+three connections), PostgreSQL 0.25 ms and the SMTP server 0.5 ms. Earlier:
+692/s over one connection per worker (1d495f6), 268 to 372/s with one email
+per query round.
 """
 
 from __future__ import annotations
