@@ -442,9 +442,7 @@ def test_lines_starting_with_a_dot_arrive_intact(shop, smtp_server):
     assert Delivery.objects.get().status == DeliveryStatus.SENT
 
 
-def test_sending_takes_as_many_queries_for_twelve_emails_as_for_two(
-    shop, smtp_server, settings
-):
+def test_sending_takes_as_many_queries_for_twelve_emails_as_for_two(shop, smtp_server, settings):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
