@@ -83,7 +83,10 @@ class ApiClientAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Replace the secret of the selected clients (shown once)")
+    @admin.action(
+        description="Replace the secret of the selected clients (shown once)",
+        permissions=["change"],
+    )
     def replace_secret(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
         for client in queryset.select_related("application"):
             secret = generate_client_secret()
@@ -98,7 +101,9 @@ class ApiClientAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Revoke the access tokens of the selected clients")
+    @admin.action(
+        description="Revoke the access tokens of the selected clients", permissions=["change"]
+    )
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
         revoked, _ = AccessToken.objects.filter(application__api_client__in=queryset).delete()
         self.message_user(request, f"Revoked {revoked} access tokens.", messages.SUCCESS)

@@ -13,7 +13,7 @@ from django.dispatch import receiver
 from oauth2_provider.models import AccessToken
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from api.errors import DENIED, invalid, not_found
 from api.parsers import StrictJSONParser
+from api.scopes import Scope
 from lists.models import List
 
 INT32_MAX = 2**31 - 1
@@ -82,10 +83,33 @@ def _forget_token(sender: type, instance: AccessToken, **kwargs: Any) -> None:
     _checked_tokens.pop(instance.token_checksum, None)
 
 
+#: The model permissions a staff session needs to read a route of each scope
+#: through the browsable API (a view adds its own in ``session_permissions``).
+SCOPE_VIEW_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    Scope.LIST: ("lists.view_list",),
+    Scope.CONTACT: ("contacts.view_contact",),
+    Scope.EVENT: ("lists.view_event", "lists.view_eventgroup"),
+    Scope.SEGMENTATION: ("lists.view_profilefield", "lists.view_profilefieldgroup"),
+    Scope.MESSAGE: ("conductor.view_message",),
+    Scope.REPORT: ("contacts.view_activity",),
+}
+
+SESSION_READ_ONLY = (
+    "A signed-in staff session may only read through the API (the browsable API); "
+    "programs write with a bearer token from /OAuth2/Token."
+)
+
+
 class HasScopes(BasePermission):
     """A bearer token must carry every scope the view names in
-    ``required_scopes``; a staff member signed in to the admin may use the
-    browsable API with all of them."""
+    ``required_scopes``.
+
+    A staff member signed in to the admin may *read* through the browsable
+    API what their model permissions let them view in the admin: each scope's
+    ``SCOPE_VIEW_PERMISSIONS`` plus the view's ``session_permissions``.
+    Sessions never write: a write by session cookie would turn any page that
+    can forge a CSRF token into a way to delete lists, and programs have
+    tokens for that."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         token = request.auth
@@ -99,7 +123,24 @@ class HasScopes(BasePermission):
                 )
             return True
         user = request.user
-        return bool(user is not None and user.is_active and user.is_staff)
+        if user is None or not (user.is_active and user.is_staff):
+            return False
+        if request.method not in SAFE_METHODS:
+            raise exceptions.PermissionDenied(f"{DENIED} {SESSION_READ_ONLY}")
+        needed = session_permissions(view)
+        missing = sorted(p for p in needed if not user.has_perm(p))
+        if missing:
+            raise exceptions.PermissionDenied(
+                f"{DENIED} Your staff account lacks the permission"
+                f"{'s' if len(missing) > 1 else ''} {', '.join(missing)} this route reads."
+            )
+        return True
+
+
+def session_permissions(view: Any) -> list[str]:
+    """The model permissions a staff session needs to read ``view``."""
+    needed = [p for scope in view.required_scopes for p in SCOPE_VIEW_PERMISSIONS[scope]]
+    return list(dict.fromkeys([*needed, *view.session_permissions]))
 
 
 class ApiView(APIView):
@@ -110,6 +151,8 @@ class ApiView(APIView):
     """
 
     required_scopes: tuple[str, ...] = ()
+    #: Model permissions a staff session needs beyond its scopes' (``HasScopes``).
+    session_permissions: tuple[str, ...] = ()
     authentication_classes = [BearerAuthentication, SessionAuthentication]
     permission_classes = [HasScopes]
     parser_classes = [StrictJSONParser]
@@ -118,6 +161,11 @@ class ApiView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authenticates first: 401 before 400
+        # DRF finds no handler only after initial(); a PUT to a GET-only route
+        # would otherwise be judged on its body (415) before its method (405).
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            self.http_method_not_allowed(request)
         if request.method in BODY_METHODS:
             self._check_body_headers(request)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
+
+from api.paging import DEFAULT_COUNT, MAX_COUNT
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -58,6 +60,19 @@ def paged(data: type[serializers.Serializer]) -> type[serializers.Serializer]:
             "data": data(many=True),
         },
     )
+
+
+#: ``cursor`` and ``count`` of a paged route, bounded as ``api.paging`` reads them.
+PAGING = [
+    OpenApiParameter(
+        "cursor", str, description="Start (the default) for the first page, then nextPageCursor."
+    ),
+    OpenApiParameter(
+        "count",
+        {"type": "integer", "minimum": 1, "maximum": MAX_COUNT, "default": DEFAULT_COUNT},
+        description=f"Rows per page: 1 to {MAX_COUNT}, {DEFAULT_COUNT} unless told.",
+    ),
+]
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from django.db import models
 from django.db.models import QuerySet
 
 from api.errors import invalid
@@ -21,6 +22,7 @@ T = TypeVar("T")
 DEFAULT_COUNT = 1000
 MAX_COUNT = 5000
 START = "start"
+_BIGINT_MAX = 2**63 - 1
 
 
 def parse_count(params: Any) -> int:
@@ -38,8 +40,13 @@ def encode_cursor(values: Sequence[object]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(params: Any, arity: int) -> list[Any] | None:
-    """The key values after which the page starts; None for the first page."""
+def decode_cursor(params: Any, columns: Sequence[models.Field]) -> list[Any] | None:
+    """The key values after which the page starts; None for the first page.
+
+    A cursor is the client's text, so a hand-made one is checked to hold what
+    ``encode_cursor`` writes for these key columns: a number the database can
+    compare, or text it can hold (no NUL), never a value a query would choke on.
+    """
     raw = params.get("cursor")
     if raw is None or raw.strip() == "" or raw.strip().lower() == START:
         return None
@@ -48,11 +55,23 @@ def decode_cursor(params: Any, arity: int) -> list[Any] | None:
         values = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, UnicodeError, binascii.Error):
         values = None
-    if not isinstance(values, list) or len(values) != arity:
+    if (
+        not isinstance(values, list)
+        or len(values) != len(columns)
+        or not all(map(_fits, values, columns))
+    ):
         raise invalid(
             "cursor", "Pass the nextPageCursor of the previous page, or Start for the first."
         )
     return values
+
+
+def _fits(value: object, column: models.Field) -> bool:
+    if isinstance(column, models.IntegerField):  # AutoField and BigAutoField too
+        return type(value) is int and 0 <= value <= _BIGINT_MAX
+    if isinstance(column, models.CharField | models.TextField):
+        return isinstance(value, str) and "\x00" not in value
+    raise TypeError(f"keyset_page pages by integer or text columns, not {column!r}")
 
 
 def keyset_page(
@@ -66,7 +85,8 @@ def keyset_page(
     """One page of ``queryset`` ordered by ``key``; ``after`` narrows the
     queryset to rows after the decoded cursor values."""
     count = parse_count(params)
-    start = decode_cursor(params, len(key))
+    meta = queryset.model._meta
+    start = decode_cursor(params, [meta.pk if k == "pk" else meta.get_field(k) for k in key])
     if start is not None:
         queryset = after(queryset, start)
     rows = list(queryset.order_by(*key)[: count + 1])

@@ -9,6 +9,7 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
+from api.base import INT32_MAX
 from api.scopes import SCOPE_DESCRIPTIONS
 
 #: Route parameters whose Listrak name is not simply their camelCase.
@@ -27,7 +28,12 @@ def _path_parameter(parameter: dict[str, Any]) -> dict[str, Any]:
     name = listrak_name(parameter["name"])
     renamed = {**parameter, "name": name, "required": True}
     if name.endswith("Id"):
-        renamed["schema"] = {"type": "integer", "format": "int32", "minimum": 1}
+        renamed["schema"] = {
+            "type": "integer",
+            "format": "int32",
+            "minimum": 1,
+            "maximum": INT32_MAX,
+        }
         renamed.setdefault("description", f"Identifier used to locate the resource ({name}).")
     return renamed
 
@@ -47,6 +53,9 @@ def listrak_paths(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path":
                     parameter = _path_parameter(parameter)
+                elif parameter.get("in") == "query":
+                    # Every query parameter reads an empty value (``?count=``) as absent.
+                    parameter = {**parameter, "allowEmptyValue": True}
                 key = (parameter["name"], parameter["in"])
                 if key not in seen:
                     seen.add(key)

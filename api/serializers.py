@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -79,6 +80,13 @@ class EmailAddressField(serializers.EmailField):
         if not isinstance(data, str):
             raise serializers.ValidationError(f"Expected a string, not {json_type(data)}.")
         return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "format": "email", "maxLength": 254})
+class ContactAddressField(TextField):
+    """A contact's email address. Text here: the contact services check it
+    with ``contacts.addresses``, the one rule every address (imports too)
+    goes through, and say what is wrong with it."""
 
 
 class WholeNumberField(serializers.IntegerField):

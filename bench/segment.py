@@ -386,19 +386,26 @@ def main() -> None:
 
 
 def run(server: Server, url: str, messages: int, workers: int) -> dict[str, object]:
+    from django.conf import settings
     from django.db import connection
 
     from integrations.segment.services import create_integration
 
     if connection.vendor != "postgresql":
         raise SystemExit("bench/segment.py measures PostgreSQL; DATABASE_URL is not PostgreSQL.")
+    # The local server is an endpoint here, and in the workers (SEGMENT_ALLOWED_HOSTS).
+    settings.SEGMENT_ALLOWED_HOSTS = [server.endpoint]
     key = "bench-write-key-0123456789"
     integration = create_integration(
         name="bench", write_key=key, endpoint=server.endpoint, enabled=False
     )
     # Retries capped at 2 s (default 300 s): the faulty server fails a third of all
     # requests, so a message may fail many times over; this keeps that run short.
-    env = {**worker_env(url), "SEGMENT_RETRY_MAX_SECONDS": "2"}
+    env = {
+        **worker_env(url),
+        "SEGMENT_RETRY_MAX_SECONDS": "2",
+        "SEGMENT_ALLOWED_HOSTS": server.endpoint,
+    }
     running = Workers(env, workers, "--poll", "0.02")
     try:
         # The integration is off while the outbox fills: the workers wait.

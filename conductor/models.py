@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -348,6 +349,15 @@ class Message(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """Refuse tracked links whose address comes from a merge field
+        (``conductor.tracking.links.address_problem``), on the body holding them."""
+        from conductor.tracking.links import address_problems  # it imports this module
+
+        problems = address_problems(self)
+        if problems:
+            raise ValidationError(problems)
+
 
 class CouponKind(models.TextChoices):
     STATIC = "Static"  # one code for everybody
@@ -433,6 +443,9 @@ class Delivery(models.Model):
     #: The merge fields the email was rendered with, so its browser version
     #: and its links show what the contact received, not today's profile.
     merge_context = models.JSONField(default=dict, blank=True, editable=False)
+    #: The subject as rendered for the contact: what Segment reports of every
+    #: activity of this email (empty for emails sent before it was kept).
+    subject = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from conductor.models import Delivery
 from conductor.tracking import engagement, feedback
-from conductor.tracking.links import is_tracked
+from conductor.tracking.links import is_tracked, rendered_problem
 from conductor.tracking.render import merge_fields
 from conductor.tracking.render import render as render_email
 from contacts.models import SubscriptionState
@@ -59,7 +59,8 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
     delivery, link = found
     context = delivery.merge_context or merge_fields(delivery)
     url = Template(link.url).render(Context(context, autoescape=False)).strip()
-    if not is_tracked(url):  # a merge field that rendered to something odd
+    # Only where the template itself says: a profile value must never pick the host.
+    if not is_tracked(url) or rendered_problem(link.url, url) is not None:
         raise Http404("This link is not valid.")
     engagement.record_click(delivery, _visitor(request), link=link, url=url)
     return HttpResponseRedirect(url)
@@ -81,11 +82,26 @@ def pass_along(request: HttpRequest, token: str) -> HttpResponse:
     return _as_page(delivery)
 
 
+#: An email shown on this site: its own inline styles, images and fonts from
+#: anywhere (as a mail client shows them), and no script at all.
+EMAIL_PAGE_POLICY = {
+    "default-src": ["'none'"],
+    "img-src": ["*", "data:"],
+    "style-src": ["'unsafe-inline'", "*"],
+    "font-src": ["*", "data:"],
+    "script-src": ["'none'"],
+    "form-action": ["'none'"],
+}
+
+
 def _as_page(delivery: Delivery) -> HttpResponse:
     rendered = render_email(delivery, pixel=False)
     if rendered.html:
-        return HttpResponse(rendered.html, content_type="text/html; charset=utf-8")
-    return HttpResponse(rendered.text, content_type="text/plain; charset=utf-8")
+        response = HttpResponse(rendered.html, content_type="text/html; charset=utf-8")
+    else:
+        response = HttpResponse(rendered.text, content_type="text/plain; charset=utf-8")
+    response._csp_replace = EMAIL_PAGE_POLICY  # django-csp's per-response policy
+    return response
 
 
 @never_cache
@@ -120,9 +136,15 @@ def email_feedback(request: HttpRequest) -> HttpResponse:
     secret = settings.EMAIL_FEEDBACK_SECRET
     if not secret:
         return JsonResponse({"error": "The email feedback webhook is turned off."}, status=404)
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), secret.encode()):
-        return JsonResponse({"error": "Missing or wrong bearer secret."}, status=401)
+    # The scheme is required (the bare secret is no credential) and, as in
+    # every HTTP auth scheme, matched without regard to case.
+    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), secret.encode()
+    ):
+        refused = JsonResponse({"error": "Missing or wrong bearer secret."}, status=401)
+        refused["WWW-Authenticate"] = 'Bearer realm="email-feedback"'
+        return refused
     try:
         payload = json.loads(request.body)
     except RequestDataTooBig:

@@ -69,10 +69,9 @@ def env_list(name: str, *, default: list[str]) -> list[str]:
 
 def env_time_zone(name: str, *, default: str) -> str:
     value = env_str(name, default=default)
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise _fail(name, value, "expected an IANA time zone such as UTC or Europe/Paris") from None
+    # The names a list's time zone may take (lists.models.time_zone_names), not any tz file.
+    if value not in zoneinfo.available_timezones():
+        raise _fail(name, value, "expected an IANA time zone such as UTC or Europe/Paris")
     return value
 
 

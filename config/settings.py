@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -9,6 +10,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_parsed, env_str, env_time_zone
+from config.origins import SEGMENT_HOSTS, parse_allowed_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -30,7 +32,7 @@ ALLOWED_HOSTS = env_list(
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin.AdminConfig",  # django.contrib.admin, with the rule on actions
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,6 +44,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "oauth2_provider",
+    "axes",
+    "csp",
     "lists",
     "contacts",
     "conductor",
@@ -57,7 +61,51 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login with 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Logins -------------------------------------------------------------------
+# django-axes counts failed admin logins (and failed API token requests, see
+# api/token.py) per user name and address, and refuses that pair for a while
+# once there are too many. It reads REMOTE_ADDR: behind a proxy that hides the
+# client's address, that locks the user name itself for the cool-off.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", default=5, minimum=1)
+AXES_COOLOFF_TIME = datetime.timedelta(
+    minutes=env_int("LOGIN_COOLOFF_MINUTES", default=15, minimum=1)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "config.logins.locked_out"
+AXES_VERBOSE = False
+
+# --- Content-Security-Policy ----------------------------------------------------
+# Every page (the admin, the browsable API and its docs, the tracking and
+# confirmation pages) says where its scripts, styles and images may come from.
+# The admin's own scripts are files; its templates and the diagram use inline
+# style attributes, and emails shown in the browser bring their own inline
+# styles and remote images, so styles and images are looser than scripts.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],  # the API's Redoc page renders in a worker
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -279,6 +327,15 @@ SEGMENT_RETRY_MAX_SECONDS = env_int("SEGMENT_RETRY_MAX_SECONDS", default=300, mi
 # change on lists no integration syncs. A list added to an integration is
 # backfilled this long after, so that by then every process writes its messages.
 SEGMENT_LIST_CACHE_SECONDS = env_int("SEGMENT_LIST_CACHE_SECONDS", default=10, minimum=0)
+# The origins an integration's endpoint may have: Segment's own hosts, or the
+# proxies an operator lists (anything else would let staff aim the workers at
+# any host the server reaches). Stored as origins, e.g. "https://api.segment.io".
+SEGMENT_ALLOWED_HOSTS = env_parsed(
+    "SEGMENT_ALLOWED_HOSTS",
+    default=",".join(SEGMENT_HOSTS),
+    parse=parse_allowed_hosts,
+    expected="expected comma-separated host names or origins such as https://proxy.internal:8443",
+)
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", default="INFO").upper()
@@ -293,6 +350,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # django-axes logs every sign-in at INFO; its warnings (lockouts) are what matter.
+    "loggers": {"axes": {"level": "WARNING" if LOG_LEVEL in {"DEBUG", "INFO"} else LOG_LEVEL}},
 }
 
 # --- Security in production ---------------------------------------------------

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
@@ -11,4 +12,7 @@ urlpatterns = [
     path("email/v1/", include("api.urls")),
     path("", include("contacts.urls")),  # double opt-in confirmation links
     path("", include("conductor.urls")),  # the links inside sent emails
+    # The admin's files with DEBUG on (`make run` serves through gunicorn, not runserver);
+    # nothing without DEBUG, where collectstatic and the proxy serve them.
+    *staticfiles_urlpatterns(),
 ]

@@ -128,7 +128,12 @@ class ContactAdmin(admin.ModelAdmin):
             body,
         )
 
-    @admin.action(description="Subscribe selected contacts (overrides an unsubscribe)")
+    def has_ban_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("contacts.add_ban")
+
+    @admin.action(
+        description="Subscribe selected contacts (overrides an unsubscribe)", permissions=["change"]
+    )
     def subscribe_selected(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         self._per_list(
             request,
@@ -141,7 +146,7 @@ class ContactAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Unsubscribe selected contacts")
+    @admin.action(description="Unsubscribe selected contacts", permissions=["change"])
     def unsubscribe_selected(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         self._per_list(
             request,
@@ -151,7 +156,7 @@ class ContactAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Ban selected addresses from their list")
+    @admin.action(description="Ban selected addresses from their list", permissions=["ban"])
     def ban_selected(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         self._per_list(
             request,

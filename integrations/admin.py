@@ -1,7 +1,10 @@
 """Segment integrations in the admin: the write key entered once and shown
 masked, the synced lists, and per integration the backlog, deliveries, dead
 letters and the last error. Every write goes through
-``integrations.segment.services``."""
+``integrations.segment.services``. The actions need the change permission:
+staff who may only view integrations can neither send nor requeue. A
+server's answer is shown by its status only (``Answer.describe``), never
+its body."""
 
 from __future__ import annotations
 
@@ -9,12 +12,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from integrations.models import DEFAULT_ENDPOINT, SegmentIntegration, SegmentListSync, mask
 from integrations.segment import services
+from integrations.segment.endpoints import allowed_origins
 from lists.models import ProfileField
 
 
@@ -26,11 +31,9 @@ class SegmentIntegrationForm(forms.ModelForm):
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
-    endpoint = forms.URLField(
-        assume_scheme="https",
-        initial=DEFAULT_ENDPOINT,
-        help_text=SegmentIntegration._meta.get_field("endpoint").help_text,
-    )
+    # Checked by clean_endpoint alone: a proxy's one-label host name
+    # (https://segment-relay:8443) is no URL to Django's URLField.
+    endpoint = forms.CharField(max_length=200, strip=True, initial=DEFAULT_ENDPOINT)
 
     class Meta:
         model = SegmentIntegration
@@ -47,6 +50,8 @@ class SegmentIntegrationForm(forms.ModelForm):
                 f"Saved key: {mask(self.saved_key)}. Leave blank to keep it, or type a new one."
             )
         self.fields["write_key"].help_text = help_text
+        allowed = ", ".join(allowed_origins())
+        self.fields["endpoint"].help_text = f"Allowed (SEGMENT_ALLOWED_HOSTS): {allowed}."
 
     def clean_write_key(self) -> str:
         key = self.cleaned_data["write_key"]
@@ -139,22 +144,11 @@ class SegmentIntegrationAdmin(admin.ModelAdmin):
             return "—"
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td>"
-            "<td>{}</td></tr>",
-            (
-                (
-                    d.message_id,
-                    d.kind,
-                    d.attempts,
-                    "no answer" if d.status is None else d.status,
-                    d.response,
-                    d.dead_at,
-                )
-                for d in letters
-            ),
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((d.message_id, d.kind, d.attempts, d.answer, d.dead_at) for d in letters),
         )
         return format_html(
-            "<table><tr><th>messageId</th><th>message</th><th>attempts</th><th>status</th>"
+            "<table><tr><th>messageId</th><th>message</th><th>attempts</th>"
             "<th>answer</th><th>dead since</th></tr>{}</table>",
             rows,
         )
@@ -172,6 +166,8 @@ class SegmentIntegrationAdmin(admin.ModelAdmin):
         obj.save()
         if turned_on:
             services.enable_integration(integration=obj)
+        if "endpoint" in form.changed_data:
+            services.endpoint_changed(integration=obj)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not SegmentListSync:
@@ -195,7 +191,9 @@ class SegmentIntegrationAdmin(admin.ModelAdmin):
         for integration in queryset:
             services.delete_integration(integration=integration)
 
-    @admin.action(description="Retry the dead letters of the selected integrations")
+    @admin.action(
+        description="Retry the dead letters of the selected integrations", permissions=["change"]
+    )
     def retry_dead_letters(
         self, request: HttpRequest, queryset: QuerySet[SegmentIntegration]
     ) -> None:
@@ -205,12 +203,22 @@ class SegmentIntegrationAdmin(admin.ModelAdmin):
                 request, f"{integration.name}: {count} dead letters queued again.", messages.SUCCESS
             )
 
-    @admin.action(description="Send a test identify to the selected integrations")
+    @admin.action(
+        description="Send a test identify to the selected integrations", permissions=["change"]
+    )
     def send_test_identify(
         self, request: HttpRequest, queryset: QuerySet[SegmentIntegration]
     ) -> None:
         for integration in queryset:
-            answer = services.send_test_identify(integration=integration)
+            try:
+                answer = services.send_test_identify(integration=integration)
+            except ValidationError as refused:
+                self.message_user(
+                    request,
+                    f"{integration.name}: test identify not sent. {' '.join(refused.messages)}",
+                    messages.ERROR,
+                )
+                continue
             level = messages.SUCCESS if answer.delivered else messages.ERROR
             self.message_user(
                 request, f"{integration.name}: test identify, {answer.describe()}", level

@@ -186,7 +186,8 @@ class SegmentMessage(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     #: The last failed attempt: the HTTP status (None without an answer) and
-    #: the answer's body or the error.
+    #: how staff may see it (``Answer.describe``: never the body, which only
+    #: the log gets).
     last_status = models.PositiveSmallIntegerField(null=True, blank=True)
     last_response = models.TextField(blank=True)
     dead_at = models.DateTimeField(null=True, blank=True)

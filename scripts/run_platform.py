@@ -1,7 +1,12 @@
 """Run the web server and the django-q2 worker together, for development (`make run`).
 
+The web server is gunicorn, as in production (README, "Running in
+production"), reloading on code changes: Django's runserver cannot read a
+chunked request body (see config/wsgi.py), so development would not behave
+as production does. With DEBUG on, config/urls.py serves the static files.
+
 Each child runs in its own process group, so stopping it also stops what it
-started (runserver's autoreloader child, qcluster's worker processes) and no
+started (gunicorn's workers, qcluster's worker processes) and no
 orphan is left behind. Ctrl-C or SIGTERM stops both and exits 0; if either
 child dies on its own, the other is stopped and the exit code is non-zero.
 """
@@ -24,7 +29,7 @@ class Child:
     def __init__(self, name: str, args: list[str]) -> None:
         self.name = name
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), *args],
+            [sys.executable, *args],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
@@ -78,9 +83,10 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
+    web = ["-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{args.port}"]
     children = [
-        Child("web server", ["runserver", f"127.0.0.1:{args.port}"]),
-        Child("worker (qcluster)", ["qcluster"]),
+        Child("web server", [*web, "--workers", "2", "--reload", "--access-logfile", "-"]),
+        Child("worker (qcluster)", [str(ROOT / "manage.py"), "qcluster"]),
     ]
     print(f"\n  Admin: http://127.0.0.1:{args.port}/admin/   (Ctrl-C stops both)\n", flush=True)
 

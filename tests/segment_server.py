@@ -1,8 +1,8 @@
 """A real HTTP server standing in for Segment's API, for tests.
 
     @pytest.fixture
-    def segment_server():
-        with serving() as server:
+    def segment_server(settings):
+        with serving(settings) as server:  # its address allowed for this test
             yield server
 
     def test_it_posts(segment_server):
@@ -165,13 +165,23 @@ class SegmentServer:
 
 
 @contextlib.contextmanager
-def serving() -> Iterator[SegmentServer]:
-    """A running server, stopped on exit (each test module's ``segment_server`` fixture)."""
+def serving(settings: Any = None) -> Iterator[SegmentServer]:
+    """A running server, stopped on exit (each test module's ``segment_server``
+    fixture); given pytest-django's ``settings``, its address is allowed as an
+    endpoint for the test."""
     server = SegmentServer()
+    if settings is not None:
+        allow(settings, server.endpoint)
     try:
         yield server
     finally:
         server.stop()
+
+
+def allow(settings: Any, *endpoints: str) -> None:
+    """Let integrations send to ``endpoints`` (local test servers) as well as to
+    Segment's hosts: the operator's ``SEGMENT_ALLOWED_HOSTS``, for one test."""
+    settings.SEGMENT_ALLOWED_HOSTS = [*settings.SEGMENT_ALLOWED_HOSTS, *endpoints]
 
 
 def speed_up(settings: Any) -> None:

@@ -28,7 +28,7 @@ from integrations.models import SegmentMessage
 from integrations.segment.outbox import write_segment_messages
 from integrations.segment.payloads import iso_time
 from tests.factories import ContactFactory, ListFactory, ProfileFieldFactory
-from tests.segment_server import make_integration, outbox, speed_up
+from tests.segment_server import allow, make_integration, outbox, speed_up
 from tests.smtp import SmtpServer
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +37,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def fast_segment(settings) -> None:
     speed_up(settings)
+    allow(settings, ENDPOINT)
 
 
 ENDPOINT = "http://127.0.0.1:9"  # never contacted here: nothing is delivered
@@ -198,7 +199,7 @@ ENGAGEMENT = [
         {"ip": "203.0.113.9", "user_agent": "Mail/1.0"},
         "Email Opened",
         {},
-        {"ip": "203.0.113.9", "user_agent": "Mail/1.0"},
+        {"ip": "203.0.113.9", "user_agent": "Mail/1.0", "userAgent": "Mail/1.0"},
     ),
     (
         ActivityKind.EMAIL_CLICKED,

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
@@ -44,8 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def segment_server() -> Iterator[SegmentServer]:
-    with serving() as server:
+def segment_server(settings) -> Iterator[SegmentServer]:
+    with serving(settings) as server:
         yield server
 
 
@@ -83,6 +84,8 @@ def worker(tmp_path: Path, name: str, *args: str, lease: int = 60) -> subprocess
         "LOG_LEVEL": "WARNING",
         "SEGMENT_LEASE_SECONDS": str(lease),
         "SEGMENT_TIMEOUT_SECONDS": "1",
+        # This test's server, allowed by the segment_server fixture.
+        "SEGMENT_ALLOWED_HOSTS": ",".join(django_settings.SEGMENT_ALLOWED_HOSTS),
     }
     log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(

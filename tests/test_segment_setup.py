@@ -28,7 +28,7 @@ from integrations.segment import backfill as backfill_module
 from integrations.segment.backfill import backfill_list_sync, resume_backfills
 from integrations.segment.services import create_integration, sync_list
 from tests.factories import ContactFactory, ListFactory, ProfileFieldFactory
-from tests.segment_server import WRITE_KEY, make_integration, outbox, speed_up
+from tests.segment_server import WRITE_KEY, allow, make_integration, outbox, speed_up
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def fast_segment(settings) -> None:
     speed_up(settings)
+    allow(settings, ENDPOINT)
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,7 +202,7 @@ def test_the_command_refuses_a_taken_name_and_a_bad_endpoint(shop):
             "add_segment_integration", "--name", "Production", "--write-key", "k" * 20,
             "--list", str(shop.pk),
         )  # fmt: skip
-    with pytest.raises(CommandError, match="not an http"):
+    with pytest.raises(CommandError, match="Endpoint ftp://segment is not allowed"):
         call_command(
             "add_segment_integration", "--name", "Other", "--write-key", "k" * 20,
             "--endpoint", "ftp://segment", "--list", str(shop.pk),
@@ -244,6 +245,13 @@ def test_the_settings_have_defaults():
             {"SEGMENT_LEASE_SECONDS": "15"},
             "SEGMENT_LEASE_SECONDS=15 is invalid: expected at least twice",
         ),
+        (
+            {"SEGMENT_ALLOWED_HOSTS": "api.segment.io,ftp://relay"},
+            "SEGMENT_ALLOWED_HOSTS='api.segment.io,ftp://relay' is invalid",
+        ),
+        ({"SEGMENT_ALLOWED_HOSTS": "https://relay/v1"}, "'https://relay/v1': it must have no path"),
+        ({"SEGMENT_ALLOWED_HOSTS": "user@relay"}, "'user@relay': it must not hold a user name"),
+        ({"SEGMENT_ALLOWED_HOSTS": "relay:99999"}, "'relay:99999': its port is not a number"),
     ],
 )
 def test_a_bad_segment_setting_stops_the_start_naming_it(env, message):

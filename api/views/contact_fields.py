@@ -21,7 +21,8 @@ from api.envelopes import ResourceCreatedSerializer, responses
 from api.errors import invalid
 from api.routes import route
 from api.scopes import Scope
-from api.serializers import ApiSerializer, TextField, validated
+from api.serializers import ApiSerializer, ContactAddressField, validated
+from api.views.lists import BODY_ERRORS
 from contacts.addresses import normalise_email
 from contacts.imports.models import ImportType, ListImport, SegmentationImportType
 from contacts.imports.tasks import enqueue_import
@@ -37,7 +38,7 @@ class ContactSegmentationFieldValueSerializer(ApiSerializer):
 
 
 class ContactSegmentationFieldValuesSerializer(ApiSerializer):
-    emailAddress = TextField()
+    emailAddress = ContactAddressField()
     segmentationFieldValues = ContactSegmentationFieldValueSerializer(many=True)
 
 
@@ -75,7 +76,7 @@ class ContactSegmentationFieldView(ApiView):
         operation_id="ContactSegmentationField_PostContactSegmentationFieldValuesResource",
         tags=["ContactSegmentationField"],
         request=ContactSegmentationFieldValuesSerializer(many=True),
-        responses=responses({201: ResourceCreatedSerializer}),
+        responses=responses({201: ResourceCreatedSerializer}, *BODY_ERRORS),
     )
     def post(self, request: Request, list_id: str) -> Response:
         email_list = self.get_list(list_id)

@@ -14,13 +14,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.base import INT32_MAX, ApiView, parse_bool, parse_id
-from api.envelopes import ResourceCreatedSerializer, paged, resource, responses
+from api.envelopes import PAGING, ResourceCreatedSerializer, paged, resource, responses
 from api.errors import ApiError, invalid, not_found
 from api.paging import keyset_page
 from api.params import EnumField, parse_moment
 from api.routes import route
 from api.scopes import Scope
-from api.serializers import ApiSerializer, TextField, validated
+from api.serializers import ApiSerializer, ContactAddressField, TextField, validated
+from api.views.lists import BODY_ERRORS
 from contacts.models import Contact, SubscriptionState
 from contacts.services.profile import UpdateType
 from contacts.services.upsert import save_contact
@@ -36,7 +37,7 @@ class SegmentationFieldValueSerializer(ApiSerializer):
 
 
 class ContactSerializer(ApiSerializer):
-    emailAddress = TextField()
+    emailAddress = ContactAddressField()
     emailKey = serializers.CharField(read_only=True)
     universalEmailKey = serializers.CharField(read_only=True)
     subscriptionState = EnumField(
@@ -137,11 +138,13 @@ def _filtered(email_list: List, params: Any) -> QuerySet[Contact]:
     zone = email_list.zone
     start = parse_moment(params, "startDate", zone, end_of_day=False)
     end = parse_moment(params, "endDate", zone, end_of_day=True)
+    # Read even when no date needs it: a bad value is refused, never ignored.
+    original = parse_bool(params, "useOriginalSubscribeDate", default=True)
     if start is None and end is None:
         return contacts
     if state == SubscriptionState.UNSUBSCRIBED:
         column = "unsubscribed_at"
-    elif parse_bool(params, "useOriginalSubscribeDate", default=True):
+    elif original:
         column = "subscribed_at"
     else:
         contacts = contacts.annotate(latest_subscribe=Coalesce("resubscribed_at", "subscribed_at"))
@@ -168,8 +171,7 @@ class ContactCollectionView(ApiView):
             OpenApiParameter("subscriptionState", str, enum=["Subscribed", "Unsubscribed"]),
             OpenApiParameter("externalContactId", str),
             _FIELD_IDS,
-            OpenApiParameter("cursor", str, description="Start, or the previous nextPageCursor."),
-            OpenApiParameter("count", int, description="1 to 5000, default 1000."),
+            *PAGING,
             OpenApiParameter("startDate", str),
             OpenApiParameter("endDate", str),
             OpenApiParameter("useOriginalSubscribeDate", bool),
@@ -199,9 +201,9 @@ class ContactCollectionView(ApiView):
             OpenApiParameter("subscribedByContact", bool),
             OpenApiParameter("sendDoubleOptIn", bool),
             OpenApiParameter("updateType", str, enum=["Update", "Append", "Overwrite"]),
-            OpenApiParameter("newEmailAddress", str),
+            OpenApiParameter("newEmailAddress", {"type": "string", "format": "email"}),
         ],
-        responses=responses({201: ResourceCreatedSerializer}),
+        responses=responses({201: ResourceCreatedSerializer}, *BODY_ERRORS),
     )
     def post(self, request: Request, list_id: str) -> Response:
         email_list = self.get_list(list_id)

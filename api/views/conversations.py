@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.base import ApiView, parse_bool, parse_id
-from api.envelopes import collection, paged, resource, responses
+from api.envelopes import PAGING, collection, paged, resource, responses
 from api.errors import not_found
 from api.paging import keyset_page
 from api.routes import route
@@ -32,10 +32,6 @@ from conductor.reports import (
 CONVERSATION_ID = path_id("conversation_id", "Identifier used to locate the conversation.")
 MESSAGE_ID = path_id("conversation_message_id", "Identifier used to locate the message.")
 LINK_ID = path_id("conversation_message_link_id", "Identifier used to locate the link.")
-PAGING = [
-    OpenApiParameter("cursor", str, description="Start, or the previous nextPageCursor."),
-    OpenApiParameter("count", int, description="1 to 5000, default 1000."),
-]
 
 
 @extend_schema_serializer(component_name="Conversation")
@@ -133,6 +129,7 @@ def conversation_schema(operation: str, summary: str, **kwargs: Any) -> Any:
 
 class ConversationBaseView(ApiView):
     required_scopes: tuple[str, ...] = (Scope.LIST,)
+    session_permissions = ("conductor.view_conversation",)
 
     def get_conversation(self, list_id: str, conversation_id: str) -> Conversation:
         email_list = self.get_list(list_id)

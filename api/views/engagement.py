@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.base import parse_id
-from api.envelopes import paged, responses
+from api.envelopes import PAGING, paged, responses
 from api.errors import invalid, not_found
 from api.paging import keyset_page
 from api.params import parse_moment
@@ -26,7 +26,6 @@ from api.views.conversations import (
     LINK_ID,
     MESSAGE_ID,
     MESSAGE_ROUTE,
-    PAGING,
     ConversationBaseView,
     conversation_schema,
 )
@@ -54,7 +53,7 @@ class MessageActivitySerializer(serializers.Serializer):
     bounceReason = serializers.CharField()
     click = serializers.BooleanField()
     clickCount = serializers.IntegerField()
-    emailAddress = serializers.CharField()
+    emailAddress = serializers.EmailField()
     open = serializers.BooleanField()
     orderTotal = serializers.FloatField()
     read = serializers.BooleanField()
@@ -66,7 +65,7 @@ class MessageActivitySerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="MessageLinkClicker")
 class MessageLinkClickerSerializer(serializers.Serializer):
-    emailAddress = serializers.CharField()
+    emailAddress = serializers.EmailField()
     clickDate = serializers.DateTimeField()
 
 

@@ -48,6 +48,7 @@ from rest_framework.response import Response
 
 from api.base import INT32_MAX, ApiView, parse_id
 from api.envelopes import (
+    PAGING,
     ResourceCreatedSerializer,
     collection,
     paged,
@@ -97,7 +98,7 @@ class ListImportSummarySerializer(serializers.Serializer):
 
 
 class ListImportContactSerializer(serializers.Serializer):
-    emailAddress = serializers.CharField(source="email")
+    emailAddress = serializers.EmailField(source="email")
     importResult = serializers.ChoiceField(source="result", choices=RowResult.values)
 
 
@@ -111,12 +112,6 @@ def _query(name: str, description: str) -> OpenApiParameter:
 
 LIST_ID = _path_int("list_id", "Identifier used to locate the list.")
 IMPORT_ID = _path_int("import_id", "Identifier used to locate the import file.")
-PAGING = [
-    _query(
-        "cursor", "The nextPageCursor of the previous page; `Start` (the default) for the first."
-    ),
-    _query("count", "Rows per page: 1000 unless told, at most 5000."),
-]
 DATES = [
     _query("startDate", "Only imports created on or after this date (or date-time)."),
     _query("endDate", "Only imports created on or before this date (or date-time)."),
@@ -125,6 +120,8 @@ DATES = [
 
 class ListImportView(ApiView):
     """Shared by the views of one import: finds it within its list."""
+
+    session_permissions = ("contacts.view_listimport",)
 
     def get_import(self, list_id: str, import_id: str) -> ListImport:
         email_list = self.get_list(list_id)
@@ -137,6 +134,7 @@ class ListImportView(ApiView):
 
 class ListImportCollectionView(ApiView):
     required_scopes = (Scope.LIST, Scope.CONTACT)
+    session_permissions = ("contacts.view_listimport",)
     # The whole file arrives in the body.
     max_body_bytes = settings.API_MAX_IMPORT_BYTES
 

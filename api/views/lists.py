@@ -36,7 +36,7 @@ from api.serializers import (
     validated,
 )
 from contacts.services.cleanup import delete_list
-from lists.models import BounceHandling, List, validate_time_zone
+from lists.models import BounceHandling, List, time_zone_names, validate_time_zone
 
 # --- Listrak settings this server does not have ----------------------------------
 # Returned at their neutral value; accepted on input only at that value, so a
@@ -120,6 +120,16 @@ class UnsupportedTextList(_Unsupported):
     neutral: ClassVar[object] = []
     accepted = ([],)
     hint = "[] or null"
+
+
+@extend_schema_field({"type": "string", "enum": sorted(time_zone_names())})
+class TimeZoneField(TextField):
+    """An IANA time zone name, exactly as the time zone database spells it
+    (``lists.models.time_zone_names``, which the description lists)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [validate_time_zone])
+        super().__init__(trim_whitespace=False, max_length=64, **kwargs)
 
 
 # --- Saving a resource whose name is unique in its list ------------------------------
@@ -215,11 +225,9 @@ class EmailListSerializer(ApiSerializer):
     googleTrackingDomains = UnsupportedTextList()
     linkDomainAlias = UnsupportedText()
     mediaDomainAlias = UnsupportedText()
-    timeZone = TextField(
+    timeZone = TimeZoneField(
         source="time_zone",
         required=False,
-        max_length=64,
-        validators=[validate_time_zone],
         help_text="The list's time zone, an IANA name such as America/New_York "
         "(not in Listrak's API: it decides calendar dates for this list).",
     )
@@ -248,7 +256,7 @@ class ListCollectionView(ApiView):
         operation_id="List_GetListCollection",
         summary="Get all Lists",
         tags=["List"],
-        responses=responses({200: collection(EmailListSerializer)}, 400, 401),
+        responses=responses({200: collection(EmailListSerializer)}, 401),  # it reads no input
     )
     def get(self, request: Request) -> Response:
         lists = List.objects.order_by("name", "id")

@@ -50,9 +50,10 @@ class MessageAdmin(admin.ModelAdmin):
 
     def test_send_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Send the message to any address, now: links lead straight to their
-        targets and nothing is tracked or recorded."""
+        targets and nothing is tracked or recorded. It mails anyone, so it
+        takes the change permission, not only the view one."""
         message = get_object_or_404(Message.objects.select_related("list"), pk=object_id)
-        if not self.has_view_permission(request, message):
+        if not self.has_change_permission(request, message):
             raise PermissionDenied
         form = TestSendForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -112,7 +113,11 @@ class EnrollmentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.action(description="Resume held enrollments (Active, due now)")
+    def has_resume_permission(self, request: HttpRequest) -> bool:
+        # Enrollments are never edited here; resuming one is its own right.
+        return request.user.has_perm("conductor.change_enrollment")
+
+    @admin.action(description="Resume held enrollments (Active, due now)", permissions=["resume"])
     def resume_held_enrollments(self, request: HttpRequest, queryset: QuerySet[Enrollment]) -> None:
         resumed = resume_held(queryset)
         self.message_user(request, f"Resumed {resumed} held enrollments.", messages.SUCCESS)

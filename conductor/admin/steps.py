@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -48,6 +49,8 @@ class StepAdmin(StepSummaryMixin, admin.ModelAdmin):
         return thread, kind if kind in STEP_FORMS else ""
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied  # before saying anything of the thread asked for
         thread, kind = self._new_step_target(request)
         if thread is None or not kind:
             return HttpResponse(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from adminsortable2.admin import SortableAdminBase, SortableTabularInline
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -116,6 +117,8 @@ class ThreadAdmin(SortableAdminBase, admin.ModelAdmin):
         return version
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied  # before saying anything of the version asked for
         if self._version_for_add(request) is None:
             return HttpResponse("Add a child thread from a conversation's page.", status=400)
         return super().add_view(request, form_url, extra_context)

@@ -174,6 +174,7 @@ def _send_all(deliveries: list[Delivery]) -> int:
                     fields[list_id] = list(ProfileField.objects.filter(list_id=list_id))
                 delivery.merge_context = merge_fields(delivery, fields[list_id])
                 email = build_email(delivery, templates=templates[message.pk])
+                delivery.subject = email.subject  # Segment reports it with each of its activities
             except Exception as error:  # a template error: this email only
                 logger.warning("conductor: delivery %s not rendered: %s", delivery.pk, error)
                 _release([delivery], error)
@@ -226,7 +227,7 @@ def _mark_sent(deliveries: list[Delivery]) -> int:
     if not deliveries:
         return 0
     with transaction.atomic():
-        update_rows(deliveries, ["status", "sent_at", "error", "merge_context"])
+        update_rows(deliveries, ["status", "sent_at", "error", "merge_context", "subject"])
         record_activities(
             [
                 Activity(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from conductor.models import CouponPool, Message, Step, Trigger, Version
+from conductor.tracking.links import address_problems
 from lists.models import Event, ProfileField
 
 
@@ -33,6 +34,22 @@ class VersionContext:
     @cached_property
     def messages(self) -> set[int]:
         return set(Message.objects.filter(list_id=self.list_id).values_list("pk", flat=True))
+
+    @cached_property
+    def link_problems(self) -> dict[int, list[str]]:
+        """The problems of the list's messages' tracked links
+        (``links.address_problems``), by message id, each naming its message."""
+        found: dict[int, list[str]] = {}
+        messages = Message.objects.filter(list_id=self.list_id)
+        for message in messages.only("pk", "name", "html_body", "text_body"):
+            problems = address_problems(message)
+            if problems:
+                found[message.pk] = [
+                    f"message “{message.name}”: {problem}"
+                    for listed in problems.values()
+                    for problem in listed
+                ]
+        return found
 
     @cached_property
     def coupon_pools(self) -> set[int]:

@@ -40,6 +40,13 @@ def check(step: Step, context: VersionContext) -> list[str]:
     unknown = set(step.settings) - {"message", "variants"}
     if unknown:
         problems.append(f"{where}: unknown settings {', '.join(sorted(unknown))}.")
+    sent = {message} | {
+        whole_number(variant.get("message"))
+        for variant in step.settings.get("variants") or []
+        if isinstance(variant, dict)
+    }
+    for chosen in sorted(pk for pk in sent if pk in context.messages):
+        problems.extend(f"{where}: {problem}" for problem in context.link_problems.get(chosen, []))
     return problems
 
 

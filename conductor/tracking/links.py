@@ -6,6 +6,14 @@ bare ``http(s)://`` address of the text body), so a link holding merge
 fields (``https://shop.example/?c={{ profile.code }}``) is one link of the
 message, not one per contact. A tracked link leads to the template rendered
 with the merge fields the email was sent with.
+
+Only a link's path, query and fragment may hold merge fields: its scheme,
+userinfo, host and port must be literal text of the template
+(``address_problem``), checked when a message is saved and when a version
+sending it is published, and again at each click (``rendered_problem``) for
+links saved before that check existed. Otherwise a contact's profile value
+(a last name of ``@evil.example/x`` after ``https://shop.example``) would
+choose where the platform's own tracked link redirects.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from conductor.models import Message, MessageLink
 
@@ -22,6 +31,12 @@ TEXT_URL = re.compile(r"""https?://(?:\{\{[^{}]*\}\}|[^\s<>"'\])])+""", re.IGNOR
 #: What replaces a tracked link in the source before it is rendered: plain
 #: text, which Django's template engine leaves alone.
 PLACEHOLDER = re.compile(r"@@conductor-link-(\d+)@@")
+#: How Django template syntax starts: a merge field, a tag or a comment.
+TEMPLATE_SYNTAX = ("{{", "{%", "{#")
+# A link's authority (userinfo, host, port) ends at its first "/", "?" or "#".
+_AUTHORITY_END = re.compile(r"[/?#]")
+# No address holds these: browsers read "\" as "/", and drop or stop at the others.
+_ODD_IN_AUTHORITY = re.compile(r"[\\\s\x00-\x1f\x7f-\x9f]")
 
 
 def url_hash(url: str) -> str:
@@ -36,9 +51,69 @@ def is_tracked(url: str) -> bool:
 
 def links_in(message: Message) -> list[str]:
     """The tracked links of ``message``'s templates, in order, each once."""
-    found = [m.group(3).strip() for m in HREF.finditer(message.html_body)]
-    found += [m.group(0) for m in TEXT_URL.finditer(message.text_body)]
-    return list(dict.fromkeys(url for url in found if is_tracked(url)))
+    found = _html_links(message.html_body) + _text_links(message.text_body)
+    return list(dict.fromkeys(found))
+
+
+def _html_links(source: str) -> list[str]:
+    return [url for m in HREF.finditer(source) if is_tracked(url := m.group(3).strip())]
+
+
+def _text_links(source: str) -> list[str]:
+    return [m.group(0) for m in TEXT_URL.finditer(source)]
+
+
+def origin(url: str) -> str:
+    """``scheme://authority`` of ``url``: its scheme, userinfo, host and
+    port, as written."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{_AUTHORITY_END.split(rest, 1)[0]}"
+
+
+def address_problem(url: str) -> str | None:
+    """Why the tracked link ``url`` (as written in a template) may not be
+    sent, or None: its scheme, userinfo, host and port must be literal text,
+    naming a host."""
+    address = origin(url)
+    if any(syntax in address for syntax in TEMPLATE_SYNTAX):
+        return (
+            f"The link {url} takes its address from a merge field; "
+            "only its path, query or fragment may use merge fields."
+        )
+    if _ODD_IN_AUTHORITY.search(address.partition("://")[2]):
+        return f"The link {url} has spaces, backslashes or control characters in its address."
+    try:
+        parts = urlsplit(address)
+        host, _port = parts.hostname, parts.port  # ValueError: the port is not a number
+    except ValueError:
+        return f"The link {url} has an address that is not valid."
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return f"The link {url} has no host."
+    return None
+
+
+def address_problems(message: Message) -> dict[str, list[str]]:
+    """The ``address_problem`` of each tracked link of ``message``, by the
+    field holding the link (``html_body``, ``text_body``); empty when there
+    is none."""
+    found = {"html_body": _html_links(message.html_body)}
+    found["text_body"] = _text_links(message.text_body)
+    problems = {
+        field: list(dict.fromkeys(p for url in urls if (p := address_problem(url))))
+        for field, urls in found.items()
+    }
+    return {field: listed for field, listed in problems.items() if listed}
+
+
+def rendered_problem(written: str, rendered: str) -> str | None:
+    """Why ``rendered`` (the link ``written`` rendered for one contact) may
+    not be followed, or None: it must lead to exactly the scheme, userinfo,
+    host and port written literally in the template. Links saved before
+    ``address_problem`` was checked may still hold merge fields there."""
+    problem = address_problem(written)
+    if problem is None and origin(rendered) != origin(written):
+        problem = f"The link {written} leads to {origin(rendered)}, not to {origin(written)}."
+    return problem
 
 
 def link_ids(message: Message) -> dict[str, int]:

@@ -12,6 +12,7 @@ read it back with the ``email`` package.
 from __future__ import annotations
 
 import binascii
+import re
 import secrets
 from email.header import Header
 from email.utils import formatdate
@@ -21,6 +22,8 @@ from django.core.mail import BadHeaderError, EmailMultiAlternatives
 
 LONGEST_PLAIN_HEADER = 900  # SMTP allows 998 characters a line; fold well before
 LONGEST_7BIT_LINE = 900
+#: What goes into a header as it is: printable ASCII (control characters are encoded).
+_PRINTABLE = re.compile(r"[ -~]*")
 
 
 class CampaignEmail(EmailMultiAlternatives):
@@ -74,7 +77,10 @@ def _header(name: str, value: str) -> str:
     value = str(value)
     if "\n" in value or "\r" in value:  # as Django refuses them: header injection
         raise BadHeaderError(f"Header values can't contain newlines (got {value!r} for {name})")
-    if value.isascii() and len(value) <= LONGEST_PLAIN_HEADER:
+    # A subject is merged free text: one holding "=?" could read as an RFC 2047
+    # encoded word ("=?utf-8?q?…?=") and be shown decoded, so it is encoded too.
+    looks_encoded = name == "Subject" and "=?" in value
+    if _PRINTABLE.fullmatch(value) and len(value) <= LONGEST_PLAIN_HEADER and not looks_encoded:
         return f"{name}: {value}"
     encoded = Header(value, "utf-8", header_name=name).encode(linesep="\n")
     return f"{name}: {encoded}"

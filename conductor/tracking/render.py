@@ -115,7 +115,7 @@ def render(
     def click(link_id: int) -> str:
         return tracking_url("click", delivery.pk, link_id)
 
-    subject = " ".join(templates.subject.render(Context(context)).split())
+    subject = subject_line(templates.subject.render(Context(context, autoescape=False)))
     text = templates.text.render(Context(context, autoescape=False))
     text = links.fill(text, click) + _text_footer(message, page_links)
     html = ""
@@ -123,6 +123,15 @@ def render(
         html = links.fill(templates.html.render(Context(context)), click)
         html = _with_html_footer(html, message, page_links, delivery if pixel else None)
     return RenderedEmail(subject=subject, text=text, html=html, page_links=page_links)
+
+
+def subject_line(rendered: str) -> str:
+    """A rendered subject as one header line. It is plain text (rendered
+    without HTML escaping: ``<`` stays ``<``); every run of white space in it,
+    line breaks and separators of any kind (CR, LF, VT, FF, \\x1c-\\x1f,
+    NEL, U+2028, U+2029: all that ``str.split`` splits on) included, becomes
+    one space, so no merge field can start another header line."""
+    return " ".join(rendered.split())
 
 
 def _text_footer(message: Message, page_links: dict[str, str]) -> str:
@@ -185,7 +194,9 @@ def build_test_email(message: Message, address: str) -> CampaignEmail:
     """A test of ``message`` to ``address`` (staff checking it): rendered
     with the profile of the list's contact of that address when there is
     one (else empty values), its links leading straight to their targets,
-    no pixel, nothing recorded."""
+    no pixel, nothing recorded. A link whose rendered address is not the one
+    its template writes (``links.rendered_problem``) raises ValueError naming
+    it: the test is refused, as a contact's click on it would be."""
     contact = Contact.objects.filter(list_id=message.list_id, email=address.lower()).first()
     contact = contact or Contact(list=message.list, email=address.lower(), profile={})
     context = {
@@ -196,13 +207,20 @@ def build_test_email(message: Message, address: str) -> CampaignEmail:
     targets = {link_id: url for url, link_id in templates.link_ids.items()}
 
     def target(link_id: int) -> str:
-        return Template(targets[link_id]).render(Context(context, autoescape=False)).strip()
+        written = targets[link_id]
+        url = Template(written).render(Context(context, autoescape=False)).strip()
+        # What a click on the real email would refuse, the test refuses, naming the link.
+        problem = links.rendered_problem(written, url)
+        if problem is not None:
+            raise ValueError(problem)
+        return url
 
+    subject = subject_line(templates.subject.render(Context(context, autoescape=False)))
     text = links.fill(templates.text.render(Context(context, autoescape=False)), target)
     from_email = message.from_email or message.list.from_email or settings.DEFAULT_FROM_EMAIL
     from_name = message.from_name or message.list.from_name
     email = CampaignEmail(
-        subject="[Test] " + " ".join(templates.subject.render(Context(context)).split()),
+        subject=f"[Test] {subject}",
         body=text,
         from_email=formataddr((from_name, from_email)) if from_name else from_email,
         to=[address],

@@ -11,4 +11,6 @@
    dead-lettering by the answer; ``tasks`` runs them on django-q2, and
    ``manage.py deliver_segment`` in a process of its own.
 4. ``services``: setting integrations up, and what the admin shows and does.
+5. ``endpoints``: where messages may go (``SEGMENT_ALLOWED_HOSTS``), checked
+   when an endpoint is entered and before each delivery.
 """

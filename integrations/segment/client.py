@@ -1,4 +1,9 @@
-"""Posting batches to Segment's HTTP API over one keep-alive connection."""
+"""Posting batches to Segment's HTTP API over one keep-alive connection.
+
+Redirects are never followed (``http.client`` does not): a 3xx is an answer
+like any other and dead-letters its batch, so an allowed endpoint cannot pass
+the workers on to a host that is not (see ``endpoints``).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,15 @@ import http.client
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 #: A connection idle this long is reopened before use rather than trusted:
 #: servers close idle keep-alive connections, and a request on one of those
 #: fails without having been read.
 IDLE_RECONNECT_SECONDS = 15.0
-#: How much of an answer's body is kept (dead letters, the last error).
-KEPT_BODY = 2000
+#: How much of an answer's body is kept, for the log only.
+KEPT_BODY = 500
 #: A ``Retry-After`` beyond this is taken as this (a day).
 MAX_RETRY_AFTER = 86_400.0
 #: Statuses in the 5xx range that will not get better by trying again.
@@ -25,12 +31,15 @@ PERMANENT_5XX = {501, 505}
 @dataclass(frozen=True)
 class Answer:
     """How a request ended: the HTTP status (None when there was no answer: a
-    timeout, a refused or dropped connection), the body or the error, and
-    ``Retry-After`` in seconds when the server gave one."""
+    timeout, a refused or dropped connection, ``error`` then naming it),
+    ``Retry-After`` in seconds when the server gave one, and the start of the
+    body or the error's text. The body is the server's to write: it goes to
+    the log, never to staff (``describe``)."""
 
     status: int | None
-    body: str
+    body: str = ""
     retry_after: float | None = None
+    error: str = ""
 
     @property
     def delivered(self) -> bool:
@@ -46,8 +55,15 @@ class Answer:
         return 500 <= self.status < 600 and self.status not in PERMANENT_5XX
 
     def describe(self) -> str:
-        head = "no answer" if self.status is None else f"HTTP {self.status}"
-        return f"{head}: {self.body}" if self.body else head
+        """What staff are shown (the admin, the last error, dead letters):
+        ``HTTP 400 Bad Request`` (the standard reason, not the server's) or
+        ``no answer (TimeoutError)``; never the body."""
+        if self.status is None:
+            return f"no answer ({self.error})" if self.error else "no answer"
+        try:
+            return f"HTTP {self.status} {HTTPStatus(self.status).phrase}"
+        except ValueError:
+            return f"HTTP {self.status}"
 
 
 def batch_url(endpoint: str) -> str:
@@ -89,7 +105,7 @@ class SegmentClient:
             # A timeout, a refused or reset connection, an answer cut short:
             # the connection is in an unknown state, so it is not reused.
             self.close()
-            return Answer(None, f"{type(error).__name__}: {error}"[:KEPT_BODY])
+            return Answer(None, str(error)[:KEPT_BODY], error=type(error).__name__)
         self._last_used = time.monotonic()
         if response.will_close:
             self.close()

@@ -15,7 +15,13 @@ shard's messages in the order they were written.
   5xx but 501/505, timeouts and connection errors: retried with jittered
   exponential backoff, or after ``Retry-After``; a message past
   ``SEGMENT_MAX_ATTEMPTS`` or ``SEGMENT_MAX_AGE_SECONDS`` becomes a dead
-  letter. Any other answer: dead letters at once, with the answer kept.
+  letter. Any other answer (3xx included: redirects are not followed): dead
+  letters at once, with the answer's status kept (its body only in the log).
+- **Endpoint.** A shard whose integration's endpoint is not allowed (see
+  ``endpoints``; saved before ``SEGMENT_ALLOWED_HOSTS`` changed, or written
+  to the database directly) is not sent: nothing connects, its messages
+  wait, and the integration's shards are held back a while, with the reason
+  as the last error.
 - **At least once.** Delivered messages are recorded a window (up to
   ``WINDOW`` messages) at a time, in one transaction. A crash before that
   sends them again, with the same ``messageId``, which Segment de-duplicates.
@@ -40,6 +46,7 @@ from django.utils import timezone
 from integrations.models import MessageStatus, SegmentMessage, SegmentShard
 from integrations.segment.claims import Lease, claim_shard, lease_length, seconds_until_next_retry
 from integrations.segment.client import Answer, SegmentClient
+from integrations.segment.endpoints import EndpointNotAllowed, check_endpoint
 from integrations.segment.payloads import (
     MAX_BATCH_BYTES,
     MAX_BATCH_MESSAGES,
@@ -54,6 +61,9 @@ logger = logging.getLogger(__name__)
 WINDOW = 1000
 #: Messages sent from one shard before the worker lets other shards have a turn.
 SLICE = 5000
+#: How long an integration whose endpoint is not allowed is left before a
+#: worker looks again (a fix in the admin releases it at once).
+REFUSED_ENDPOINT_HOLD_SECONDS = 60
 #: ``{"batch":[`` … ``],"sentAt":"…"}`` around the messages.
 ENVELOPE_BYTES = len('{"batch":[],"sentAt":""}') + len("2024-01-01T00:00:00.000Z")
 
@@ -171,6 +181,11 @@ class Deliverer:
     def deliver_shard(self, lease: Lease) -> int:
         """Send a leased shard's messages in order, window by window, until it
         is empty, a request fails, the lease is lost or ``SLICE`` is reached."""
+        try:
+            check_endpoint(lease.endpoint)
+        except EndpointNotAllowed as refused:
+            self._hold_integration(lease, refused)
+            return 0
         client = self._client(lease)
         delivered = 0
         while delivered < SLICE:
@@ -185,6 +200,23 @@ class Deliverer:
             lease_token="", lease_expires_at=None
         )
         return delivered
+
+    def _hold_integration(self, lease: Lease, refused: EndpointNotAllowed) -> None:
+        """Leave an integration whose endpoint is not allowed: no connection,
+        no attempt counted (its messages would otherwise dead-letter while the
+        operator fixes it), every shard held back, the reason shown."""
+        now = timezone.now()
+        hold = now + datetime.timedelta(seconds=REFUSED_ENDPOINT_HOLD_SECONDS)
+        text = f"{refused} Its messages wait in the outbox until this is fixed."
+        logger.warning("Segment integration %s: %s", lease.integration_id, text)
+        with transaction.atomic():
+            # Every shard, or the next claims would only find the same refusal.
+            SegmentShard.objects.filter(integration_id=lease.integration_id).filter(
+                Q(not_before__isnull=True) | Q(not_before__lt=hold)
+            ).update(not_before=hold)
+            SegmentShard.objects.filter(pk=lease.shard_id, lease_token=lease.token).update(
+                lease_token="", lease_expires_at=None, last_error=text[:2000], last_error_at=now
+            )
 
     def _client(self, lease: Lease) -> SegmentClient:
         client = self.clients.get(lease.integration_id)
@@ -267,7 +299,7 @@ class Deliverer:
         or age, and hold the shard back until the retry."""
         ids = [row.id for row in batch]
         SegmentMessage.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(
-            attempts=F("attempts") + 1, last_status=answer.status, last_response=answer.body
+            attempts=F("attempts") + 1, last_status=answer.status, last_response=answer.describe()
         )
         too_old = now - datetime.timedelta(seconds=settings.SEGMENT_MAX_AGE_SECONDS)
         self._dead_letter(
@@ -299,15 +331,17 @@ class Deliverer:
         changes: dict[str, object] = {"status": MessageStatus.DEAD, "dead_at": now}
         if count_attempt:
             changes.update(
-                attempts=F("attempts") + 1, last_status=answer.status, last_response=answer.body
+                attempts=F("attempts") + 1,
+                last_status=answer.status,
+                last_response=answer.describe(),
             )
         messages.filter(status=MessageStatus.PENDING).update(**changes)
 
     @staticmethod
     def _error(lease: Lease, answer: Answer, count: int, then: str = "dead-lettered") -> str:
-        # Never the write key: only the integration, the status and the body.
+        # Shown to staff: never the write key, nor the body (only in the log).
         text = f"{answer.describe()} ({count} messages, {then})"
-        logger.warning("Segment integration %s: %s", lease.integration_id, text)
+        logger.warning("Segment integration %s: %s %r", lease.integration_id, text, answer.body)
         return text[:2000]
 
 

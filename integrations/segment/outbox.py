@@ -34,6 +34,7 @@ from django.db.models import QuerySet
 from django.dispatch import receiver
 
 from conductor.models import Conversation, Delivery, Message
+from conductor.tracking.links import TEMPLATE_SYNTAX
 from contacts.hooks import activities_recorded
 from contacts.models import Activity, ActivityKind, Contact, SubscriptionState, UnsubscribeMethod
 from integrations.models import SHARDS, SegmentListSync, SegmentMessage
@@ -314,9 +315,10 @@ class MessageBuilder:
             )
         }
 
-    def _email_facts(self) -> tuple[dict[int, str], dict[str, str]]:
-        """Subjects of the messages, and conversation names of the deliveries
-        and conversations, that the rows' details name."""
+    def _email_facts(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Subjects and conversation names of the deliveries, and of the
+        messages and conversations, that the rows' details name (see
+        ``payloads.email_properties``)."""
         wanted: dict[str, set[int]] = {"message_id": set(), "delivery_id": set()}
         wanted["conversation_id"] = set()
         for row in self.rows:
@@ -325,17 +327,28 @@ class MessageBuilder:
                     pk = payloads.as_id(row.details.get(key))
                     if pk is not None:
                         ids.add(pk)
-        subjects: dict[int, str] = {}
+        subjects: dict[str, str] = {}
         campaigns: dict[str, str] = {}
-        if wanted["message_id"]:
-            subjects = dict(
-                Message.objects.filter(pk__in=wanted["message_id"]).values_list("pk", "subject")
-            )
         if wanted["delivery_id"]:
-            for pk, name in Delivery.objects.filter(pk__in=wanted["delivery_id"]).values_list(
-                "pk", "step_run__enrollment__conversation__name"
-            ):
+            for pk, subject, name in Delivery.objects.filter(
+                pk__in=wanted["delivery_id"]
+            ).values_list("pk", "subject", "step_run__enrollment__conversation__name"):
                 campaigns[f"delivery:{pk}"] = name
+                if subject:
+                    subjects[f"delivery:{pk}"] = subject
+        # Where no delivery gives the subject its contact received (an email
+        # sent before deliveries kept it), the message's, if it has no merge field.
+        unknown = {
+            pk
+            for row in self.rows
+            if row.kind in payloads.TRACK_EVENTS
+            and f"delivery:{payloads.as_id(row.details.get('delivery_id'))}" not in subjects
+            and (pk := payloads.as_id(row.details.get("message_id"))) is not None
+        }
+        if unknown:
+            for pk, subject in Message.objects.filter(pk__in=unknown).values_list("pk", "subject"):
+                if not any(syntax in subject for syntax in TEMPLATE_SYNTAX):
+                    subjects[f"message:{pk}"] = " ".join(subject.split())  # as sending folds it
         if wanted["conversation_id"]:
             for pk, name in Conversation.objects.filter(
                 pk__in=wanted["conversation_id"]

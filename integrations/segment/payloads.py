@@ -7,23 +7,32 @@ these keys (a key that is absent leaves its property out):
 =================================  =========================================================
 ``details`` key                    becomes
 =================================  =========================================================
-``message_id``                     ``email_id`` (a ``conductor.models.Message`` pk), and
-                                   ``email_subject`` = that message's subject
-``delivery_id``                    ``campaign_name`` = the name of the conversation whose
+``message_id``                     ``email_id`` (a ``conductor.models.Message`` pk)
+``delivery_id``                    ``email_subject`` = the subject that email was sent with,
+                                   rendered for its contact (``Delivery.subject``), and
+                                   ``campaign_name`` = the name of the conversation whose
                                    step sent it (a ``conductor.models.Delivery`` pk);
                                    ``conversation_id`` may be given instead
 ``link_id``, ``link_url``          ``link_id``, ``link_url`` (``email_clicked``)
 ``order_total``                    ``order_total`` (``email_converted``), a number
 ``google_analytics_campaign_name`` ``google_analytics_campaign_name``, when the email has one
-``ip``, ``user_agent``             ``context.ip``, ``context.user_agent``, for
-                                   ``email_opened`` and ``email_clicked`` only
+``ip``, ``user_agent``             ``context.ip``; ``context.user_agent`` (Listrak's
+                                   spelling) and ``context.userAgent`` (Segment's), the
+                                   same value; for ``email_opened`` and ``email_clicked`` only
 ``method``                         ``unsubscribe_type`` (``unsubscribed``; the contact
                                    services write it)
 =================================  =========================================================
 
-``list_id`` and ``list_name`` are always set. Today ``conductor.engine.delivery``
-writes ``email_sent`` with ``message_id`` and ``delivery_id``; the engagement
-work (opens, clicks, bounces, complaints, conversions) must write the keys above.
+``list_id`` and ``list_name`` are always set. ``email_subject`` is never the
+message's template (``Sale for {{ profile.first_name }}``): without a delivery
+that kept its subject (an email sent before deliveries did), it is the
+message's subject only when that has no merge field, and is left out otherwise.
+
+``conductor.engine.delivery`` writes ``email_sent`` with ``message_id``,
+``delivery_id`` and ``conversation_id``, and keeps the rendered subject on the
+delivery; the engagement records (opens, clicks, unsubscribes from the email,
+bounces, complaints, conversions) carry the same three keys, so each of their
+events reports the subject that contact received.
 
 Each call is serialized once, when it is written to the outbox, compactly and
 ASCII-only (so its length in characters is its size in bytes), without
@@ -58,7 +67,7 @@ TRACK_EVENTS = {
     "email_converted": "Email Converted",
     "unsubscribed": "Unsubscribed",
 }
-#: Events whose activity's ``ip`` and ``user_agent`` go into ``context``.
+#: Events whose activity's ``ip`` and user agent go into ``context``.
 WITH_CLIENT_CONTEXT = {"Email Opened", "Email Link Clicked"}
 #: Details copied as they are into the track properties when present.
 COPIED_PROPERTIES = ("link_id", "link_url", "order_total", "google_analytics_campaign_name")
@@ -104,7 +113,7 @@ def track(
     timestamp: datetime.datetime,
 ) -> dict[str, Any]:
     """A track call: ``anonymousId`` is the address, never a ``userId``;
-    ``context.traits.email``, plus ``client`` (``ip``, ``user_agent``)."""
+    ``context.traits.email``, plus ``client`` (``client_context``)."""
     context: dict[str, Any] = {"traits": {"email": email}}
     context.update(client or {})
     return {
@@ -123,19 +132,23 @@ def email_properties(
     *,
     list_id: int,
     list_name: str,
-    subjects: dict[int, str],
+    subjects: dict[str, str],
     campaigns: dict[str, str],
 ) -> dict[str, Any]:
     """The properties of an email event (or of an unsubscribe that came from
     an email) from its activity's details; see the module's contract.
-    ``subjects`` are Message subjects by id, ``campaigns`` conversation names
-    keyed ``"delivery:<id>"`` or ``"conversation:<id>"``."""
+    ``subjects`` are the subjects deliveries were sent with, keyed
+    ``"delivery:<id>"``, and Message subjects, keyed ``"message:<id>"``;
+    ``campaigns`` conversation names keyed ``"delivery:<id>"`` or
+    ``"conversation:<id>"``."""
     properties: dict[str, Any] = {}
     if details.get("message_id") is not None:
         properties["email_id"] = details["message_id"]
-        subject = subjects.get(as_id(details["message_id"]) or 0)
-        if subject is not None:
-            properties["email_subject"] = subject
+    subject = subjects.get(f"delivery:{as_id(details.get('delivery_id'))}") or subjects.get(
+        f"message:{as_id(details.get('message_id'))}"
+    )
+    if subject is not None:
+        properties["email_subject"] = subject
     campaign = campaigns.get(f"delivery:{as_id(details.get('delivery_id'))}") or campaigns.get(
         f"conversation:{as_id(details.get('conversation_id'))}"
     )
@@ -150,8 +163,13 @@ def email_properties(
 
 
 def client_context(details: dict[str, Any]) -> dict[str, Any]:
-    """``context.ip`` and ``context.user_agent`` of an open or a click."""
-    return {key: details[key] for key in ("ip", "user_agent") if details.get(key)}
+    """``context.ip``, and the user agent as both ``context.user_agent``
+    (Listrak's spelling) and ``context.userAgent`` (Segment's, which its
+    destinations read), of an open or a click."""
+    client = {key: details[key] for key in ("ip", "user_agent") if details.get(key)}
+    if "user_agent" in client:
+        client["userAgent"] = client["user_agent"]
+    return client
 
 
 def as_id(value: object) -> int | None:

@@ -6,12 +6,13 @@ through the selectors at the end.
 
 from __future__ import annotations
 
+import logging
+import re
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -29,18 +30,24 @@ from integrations.models import (
 from integrations.segment import payloads
 from integrations.segment.client import Answer, SegmentClient
 from integrations.segment.delivery import request_body
+from integrations.segment.endpoints import EndpointNotAllowed, check_endpoint
 from integrations.segment.outbox import forget_synced_lists
 from integrations.segment.tasks import queue_backfill, queue_delivery_on_commit
 from lists.models import List, ProfileField
+
+logger = logging.getLogger(__name__)
 
 #: The address of the admin's test identify: ``.invalid`` is never a real mailbox.
 TEST_ADDRESS = "segment-test@retailmail.invalid"
 
 
 def validate_endpoint(endpoint: str) -> str:
-    """The endpoint without a trailing slash; ValidationError unless http(s)."""
-    URLValidator(schemes=["http", "https"])(endpoint)
-    return endpoint.rstrip("/")
+    """The endpoint as its origin (no trailing slash); ValidationError naming
+    it and what is allowed unless ``SEGMENT_ALLOWED_HOSTS`` allows it."""
+    try:
+        return check_endpoint(endpoint)
+    except EndpointNotAllowed as refused:
+        raise ValidationError(str(refused), code="endpoint_not_allowed") from None
 
 
 @transaction.atomic
@@ -127,6 +134,13 @@ def enable_integration(*, integration: SegmentIntegration) -> None:
         start_backfill(sync=sync)
 
 
+def endpoint_changed(*, integration: SegmentIntegration) -> None:
+    """Let an integration's shards go at once after its endpoint changed: a
+    hold for the old one (refused, or failing) says nothing of the new."""
+    SegmentShard.objects.filter(integration=integration).update(not_before=None)
+    queue_delivery_on_commit()
+
+
 def retry_dead_letters(*, integration: SegmentIntegration) -> int:
     """Put an integration's dead letters back in the outbox, attempts reset;
     returns how many. They go out ahead of the later messages of their shard
@@ -153,7 +167,9 @@ def delete_integration(*, integration: SegmentIntegration) -> None:
 
 def send_test_identify(*, integration: SegmentIntegration) -> Answer:
     """Send one identify of ``TEST_ADDRESS`` straight away (not through the
-    outbox), to check the endpoint and the write key; returns the answer."""
+    outbox), to check the endpoint and the write key; returns the answer.
+    ValidationError, without connecting, when the endpoint is not allowed."""
+    endpoint = validate_endpoint(integration.endpoint)
     payload = payloads.identify(
         message_id=str(uuid.uuid4()),
         email=TEST_ADDRESS,
@@ -164,14 +180,20 @@ def send_test_identify(*, integration: SegmentIntegration) -> Answer:
     )
     text = payloads.serialize(payload, contact=TEST_ADDRESS, list_id=0)
     client = SegmentClient(
-        endpoint=integration.endpoint,
-        write_key=integration.write_key,
-        timeout=settings.SEGMENT_TIMEOUT_SECONDS,
+        endpoint=endpoint, write_key=integration.write_key, timeout=settings.SEGMENT_TIMEOUT_SECONDS
     )
     try:
-        return client.post(request_body([text], payloads.iso_time(timezone.now())))
+        answer = client.post(request_body([text], payloads.iso_time(timezone.now())))
     finally:
         client.close()
+    if not answer.delivered:  # the body for whoever debugs it; staff see answer.describe()
+        logger.warning(
+            "Segment integration %s: test identify, %s %r",
+            integration.pk,
+            answer.describe(),
+            answer.body,
+        )
+    return answer
 
 
 # --- Selectors ----------------------------------------------------------------
@@ -210,13 +232,26 @@ class DeadLetter:
     message_id: str
     kind: str
     attempts: int
-    status: int | None
-    response: str
+    #: The answer as staff may see it: ``HTTP 400 Bad Request``, ``no answer (…)``.
+    answer: str
     dead_at: str
 
 
+# What delivery now stores for a request without an answer. Rows stored
+# before kept the server's body (or an error quoting it): never shown.
+NO_ANSWER = re.compile(r"no answer \(\w+\)")
+
+
+def shown_answer(status: int | None, stored: str) -> str:
+    """A dead letter's answer for the admin, from its status alone."""
+    if status is not None:
+        return Answer(status).describe()
+    return stored if NO_ANSWER.fullmatch(stored) else "no answer"
+
+
 def recent_dead_letters(*, integration: SegmentIntegration, limit: int = 20) -> list[DeadLetter]:
-    """The latest dead letters of ``integration`` with the server's answer."""
+    """The latest dead letters of ``integration`` with the server's answer
+    (its status)."""
     rows = (
         SegmentMessage.objects.filter(integration=integration, status=MessageStatus.DEAD)
         .order_by("-id")
@@ -225,6 +260,8 @@ def recent_dead_letters(*, integration: SegmentIntegration, limit: int = 20) -> 
         ]
     )
     return [
-        DeadLetter(str(mid), kind, attempts, status, response, f"{dead_at:%Y-%m-%d %H:%M:%S}")
+        DeadLetter(
+            str(mid), kind, attempts, shown_answer(status, response), f"{dead_at:%Y-%m-%d %H:%M:%S}"
+        )
         for mid, kind, attempts, status, response, dead_at in rows
     ]

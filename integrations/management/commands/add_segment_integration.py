@@ -24,7 +24,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", required=True)
         parser.add_argument("--write-key", required=True, help="Stored; never printed.")
-        parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
+        parser.add_argument(
+            "--endpoint",
+            default=DEFAULT_ENDPOINT,
+            help="https://api.segment.io (default), https://events.eu1.segmentapis.com, or an "
+            "origin SEGMENT_ALLOWED_HOSTS allows.",
+        )
         parser.add_argument(
             "--list",
             dest="lists",
@@ -43,10 +48,8 @@ class Command(BaseCommand):
             raise CommandError(f"A Segment integration named {name!r} already exists.")
         try:
             endpoint = validate_endpoint(options["endpoint"])
-        except ValidationError:
-            raise CommandError(
-                f"--endpoint {options['endpoint']!r} is not an http(s) URL."
-            ) from None
+        except ValidationError as refused:
+            raise CommandError(f"--endpoint: {' '.join(refused.messages)}") from None
         wanted = [self._parse(spec) for spec in options["lists"]]
         seen: set[int] = set()
         for email_list, _ in wanted:
