@@ -62,9 +62,13 @@ def refuse_unpermitted_actions(site: admin.AdminSite) -> None:
         ) -> HttpResponse:
             name = request.POST.get("action", "") if request.method == "POST" else ""
             if name:
-                known = {action_name for _, action_name, _ in model_admin._get_base_actions()}
+                known = {found: str(text) for _, found, text in model_admin._get_base_actions()}
                 if name in known and name not in model_admin.get_actions(request):
-                    raise PermissionDenied(f"You may not run the action {name!r} here.")
+                    description = known[name].replace("%(verbose_name_plural)s", "items")
+                    raise PermissionDenied(
+                        f"Your account may not run “{description}” here: it needs the "
+                        "permission to change these items (or one made for this action)."
+                    )
             return django_changelist_view(request, extra_context)
 
         model_admin.changelist_view = changelist_view

@@ -85,6 +85,7 @@ def test_every_action_posted_by_a_view_only_account_is_a_403_and_changes_nothing
                 {"action": name, "_selected_action": [contact.pk], "index": 0},
             )
             assert response.status_code == 403, (opts.label, name, response.status_code)
+            assert "Your account may not run" in response.content.decode(), (opts.label, name)
             tried += 1
     assert tried >= 10
     assert snapshot() == before
@@ -181,7 +182,9 @@ def test_a_test_send_takes_the_change_permission_on_messages(shop, smtp_server):
     viewer = staff("conductor.view_message")
     assert url not in viewer.get(change_page).content.decode()
     assert viewer.get(url).status_code == 403
-    assert viewer.post(url, {"email": "anyone@example.com"}).status_code == 403
+    refused = viewer.post(url, {"email": "anyone@example.com"})
+    assert refused.status_code == 403
+    assert "Sending a test needs the permission to change messages" in refused.content.decode()
     assert smtp_server.messages == [] and mail.outbox == []
     editor = staff("conductor.view_message", "conductor.change_message")
     assert url in editor.get(change_page).content.decode()
@@ -196,7 +199,9 @@ def test_publishing_takes_the_change_permission_on_conversations(shop):
     url = admin_urls(type(conversation), "change", conversation.pk).replace("/change/", "/publish/")
     versions = conversation.versions.count()
     viewer = staff("conductor.view_conversation")
-    assert viewer.post(url).status_code == 403
+    refused = viewer.post(url)
+    assert refused.status_code == 403
+    assert "Publishing needs the permission to change conversations" in refused.content.decode()
     assert conversation.versions.count() == versions
     editor = staff("conductor.view_conversation", "conductor.change_conversation")
     assert editor.post(url).status_code == 302

@@ -11,7 +11,10 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import Page
 
 from conductor.models import Conversation
+from contacts.models import SubscriptionState
+from contacts.optin.confirmation import confirmation_url
 from tests.browser import log_in
+from tests.factories import ContactFactory
 from tests.tracking_helpers import html_of, links, publish_mailing, send_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -80,6 +83,15 @@ def test_the_admin_the_api_pages_and_an_emails_pages_work_under_the_policy(
     page.click("button[type=submit], input[type=submit]")
     page.wait_for_load_state("networkidle")
     assert page.evaluate("window.__violations") == []
+
+    # The double opt-in confirmation page, and its button.
+    pending = ContactFactory(list=shop, email="bo@example.com", state=SubscriptionState.PENDING)
+    visit(page, confirmation_url(pending), console)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("window.__violations") == []
+    pending.refresh_from_db()
+    assert pending.state == SubscriptionState.SUBSCRIBED
 
 
 def test_a_staff_sign_in_is_locked_after_too_many_wrong_passwords(

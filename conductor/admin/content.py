@@ -54,7 +54,7 @@ class MessageAdmin(admin.ModelAdmin):
         takes the change permission, not only the view one."""
         message = get_object_or_404(Message.objects.select_related("list"), pk=object_id)
         if not self.has_change_permission(request, message):
-            raise PermissionDenied
+            raise PermissionDenied("Sending a test needs the permission to change messages.")
         form = TestSendForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             address = form.cleaned_data["email"]

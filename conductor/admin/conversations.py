@@ -5,7 +5,7 @@ published version with its per-step counts."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -157,7 +157,7 @@ class ConversationAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         conversation = get_object_or_404(Conversation, pk=object_id)
         if not self.has_change_permission(request, conversation):
-            return HttpResponse(status=403)
+            raise PermissionDenied("Publishing needs the permission to change conversations.")
         try:
             version = publish(conversation)
         except ValidationError as error:
