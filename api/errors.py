@@ -11,7 +11,8 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -123,7 +124,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's exception handler for every API view."""
     translated = _translate(exc)
     if translated is None:
-        return None  # a bug: Django logs it and answers 500 (see handler500 in api.urls)
+        return None  # a bug: Django logs it and answers with server_error (handler500)
     status_code, code, message = translated
     response = Response(body(status_code, code, message), status=status_code)
     if status_code == status.HTTP_401_UNAUTHORIZED:
@@ -132,6 +133,23 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         header = view.get_authenticate_header(request) if view is not None and request else None
         response["WWW-Authenticate"] = header or 'Bearer realm="api"'
     return response
+
+
+#: Paths answered in this module's shape: the API (config.urls) and its token endpoint.
+API_PATHS = ("/email/v1/", "/OAuth2/Token")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: an exception nothing above caught (a bug), already
+    logged by Django. API clients get the error shape, never an HTML page;
+    the rest of the site gets Django's page."""
+    if not request.path_info.startswith(API_PATHS):
+        return defaults.server_error(request)
+    return error_response(
+        500,
+        UNHANDLED_EXCEPTION,
+        "The server failed to complete the request; the error has been logged.",
+    )
 
 
 def unknown_route(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:

@@ -418,17 +418,29 @@ class Coupon(models.Model):
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "Pending"
-    SENDING = "Sending"
+    SENDING = "Sending"  # claimed by a worker, not yet handed to the mail server
+    HANDED = "Handed"  # handed to the mail server; its answer not yet recorded
     SENT = "Sent"
     SKIPPED = "Skipped"  # unsubscribed, banned or suppressed at send time
-    FAILED = "Failed"
+    #: The worker stopped (or the connection dropped) while the mail server
+    #: had the email: it may or may not have gone out. Never sent again
+    #: unless staff choose to resend it (Conductor, Deliveries).
+    UNCERTAIN = "Uncertain"
+    FAILED = "Failed"  # emails left Sending by workers before Handed existed
+
+
+#: The statuses of a delivery whose email may have reached its contact: its
+#: opens, clicks, bounces and complaints count.
+MAY_HAVE_GONE_OUT = (DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN, DeliveryStatus.FAILED)
 
 
 class Delivery(models.Model):
     """The email of one Message step visit: written with the step's run, sent
-    after that commits, by whichever worker claims it first. At most once: a
-    worker that dies mid-send leaves it ``Sending``, and it is then failed,
-    never sent again."""
+    after that commits, by whichever worker claims it first
+    (``conductor.engine.delivery``). At most once: only the emails a worker
+    has handed to the mail server and not yet heard back about (at most
+    ``EMAIL_CONNECTIONS`` per worker) can be left ``Uncertain`` by a crash;
+    the rest of its claim goes back to ``Pending`` for another worker."""
 
     step_run = models.OneToOneField(StepRun, on_delete=models.CASCADE, related_name="delivery")
     message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="deliveries")
@@ -438,6 +450,9 @@ class Delivery(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     claim_expires_at = models.DateTimeField(null=True, blank=True)
+    #: The claim of the worker sending it; on a Sent delivery, set until its
+    #: "sent" activity is recorded (a worker that dies leaves that to the sweep).
+    claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     #: The merge fields the email was rendered with, so its browser version
@@ -459,7 +474,13 @@ class Delivery(models.Model):
             models.Index(
                 fields=["created_at"],
                 name="delivery_unsent",
-                condition=Q(status__in=["Pending", "Sending"]),
+                condition=Q(status__in=["Pending", "Sending", "Handed"]),
+            ),
+            # Sent emails whose activity is not yet recorded: a handful at a time.
+            models.Index(
+                fields=["claim_expires_at"],
+                name="delivery_sent_unrecorded",
+                condition=Q(status="Sent") & ~Q(claim_token=""),
             ),
         ]
 

@@ -185,9 +185,6 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=30, minimum=1)
 # Connections each worker sends Conductor's emails over at once: SMTP is four
 # round trips per email, so one connection mostly waits for the server.
 EMAIL_CONNECTIONS = env_int("EMAIL_CONNECTIONS", default=3, minimum=1)
-# Connections each worker sends Conductor's emails over at once: SMTP is four
-# round trips per email, so one connection mostly waits for the server.
-EMAIL_CONNECTIONS = env_int("EMAIL_CONNECTIONS", default=3, minimum=1)
 
 # The site's address as people reach it: links in emails (double opt-in
 # confirmations) are built on it, outside any request.

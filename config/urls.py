@@ -16,3 +16,6 @@ urlpatterns = [
     # nothing without DEBUG, where collectstatic and the proxy serve them.
     *staticfiles_urlpatterns(),
 ]
+
+# Django looks for it in the root URLconf only.
+handler500 = "api.errors.server_error"

@@ -442,7 +442,11 @@ def test_lines_starting_with_a_dot_arrive_intact(shop, smtp_server):
     assert Delivery.objects.get().status == DeliveryStatus.SENT
 
 
-def test_sending_takes_as_many_queries_for_twelve_emails_as_for_two(shop, smtp_server, settings):
+def test_sending_takes_at_most_two_queries_an_email_beyond_a_constant(shop, smtp_server, settings):
+    """Each email is marked Handed just before a connection takes it, and its
+    answer recorded before that connection takes another (so a crash leaves
+    only what is in flight uncertain): one small statement per round of
+    answers and hand-overs; everything else is per batch."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -466,5 +470,7 @@ def test_sending_takes_as_many_queries_for_twelve_emails_as_for_two(shop, smtp_s
         with CaptureQueriesContext(connection) as captured:
             assert send_deliveries() == batch
         queries.append(len(captured))
-    assert queries[1] == queries[2], queries
+    # Rounds come as the connections answer, at their own pace: at most one
+    # for each email's hand-over and one for its answer.
+    assert queries[2] - queries[1] <= 2 * (12 - 2), queries
     assert len(smtp_server.messages) == 15

@@ -132,10 +132,12 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(shop, tmp_p
         survivor = worker(smtp, tmp_path, "survivor", "--batch", "500", lease=3)
         assert survivor.wait(timeout=600) == 0, (tmp_path / "survivor.log").read_text()
         assert_each_ran_once(count, smtp)
-        # Emails whose sender died mid-send are failed, never sent a second time.
+        # Only the emails the victim had handed to the server are uncertain (at
+        # most one per connection); the rest of its claim went to the survivor.
         sent = Delivery.objects.filter(status=DeliveryStatus.SENT).count()
-        failed = Delivery.objects.filter(status=DeliveryStatus.FAILED).count()
-        assert sent == len(smtp.messages)
-        assert sent + failed == count
+        uncertain = Delivery.objects.filter(status=DeliveryStatus.UNCERTAIN).count()
+        assert sent <= len(smtp.messages) <= sent + uncertain
+        assert sent + uncertain == count
+        assert uncertain <= 3  # EMAIL_CONNECTIONS
     finally:
         smtp.controller.stop()

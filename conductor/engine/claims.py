@@ -18,6 +18,17 @@ def lease() -> datetime.timedelta:
     return datetime.timedelta(seconds=settings.CONDUCTOR_LEASE_SECONDS)
 
 
+def _due(now: datetime.datetime):
+    return Enrollment.objects.filter(state=EnrollmentState.ACTIVE, due_at__lte=now).filter(
+        Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now)
+    )
+
+
+def any_due() -> bool:
+    """Whether any enrollment is due and unclaimed."""
+    return _due(timezone.now()).exists()
+
+
 def claim_due(limit: int) -> str | None:
     """Claim up to ``limit`` due enrollments, oldest first; returns the claim's
     token, or None when nothing is due.
@@ -30,8 +41,7 @@ def claim_due(limit: int) -> str | None:
     token = uuid.uuid4().hex
     with transaction.atomic():
         ids = list(
-            Enrollment.objects.filter(state=EnrollmentState.ACTIVE, due_at__lte=now)
-            .filter(Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now))
+            _due(now)
             .order_by("due_at")
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)[:limit]

@@ -1,43 +1,73 @@
 """Sending the emails of Message steps, at most once each.
 
 A Message step writes a ``Delivery`` with its step run; after that commits,
-a worker claims a batch (Pending → Sending under a lease, SKIP LOCKED),
-skips the addresses that may not be mailed now, renders the rest and sends
-them over ``EMAIL_CONNECTIONS`` connections at once (``senders``), and marks
-them Sent a few at a time. A worker that
-dies between the claim and the mark leaves them Sending: when the lease runs
-out they are marked Failed, never sent again (the server may have taken
-them). An email that could not be sent (server down) goes back to Pending.
+a worker claims a batch (Pending → Sending under a lease and a token, SKIP
+LOCKED), skips the addresses that may not be mailed now, renders the rest
+and sends them over ``EMAIL_CONNECTIONS`` connections at once (``senders``).
+
+Only what is in flight is uncertain. Each email is marked Handed, on its
+own, just before a connection takes it, and at most one email per
+connection is Handed at a time: a finished email's answer is recorded
+(Sent, or back to Pending when it certainly did not go out) before the next
+one is handed over. So a worker that dies leaves at most
+``EMAIL_CONNECTIONS`` emails Handed; when its lease runs out they become
+Uncertain (shown to staff, who may resend them), and the rest of its claim,
+never handed over, goes back to Pending for another worker. A connection
+that drops after the email's data went out (the server may have stored it)
+makes that email Uncertain too, rather than risk sending it twice.
+
+"Sent" activities are recorded a hundred at a time; a Sent delivery keeps
+its claim token until its activity is, so the sweep records those of a
+worker that died in between.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import smtplib
-from collections import defaultdict
+import time
+import uuid
+from collections import defaultdict, deque
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from conductor.engine.claims import lease
-from conductor.engine.senders import Senders, ServerGone
+from conductor.engine.senders import MaybeDelivered, Senders, ServerGone
 from conductor.models import Delivery, DeliveryStatus, Message
 from conductor.tracking.mime import CampaignEmail
 from conductor.tracking.render import MessageTemplates, build_email, merge_fields
 from contacts.bulk import json_strings, update_rows
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind, Ban, Contact, SubscriptionState, Suppression
+from contacts.queueing import enqueue_now
 from lists.models import List, ProfileField
 
 logger = logging.getLogger(__name__)
 
 BATCH = 500
 MARK_EVERY = 100
+UNCERTAIN_STOPPED = (
+    "The worker stopped while the mail server had this email: it may have gone out. "
+    "Not sent again unless you resend it."
+)
+UNCERTAIN_DROPPED = (
+    "The connection dropped after the email was sent, before the mail server answered: "
+    "it may have gone out. Not sent again unless you resend it."
+)
+SENT_ACTIVITY_FIELDS = [
+    "message_id",
+    "sent_at",
+    "contact__list_id",
+    "contact__email",
+    "step_run__enrollment__conversation_id",
+]
 DELIVERY_FIELDS = [
     "message_id",
     "contact__list_id",
@@ -65,25 +95,26 @@ def blocked_addresses(email_list: List, contacts: Iterable[Contact]) -> dict[str
 
 def queue_deliveries() -> None:
     """Have a worker send the pending deliveries (called once a step commits)."""
-    async_task(send_deliveries, task_name="conductor-deliveries")
+    enqueue_now(send_deliveries, task_name="conductor-deliveries", sweep="conductor")
 
 
 def send_deliveries(limit: int = BATCH) -> int:
     """Claim up to ``limit`` pending deliveries and send them over
     ``EMAIL_CONNECTIONS`` connections; returns how many were sent."""
-    _fail_abandoned()
-    claimed = _claim(limit)
+    recover_abandoned()
+    token, claimed = _claim(limit)
     if not claimed:
         return 0  # no connection to open: conversations without emails never need SMTP
     sendable = _skip_blocked(_load(claimed))
     if not sendable:
         return 0
-    return _send_all(sendable)
+    return _send_all(sendable, token)
 
 
-def _claim(limit: int) -> list[int]:
-    """Pending → Sending under a lease, oldest first; SKIP LOCKED lets workers
-    claim side by side without taking the same delivery."""
+def _claim(limit: int) -> tuple[str, list[int]]:
+    """Pending → Sending under a lease and a token, oldest first; SKIP LOCKED
+    lets workers claim side by side without taking the same delivery."""
+    token = uuid.uuid4().hex
     with transaction.atomic():
         ids = list(
             Delivery.objects.filter(status=DeliveryStatus.PENDING)
@@ -93,9 +124,11 @@ def _claim(limit: int) -> list[int]:
         )
         if ids:
             Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(
-                status=DeliveryStatus.SENDING, claim_expires_at=timezone.now() + lease()
+                status=DeliveryStatus.SENDING,
+                claim_token=token,
+                claim_expires_at=timezone.now() + lease(),
             )
-    return ids
+    return token, ids
 
 
 def _load(ids: list[int]) -> list[Delivery]:
@@ -142,49 +175,124 @@ def _skip_blocked(deliveries: list[Delivery]) -> list[Delivery]:
     return sendable
 
 
-def _send_all(deliveries: list[Delivery]) -> int:
-    templates: dict[int, MessageTemplates] = {}  # by message
-    fields: dict[int, list[ProfileField]] = {}  # by list
-    sent: list[Delivery] = []
-    total = 0
+def _send_all(deliveries: list[Delivery], token: str) -> int:
+    """Render ahead (up to one email per connection), and each time answers
+    come in or a connection is free, write the answers and the next
+    hand-overs in one statement, then give those emails to the connections."""
+    connections = min(settings.EMAIL_CONNECTIONS, len(deliveries))
+    # Hand over only while this claim surely holds: past it, another worker may
+    # have taken the claim's emails back (``recover_abandoned``).
+    holds_until = time.monotonic() + settings.CONDUCTOR_LEASE_SECONDS * 0.8
+    progress = _Progress(token)
+    renderer = _Renderer()
+    waiting = iter(deliveries)
+    ready: deque[tuple[Delivery, CampaignEmail]] = deque()  # rendered, not handed over
+    with Senders(connections, _send_one) as senders:
+        while senders.alive:
+            results = list(senders.finished())
+            handing: list[tuple[Delivery, CampaignEmail]] = []
+            if time.monotonic() < holds_until:
+                room = connections - senders.in_flight
+                handing = [ready.popleft() for _ in range(min(room, len(ready)))]
+            if results or handing:
+                progress.write(results, [delivery for delivery, _ in handing])
+                for delivery, email in handing:
+                    if not senders.put(delivery, email):  # every connection is gone
+                        ready.append((delivery, email))
+                continue
+            if len(ready) < connections and (delivery := next(waiting, None)) is not None:
+                if (email := renderer.render(delivery, token)) is not None:
+                    ready.append((delivery, email))
+                continue
+            if senders.in_flight == 0 and (not ready or time.monotonic() >= holds_until):
+                break  # all sent, or the rest wait for a claim of their own
+            senders.wait_for_result(0.05)
+        progress.record(senders.close())
+    unsent = [delivery for delivery, _ in ready] + list(waiting)
+    if unsent:
+        reason = senders.last_error or "the claim's lease ran out before they were handed over"
+        _release(unsent, token, ServerGone(str(reason)))
+    return progress.finish()
 
-    def record(results: Iterable[tuple[Delivery, Exception | None]]) -> None:
-        nonlocal sent, total
+
+class _Renderer:
+    """Each delivery's email, with the message's templates and the list's
+    fields read once per batch."""
+
+    def __init__(self) -> None:
+        self.templates: dict[int, MessageTemplates] = {}  # by message
+        self.fields: dict[int, list[ProfileField]] = {}  # by list
+
+    def render(self, delivery: Delivery, token: str) -> CampaignEmail | None:
+        try:
+            message, list_id = delivery.message, delivery.contact.list_id
+            if message.pk not in self.templates:
+                self.templates[message.pk] = MessageTemplates(message)
+            if list_id not in self.fields:
+                self.fields[list_id] = list(ProfileField.objects.filter(list_id=list_id))
+            delivery.merge_context = merge_fields(delivery, self.fields[list_id])
+            email = build_email(delivery, templates=self.templates[message.pk])
+        except Exception as error:  # a template error: this email only
+            logger.warning("conductor: delivery %s not rendered: %s", delivery.pk, error)
+            _release([delivery], token, error)
+            return None
+        delivery.subject = email.subject  # Segment reports it with each of its activities
+        return email
+
+
+class _Progress:
+    """A batch's emails as they are handed over and answered. Each statement
+    records the answers that came in and marks the next emails Handed, so at
+    most one email per connection is ever Handed; "sent" activities, with the
+    merge fields and subject, are recorded ``MARK_EVERY`` at a time."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.sent: list[Delivery] = []  # Sent, their activity not yet recorded
+        self.total = 0
+
+    def write(
+        self, results: Iterable[tuple[Delivery, Exception | None]], handing: list[Delivery]
+    ) -> None:
+        """One statement: these answers recorded, these deliveries Handed
+        (failures, which are rare, take one more)."""
+        now = timezone.now()
+        expires = now + lease()
+        sent, failed = [], []
         for delivery, error in results:
-            if error is not None:
-                logger.warning("conductor: delivery %s not sent: %s", delivery.pk, error)
-                _release([delivery], error)
-                continue
-            delivery.status, delivery.sent_at = DeliveryStatus.SENT, timezone.now()
-            delivery.error = ""
-            sent.append(delivery)
-            # Marked in small groups: a worker dying mid-batch fails (never
-            # resends) at most this many emails that did go out, not the batch.
-            if len(sent) == MARK_EVERY:
-                total += _mark_sent(sent)
-                sent = []
+            (sent if error is None else failed).append(self._answer(delivery, error, now))
+        for delivery in handing:
+            delivery.status, delivery.claim_expires_at = DeliveryStatus.HANDED, expires
+        if sent or handing:
+            _sent_and_handed(sent, handing, token=self.token, now=now, expires=expires)
+        update_rows(failed, ["status", "error", "claim_token", "claim_expires_at"])
+        self.sent += sent
+        if len(self.sent) >= MARK_EVERY:
+            self.total += _record_sent(self.sent)
+            self.sent = []
 
-    with Senders(min(settings.EMAIL_CONNECTIONS, len(deliveries)), _send_one) as senders:
-        for index, delivery in enumerate(deliveries):
-            try:
-                message, list_id = delivery.message, delivery.contact.list_id
-                if message.pk not in templates:
-                    templates[message.pk] = MessageTemplates(message)
-                if list_id not in fields:
-                    fields[list_id] = list(ProfileField.objects.filter(list_id=list_id))
-                delivery.merge_context = merge_fields(delivery, fields[list_id])
-                email = build_email(delivery, templates=templates[message.pk])
-                delivery.subject = email.subject  # Segment reports it with each of its activities
-            except Exception as error:  # a template error: this email only
-                logger.warning("conductor: delivery %s not rendered: %s", delivery.pk, error)
-                _release([delivery], error)
-                continue
-            if not senders.put(delivery, email):  # the server is gone: the rest wait
-                _release(deliveries[index:], ServerGone(str(senders.last_error)))
-                break
-            record(senders.finished())
-        record(senders.close())
-    return total + _mark_sent(sent)
+    def record(self, results: Iterable[tuple[Delivery, Exception | None]]) -> None:
+        self.write(results, [])
+
+    def _answer(
+        self, delivery: Delivery, error: Exception | None, now: datetime.datetime
+    ) -> Delivery:
+        if error is None:
+            delivery.status, delivery.sent_at, delivery.error = DeliveryStatus.SENT, now, ""
+        elif isinstance(error, MaybeDelivered):
+            logger.warning("conductor: delivery %s uncertain: %s", delivery.pk, error)
+            delivery.status, delivery.error = DeliveryStatus.UNCERTAIN, UNCERTAIN_DROPPED
+            delivery.claim_token, delivery.claim_expires_at = "", None
+        else:  # certainly not sent (refused, or never reached the server): again later
+            logger.warning("conductor: delivery %s not sent: %s", delivery.pk, error)
+            delivery.status, delivery.error = DeliveryStatus.PENDING, str(error)[:2000]
+            delivery.claim_token, delivery.claim_expires_at = "", None
+        return delivery
+
+    def finish(self) -> int:
+        self.total += _record_sent(self.sent)
+        self.sent = []
+        return self.total
 
 
 def _send_one(email: CampaignEmail, smtp: BaseEmailBackend) -> None:
@@ -218,46 +326,128 @@ def _smtp_send(connection: smtplib.SMTP, sender: str, recipients: list[str], raw
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     connection.send(data + b".\r\n")
-    code, reply = connection.getreply()
+    try:
+        code, reply = connection.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as error:
+        # The whole email went out; whether the server stored it is unknown.
+        raise MaybeDelivered(f"the connection dropped after the email was sent: {error}") from error
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
 
 
-def _mark_sent(deliveries: list[Delivery]) -> int:
+def _sent_and_handed(
+    sent: list[Delivery],
+    handed: list[Delivery],
+    *,
+    token: str,
+    now: datetime.datetime,
+    expires: datetime.datetime,
+) -> None:
+    """Sent (keeping the claim's token until the "sent" activity is recorded)
+    and Handed, in one small statement: it runs once per round of a send."""
+    connection = connections[router.db_for_write(Delivery)]
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    when = connection.ops.adapt_datetimefield_value
+    every = ", ".join(["%s"] * (len(sent) + len(handed)))
+    ids = [d.pk for d in [*sent, *handed]]
+    if sent:
+        some = ", ".join(["%s"] * len(sent))
+        status = f"CASE WHEN id IN ({some}) THEN 'Sent' ELSE 'Handed' END"
+        sent_at = f"CASE WHEN id IN ({some}) THEN %s ELSE NULL END"
+        params = [*ids[: len(sent)], *ids[: len(sent)], when(now)]
+    else:
+        status, sent_at, params = "'Handed'", "NULL", []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = {status}, sent_at = {sent_at}, error = '', "
+            f"claim_token = %s, claim_expires_at = %s WHERE id IN ({every})",
+            [*params, token, when(expires), *ids],
+        )
+
+
+def _record_sent(deliveries: list[Delivery], *, rendered_here: bool = True) -> int:
+    """Record the "sent" activity of these Sent deliveries and let go of
+    their claim, in one transaction; with ``rendered_here``, keep the merge
+    fields and subject they were rendered with."""
     if not deliveries:
         return 0
     with transaction.atomic():
-        update_rows(deliveries, ["status", "sent_at", "error", "merge_context", "subject"])
-        record_activities(
-            [
-                Activity(
-                    contact_id=d.contact_id,
-                    list_id=d.contact.list_id,
-                    email=d.contact.email,
-                    kind=ActivityKind.EMAIL_SENT,
-                    occurred_at=d.sent_at,
-                    details={
-                        "message_id": d.message_id,
-                        "delivery_id": d.pk,
-                        "conversation_id": d.step_run.enrollment.conversation_id,
-                    },
-                )
-                for d in deliveries
-            ]
-        )
+        for delivery in deliveries:
+            delivery.claim_token, delivery.claim_expires_at = "", None
+        # The sweep, recording a dead worker's, does not know what they were rendered
+        # with. Written first: the activity hook's receivers (Segment) read the subject.
+        rendered = ["merge_context", "subject"] if rendered_here else []
+        update_rows(deliveries, ["claim_token", "claim_expires_at", *rendered])
+        record_activities([_sent_activity(d) for d in deliveries])
     return len(deliveries)
 
 
-def _release(deliveries: list[Delivery], error: Exception) -> None:
-    Delivery.objects.filter(
-        pk__in=[d.pk for d in deliveries], status=DeliveryStatus.SENDING
-    ).update(status=DeliveryStatus.PENDING, claim_expires_at=None, error=str(error)[:2000])
-
-
-def _fail_abandoned() -> None:
-    Delivery.objects.filter(
-        status=DeliveryStatus.SENDING, claim_expires_at__lt=timezone.now()
-    ).update(
-        status=DeliveryStatus.FAILED,
-        error="The worker stopped while sending; not sent again, as it may have gone out.",
+def _sent_activity(delivery: Delivery) -> Activity:
+    return Activity(
+        contact_id=delivery.contact_id,
+        list_id=delivery.contact.list_id,
+        email=delivery.contact.email,
+        kind=ActivityKind.EMAIL_SENT,
+        occurred_at=delivery.sent_at,
+        details={
+            "message_id": delivery.message_id,
+            "delivery_id": delivery.pk,
+            "conversation_id": delivery.step_run.enrollment.conversation_id,
+        },
     )
+
+
+def _release(deliveries: list[Delivery], token: str, error: Exception) -> None:
+    """These deliveries of this claim certainly did not go out: Pending again."""
+    Delivery.objects.filter(
+        pk__in=[d.pk for d in deliveries],
+        status__in=[DeliveryStatus.SENDING, DeliveryStatus.HANDED],
+        claim_token=token,
+    ).update(
+        status=DeliveryStatus.PENDING,
+        claim_token="",
+        claim_expires_at=None,
+        error=str(error)[:2000],
+    )
+
+
+def resend_uncertain(deliveries: QuerySet[Delivery]) -> int:
+    """Staff's choice for Uncertain emails: send them again (the contact may
+    then have two). Returns how many were queued."""
+    resent = deliveries.filter(status=DeliveryStatus.UNCERTAIN).update(
+        status=DeliveryStatus.PENDING,
+        error="Resent by staff after it was uncertain.",
+        claim_token="",
+        claim_expires_at=None,
+    )
+    if resent:
+        transaction.on_commit(queue_deliveries)
+    return resent
+
+
+def recover_abandoned() -> int:
+    """What workers left when they stopped, once their lease ran out: emails
+    never handed over go back to Pending, emails handed over become
+    Uncertain, and Sent emails get their missing "sent" activity. Safe to
+    run on many workers at once. Returns how many deliveries it touched."""
+    now = timezone.now()
+    lapsed = Q(claim_expires_at__lt=now)
+    touched = Delivery.objects.filter(lapsed, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.PENDING, claim_token="", claim_expires_at=None
+    )
+    touched += Delivery.objects.filter(lapsed, status=DeliveryStatus.HANDED).update(
+        status=DeliveryStatus.UNCERTAIN,
+        claim_token="",
+        claim_expires_at=None,
+        error=UNCERTAIN_STOPPED,
+    )
+    with transaction.atomic():
+        sent = list(
+            Delivery.objects.filter(lapsed, status=DeliveryStatus.SENT)
+            .exclude(claim_token="")
+            .select_related("contact", "step_run__enrollment")
+            .only(*SENT_ACTIVITY_FIELDS)
+            .select_for_update(skip_locked=True, of=("self",))[:BATCH]
+        )
+        _record_sent(sent, rendered_here=False)
+    return touched + len(sent)

@@ -19,6 +19,7 @@ other's reply, four of them per email.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sys
@@ -39,6 +40,11 @@ class ServerGone(Exception):
     """The email was never tried: no connection to the server was left."""
 
 
+class MaybeDelivered(Exception):
+    """The email's data went out but the server's answer never came (the
+    connection dropped): the server may have stored it."""
+
+
 class Senders:
     """``connections`` threads sending ``(key, email)`` pairs with
     ``send(email, backend)``; each result is ``(key, None)`` when the email
@@ -51,6 +57,8 @@ class Senders:
         self.todo: queue.Queue[Any] = queue.Queue(maxsize=connections)
         self.done: queue.SimpleQueue[tuple[Any, Exception | None]] = queue.SimpleQueue()
         self.alive = connections
+        self.in_flight = 0  # handed over, result not yet taken
+        self.early: list[tuple[Any, Exception | None]] = []  # taken by ``wait_for_result``
         self.lock = threading.Lock()
         self.last_error: Exception | None = None
         self.threads = [
@@ -79,6 +87,7 @@ class Senders:
         while self.alive:
             try:
                 self.todo.put((key, email), timeout=0.05)
+                self.in_flight += 1
                 return True
             except queue.Full:
                 continue
@@ -87,10 +96,21 @@ class Senders:
     def finished(self) -> Iterator[tuple[Any, Exception | None]]:
         """The results that came in since the last call."""
         while True:
-            try:
-                yield self.done.get_nowait()
-            except queue.Empty:
-                return
+            if self.early:
+                result = self.early.pop(0)
+            else:
+                try:
+                    result = self.done.get_nowait()
+                except queue.Empty:
+                    return
+            self.in_flight -= 1
+            yield result
+
+    def wait_for_result(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for a result to come in (the next
+        ``finished`` gives it)."""
+        with contextlib.suppress(queue.Empty):
+            self.early.append(self.done.get(timeout=timeout))
 
     def close(self) -> Iterator[tuple[Any, Exception | None]]:
         """Wait for the emails handed over; then every result not yet taken,
@@ -112,6 +132,7 @@ class Senders:
             except queue.Empty:
                 return
             if item is not _STOP:
+                self.in_flight -= 1
                 yield item[0], gone
 
     def _run(self) -> None:

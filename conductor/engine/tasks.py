@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import time
 
-from django_q.tasks import async_task
-
-from conductor.engine.claims import claim_due
+from conductor.engine.claims import any_due, claim_due
 from conductor.engine.delivery import send_deliveries
 from conductor.engine.runner import run_claimed
+from contacts.queueing import enqueue_now
 
 BATCH = 1000
 #: A task stops taking new batches after this long, leaving the rest to the
@@ -19,19 +18,35 @@ TIME_BUDGET_SECONDS = 50
 
 def queue_run() -> None:
     """Ask a worker to advance what is due now (contacts just entered)."""
-    async_task(run_due, task_name="conductor-run")
+    enqueue_now(run_due_spreading, task_name="conductor-run", sweep="conductor")
 
 
-def run_due(*, batch: int = BATCH, budget: float = TIME_BUDGET_SECONDS) -> int:
+def run_due_spreading() -> int:
+    """The queued task: ``run_due``, handing work to one more worker when
+    there is more than one claim's worth (see ``run_due``'s ``spread``)."""
+    return run_due(spread=True)
+
+
+def run_due(
+    *, batch: int = BATCH, budget: float = TIME_BUDGET_SECONDS, spread: bool = False
+) -> int:
     """Claim and run due enrollments batch by batch, and send their emails,
     until nothing is due or the time budget is spent. Safe with any number
-    of workers running it at once. Returns how many step visits ran."""
+    of workers running it at once. Returns how many step visits ran.
+
+    With ``spread``, a run that finds more due after its first claim queues
+    one more run before working on it: an import of many contacts (one task
+    when it commits) fans out to every worker that is free, each taking
+    claims of its own, instead of being stepped by one while others idle."""
     started = time.monotonic()
     ran = 0
     while time.monotonic() - started < budget:
         token = claim_due(batch)
         if token is None:
             break
+        if spread and any_due():
+            queue_run()
+            spread = False  # one more is enough: that run spreads further itself
         ran += run_claimed(token)
         send_deliveries()
     while time.monotonic() - started < budget and send_deliveries():
@@ -42,4 +57,4 @@ def run_due(*, batch: int = BATCH, budget: float = TIME_BUDGET_SECONDS) -> int:
 def sweep() -> int:
     """The ``conductor`` schedule (every minute): Waits that ended, contacts
     whose task was lost, emails not yet sent."""
-    return run_due()
+    return run_due(spread=True)

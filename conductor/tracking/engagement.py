@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from conductor.models import Delivery, DeliveryStatus, MessageLink
+from conductor.models import MAY_HAVE_GONE_OUT, Delivery, MessageLink
 from conductor.tracking.tokens import read_token
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind, SubscriptionState, UnsubscribeMethod
@@ -57,7 +57,7 @@ def _sent_delivery(pk: int) -> Delivery | None:
     return (
         Delivery.objects.select_related("message", "contact__list", "step_run__enrollment")
         # A token exists only in a rendered email; Failed ones may have gone out.
-        .filter(pk=pk, status__in=[DeliveryStatus.SENT, DeliveryStatus.FAILED])
+        .filter(pk=pk, status__in=MAY_HAVE_GONE_OUT)
         .first()
     )
 

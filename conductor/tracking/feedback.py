@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from conductor.models import Delivery, DeliveryStatus
+from conductor.models import MAY_HAVE_GONE_OUT, Delivery
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind, SubscriptionState, UnsubscribeMethod
 from contacts.services import unsubscribe_contact
@@ -69,7 +69,7 @@ def parse_reports(payload: object) -> list[Report]:
     reports: list[Report] = []
     for where, item, pk in wanted:
         delivery = deliveries.get(pk)
-        if delivery is None or delivery.status not in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+        if delivery is None or delivery.status not in MAY_HAVE_GONE_OUT:
             problems.append(f"{where}.message_id: no email was sent with {item['message_id']}.")
         elif delivery.contact.email != str(item["email"]).strip().lower():
             problems.append(f"{where}.email: {item['email']} is not who that email was sent to.")

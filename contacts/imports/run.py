@@ -130,7 +130,11 @@ def _complete(list_import: ListImport, token: str, tally) -> None:
 
 
 def _fail(list_import: ListImport, token: str, message: str) -> None:
-    ListImport.objects.filter(pk=list_import.pk, claim_token=token).update(
+    # Only while still processing: an error raised after the import committed
+    # (by an on-commit callback) must not relabel its written contacts "failed".
+    ListImport.objects.filter(
+        pk=list_import.pk, claim_token=token, status=ImportStatus.PROCESSING_DATA
+    ).update(
         status=ImportStatus.PROCESSING_FAILED,
         finished_at=timezone.now(),
         lease_expires_at=None,

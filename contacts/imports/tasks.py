@@ -8,10 +8,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
+from contacts.apps import RESUME_IMPORTS_SCHEDULE
 from contacts.imports.models import ImportStatus, ListImport
 from contacts.imports.run import run_import
+from contacts.queueing import enqueue_now
 
 #: An upload not picked up by its own task this long after it arrived is
 #: taken by the sweep (its task was lost, say with a Redis restart).
@@ -23,13 +24,14 @@ def process_import(import_id: int) -> str:
     return run_import(import_id).status
 
 
-def _queue(import_id: int) -> None:
+def _queue(import_id: int) -> str | None:
     # An import may run as long as its lease; the broker may hand the task to a
     # second worker meanwhile, which then finds the import claimed and returns.
-    async_task(
+    return enqueue_now(
         process_import,
         import_id,
         task_name=f"import-{import_id}",
+        sweep=RESUME_IMPORTS_SCHEDULE,
         timeout=settings.IMPORT_LEASE_SECONDS,
     )
 
@@ -49,6 +51,9 @@ def resume_imports() -> int:
             | Q(status=ImportStatus.PROCESSING_DATA, lease_expires_at__lt=now)
         ).values_list("pk", flat=True)
     )
+    queued = 0
     for import_id in waiting:
-        _queue(import_id)
-    return len(waiting)
+        if _queue(import_id) is None:
+            break  # the broker is down: the next sweep queues the rest
+        queued += 1
+    return queued

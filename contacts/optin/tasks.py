@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
+from contacts.apps import RESUME_CONFIRMATIONS_SCHEDULE
 from contacts.models import UNSENT, Contact, OptInRequest, OptInStatus, SubscriptionState
 from contacts.optin.sending import send_confirmation
+from contacts.queueing import enqueue_now
 from contacts.services.common import chunks
 
 #: A waiting request this old is queued by the sweep: its task was lost (a
@@ -71,7 +72,14 @@ def send_confirmations(request_ids: Sequence[int]) -> dict[str, int]:
 
 def _queue(request_ids: Sequence[int]) -> None:
     for part in chunks(request_ids, TASK_BATCH):
-        async_task(send_confirmations, part, task_name=f"opt-in-{part[0]}")
+        queued = enqueue_now(
+            send_confirmations,
+            part,
+            task_name=f"opt-in-{part[0]}",
+            sweep=RESUME_CONFIRMATIONS_SCHEDULE,
+        )
+        if queued is None:
+            break  # the broker is down: the sweep queues these and the rest
 
 
 def resume_confirmations() -> int:

@@ -8,7 +8,9 @@ import threading
 import time
 
 from django.db import transaction
-from django_q.tasks import async_task
+
+from contacts.queueing import enqueue_now, enqueue_on_commit
+from integrations.apps import SEGMENT_SCHEDULE
 
 #: A process queues at most one delivery task per this many seconds: writes
 #: come one API call at a time, and each task sends everything that is due.
@@ -37,7 +39,9 @@ def queue_delivery() -> None:
         if now - _queued_at < QUEUE_INTERVAL:
             return
         _queued_at = now
-    async_task("integrations.segment.tasks.deliver", task_name="segment-delivery")
+    enqueue_now(
+        "integrations.segment.tasks.deliver", task_name="segment-delivery", sweep=SEGMENT_SCHEDULE
+    )
 
 
 def deliver(budget: float = TIME_BUDGET_SECONDS) -> int:
@@ -57,10 +61,11 @@ def deliver(budget: float = TIME_BUDGET_SECONDS) -> int:
 
 def queue_backfill(sync_id: int) -> None:
     """Have a worker backfill this synced list once the transaction commits."""
-    transaction.on_commit(
-        lambda: async_task(
-            "integrations.segment.tasks.backfill", sync_id, task_name=f"segment-backfill-{sync_id}"
-        )
+    enqueue_on_commit(
+        "integrations.segment.tasks.backfill",
+        sync_id,
+        task_name=f"segment-backfill-{sync_id}",
+        sweep=SEGMENT_SCHEDULE,
     )
 
 
@@ -72,8 +77,11 @@ def backfill(sync_id: int, budget: float = TIME_BUDGET_SECONDS) -> int:
 
     written, done = backfill_list_sync(sync_id=sync_id, budget=budget)
     if not done and written:  # the budget ran out; not when it waits for its integration
-        async_task(
-            "integrations.segment.tasks.backfill", sync_id, task_name=f"segment-backfill-{sync_id}"
+        enqueue_now(
+            "integrations.segment.tasks.backfill",
+            sync_id,
+            task_name=f"segment-backfill-{sync_id}",
+            sweep=SEGMENT_SCHEDULE,
         )
     return written
 

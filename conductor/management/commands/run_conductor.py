@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from conductor.engine.tasks import BATCH, run_due
+from config.workers import Backoff
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -25,9 +29,11 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=1.0, help="Seconds between polls.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # A database restart is waited out, not the end of the worker.
+        backoff = Backoff(logger=logger)
         total = 0
         while True:
-            ran = run_due(batch=options["batch"], budget=float("inf"))
+            ran = backoff.run(lambda: run_due(batch=options["batch"], budget=float("inf")))
             total += ran
             if options["once"] and not ran:
                 break  # emails still unsent are the sweep's (their sender may be busy)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from config.workers import Backoff
 from integrations.segment.delivery import Deliverer
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -26,10 +30,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         deliverer = Deliverer()
+        # A database or broker restart is waited out, not the end of the worker.
+        backoff = Backoff(logger=logger)
         total = 0
         try:
             while True:
-                delivered = deliverer.run()
+                delivered = backoff.run(deliverer.run)
                 total += delivered
                 if options["once"]:
                     break
