@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -177,8 +178,27 @@ def worker_command(batch: int) -> list[str]:
     return [sys.executable, "manage.py", "run_conductor", "--once", "--batch", str(batch)]
 
 
-def run_workers(env: dict[str, str], count: int, batch: int) -> float:
-    """Start ``count`` ``run_conductor --once`` workers at once; seconds until
+@dataclass
+class WorkerRun:
+    """``count`` workers' run: seconds until the last exited, and what each did."""
+
+    seconds: float
+    steps: list[int]  # step visits, per worker
+    emails: list[int]  # emails sent, per worker
+
+    @staticmethod
+    def shares(counts: list[int]) -> list[float]:
+        """Each worker's part of the whole (0.5 and 0.5: an even split)."""
+        total = sum(counts)
+        return [round(n / total, 3) if total else 0.0 for n in counts]
+
+
+#: The last line of ``run_conductor``: "N step visits run, M emails sent."
+DONE = re.compile(r"(\d+) step visits run, (\d+) emails sent\.")
+
+
+def run_workers(env: dict[str, str], count: int, batch: int) -> WorkerRun:
+    """Start ``count`` ``run_conductor --once`` workers at once; return when
     the last has exited. Their output goes to stderr; a failed one stops."""
     from _setup import ROOT
 
@@ -200,9 +220,13 @@ def run_workers(env: dict[str, str], count: int, batch: int) -> float:
                 )
         codes = [process.wait() for process in processes]
         seconds = time.perf_counter() - started
+        done = WorkerRun(seconds, [], [])
         for n, (code, path) in enumerate(zip(codes, logs, strict=True)):
             output = path.read_text(errors="replace").strip()
             print(f"worker {n} (exit {code}): {output[-2000:]}", file=sys.stderr, flush=True)
             if code != 0:
                 raise SystemExit(f"worker {n} failed")
-    return seconds
+            found = DONE.search(output)
+            done.steps.append(int(found.group(1)) if found else 0)
+            done.emails.append(int(found.group(2)) if found else 0)
+    return done

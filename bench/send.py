@@ -152,7 +152,8 @@ def measure(url: str, args: argparse.Namespace) -> tuple[dict[str, object], list
         contacts = create_contacts(bench, "send", args.contacts)
         enter_contacts(bench, flow, contacts)
         analyze()
-        seconds = run_workers(env, args.workers, WORKER_BATCH)
+        done = run_workers(env, args.workers, WORKER_BATCH)
+        seconds = done.seconds
         duplicates, missing, unsent = check(inbox, "send", args.contacts)
         log(f"sent {args.contacts} in {seconds:.2f} s; load {load_average():.2f}")
         baseline_seconds = smtp_baseline(email_url, args.contacts, args.workers)
@@ -173,6 +174,9 @@ def measure(url: str, args: argparse.Namespace) -> tuple[dict[str, object], list
         "ratio": round(seconds / baseline_seconds, 2),
         "duplicates": duplicates,
         "missing": missing,
+        # Each worker's part of the emails sent and of the step visits.
+        "worker_email_shares": done.shares(done.emails),
+        "worker_step_shares": done.shares(done.steps),
         "event_to_inbox_p50": round(percentile(latencies, 0.5), 3),
         "event_to_inbox_p95": round(percentile(latencies, 0.95), 3),
         "event_to_inbox_max": round(max(latencies), 3),

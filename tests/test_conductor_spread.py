@@ -41,3 +41,14 @@ def test_a_worker_loop_does_not_spread_and_the_sweep_does(shop):
     contacts_due(ListFactory(name="Other"), 1_001)  # more than the sweep's claim
     sweep()
     assert len(queued_runs()) == 1
+
+
+def test_run_conductor_says_what_it_did_for_the_benchmarks_to_share_out(shop, smtp_server):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    contacts_due(shop, 3)
+    out = StringIO()
+    call_command("run_conductor", "--once", stdout=out)
+    assert out.getvalue().strip() == "6 step visits run, 3 emails sent."

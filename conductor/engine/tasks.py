@@ -4,6 +4,7 @@ enter, a schedule sweeping every minute, and ``run_conductor``'s loop."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from conductor.engine.claims import any_due, claim_due
 from conductor.engine.delivery import send_deliveries
@@ -27,6 +28,14 @@ def run_due_spreading() -> int:
     return run_due(spread=True)
 
 
+@dataclass
+class Totals:
+    """What a run did: step visits run and emails sent."""
+
+    steps: int = 0
+    emails: int = 0
+
+
 def run_due(
     *, batch: int = BATCH, budget: float = TIME_BUDGET_SECONDS, spread: bool = False
 ) -> int:
@@ -38,8 +47,15 @@ def run_due(
     one more run before working on it: an import of many contacts (one task
     when it commits) fans out to every worker that is free, each taking
     claims of its own, instead of being stepped by one while others idle."""
+    return advance(batch=batch, budget=budget, spread=spread).steps
+
+
+def advance(
+    *, batch: int = BATCH, budget: float = TIME_BUDGET_SECONDS, spread: bool = False
+) -> Totals:
+    """``run_due``, telling how many emails it sent too."""
     started = time.monotonic()
-    ran = 0
+    totals = Totals()
     while time.monotonic() - started < budget:
         token = claim_due(batch)
         if token is None:
@@ -47,11 +63,11 @@ def run_due(
         if spread and any_due():
             queue_run()
             spread = False  # one more is enough: that run spreads further itself
-        ran += run_claimed(token)
-        send_deliveries()
-    while time.monotonic() - started < budget and send_deliveries():
-        pass
-    return ran
+        totals.steps += run_claimed(token)
+        totals.emails += send_deliveries()
+    while time.monotonic() - started < budget and (sent := send_deliveries()):
+        totals.emails += sent
+    return totals
 
 
 def sweep() -> int:
