@@ -36,6 +36,11 @@ Last line, one JSON object: ``{"bench": "send", "messages": N, "seconds": S,
 "event_to_inbox_p95": P, ...}``.
 Targets (issue): messages_per_s ≥ 1,000 and event_to_inbox_p95 ≤ 2 s.
 
+Figures at 4795273, where each email is marked Handed one round at a time
+(a crash leaves at most EMAIL_CONNECTIONS per worker uncertain): 20,000 in
+28.5 and 32.2 s, ratio 2.17 and 1.98 (raw SMTP 13.1 and 16.3 s), shares
+0.5/0.5; the code before it, the same day: 25.0 s, ratio 1.79.
+
 Figures on this 2-core machine at commit dd8d67b (four runs): 20,000
 messages in 19.1 to 19.7 s, 1,015 to 1,047 messages/s; the raw SMTP exchange
 10.7 to 11.0 s, ratio 1.77 to 1.82; event to inbox p95 0.55 s. The margin is
