@@ -254,3 +254,28 @@ def test_a_connection_dropped_after_data_is_uncertain_never_resent_and_staff_may
         assert bo.status == DeliveryStatus.SENT
     finally:
         smtp.controller.stop(no_assert=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_process_whose_connection_drops_after_data_never_sends_that_email_twice(
+    shop, tmp_path
+):
+    count = scale(300, 100)
+    contacts_due(shop, count)
+    handler = SlowHandler(delay=0)
+    dropped = {f"p{n:05d}@example.com" for n in (7, count // 2, count - 1)}
+    handler.drop_after_data |= dropped
+    smtp = start(handler)
+    process = None
+    try:
+        process = worker(smtp, tmp_path, "w0", "--batch", "100")
+        wait_until(all_settled, 120, "every email to be settled")
+        time.sleep(1)  # a second look: nothing is sent again
+        assert_nothing_lost_nothing_twice(count, smtp, uncertain_at_most=len(dropped))
+        uncertain = Delivery.objects.filter(status=DeliveryStatus.UNCERTAIN)
+        assert set(uncertain.values_list("contact__email", flat=True)) == dropped
+        assert all("may have gone out" in d.error for d in uncertain)
+    finally:
+        if process is not None:
+            stop(process)
+        smtp.controller.stop(no_assert=True)
