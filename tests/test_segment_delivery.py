@@ -15,7 +15,7 @@ from django.utils import timezone
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind
 from integrations.models import SHARDS, MessageStatus, SegmentMessage, SegmentShard
-from integrations.segment.claims import claim_shard
+from integrations.segment.claims import claim_shard, seconds_until_next_retry
 from integrations.segment.client import Answer
 from integrations.segment.delivery import deliver_due
 from integrations.segment.payloads import MAX_BATCH_BYTES
@@ -238,6 +238,25 @@ def test_a_contacts_later_messages_never_overtake_one_waiting_for_its_retry(
     assert [m["messageId"] for m in segment_server.delivered] == written
     answered = [(len(r.batch), r.status) for r in segment_server.requests]
     assert answered == [(100, 500), (100, None), (100, 200), (100, 200), (50, 200)]
+
+
+def test_a_retry_that_came_due_after_the_claim_looked_is_due_now_not_gone(
+    shop, integration, segment_server
+):
+    # The claim ran just before the shard's not_before; by the time the loop
+    # asks how long to wait, it has passed. "None waiting" would end the run
+    # with the messages undelivered (a flaky failure CI once caught).
+    opens(shop, 2)
+    number = SegmentMessage.objects.values_list("shard", flat=True).first()
+    shard = SegmentShard.objects.get(integration=integration, number=number)
+    shard.not_before = timezone.now() - datetime.timedelta(milliseconds=5)
+    shard.save(update_fields=["not_before"])
+    assert seconds_until_next_retry() == 0.0
+    # Held by another worker's lease, it is that worker's retry to wait for.
+    shard.lease_token = "theirs"
+    shard.lease_expires_at = timezone.now() + datetime.timedelta(minutes=1)
+    shard.save(update_fields=["lease_token", "lease_expires_at"])
+    assert seconds_until_next_retry() is None
 
 
 def test_each_contacts_messages_arrive_in_order_across_shards_and_retries(

@@ -102,8 +102,9 @@ def _claim_candidates(now: datetime.datetime) -> list[tuple[int, int, int, str, 
 
 
 def seconds_until_next_retry() -> float | None:
-    """How long until a shard held back for a retry may be claimed (None when
-    no message waits for one)."""
+    """How long until a shard held back for a retry may be claimed: 0 when
+    one came due since the last claim looked, None when no free shard's
+    message waits for a retry. (Shards another worker holds are its work.)"""
     now = timezone.now()
     pending = SegmentMessage.objects.filter(
         integration_id=OuterRef("integration_id"),
@@ -111,8 +112,9 @@ def seconds_until_next_retry() -> float | None:
         status=MessageStatus.PENDING,
     )
     soonest = (
-        SegmentShard.objects.filter(integration__enabled=True, not_before__gt=now)
+        SegmentShard.objects.filter(integration__enabled=True, not_before__isnull=False)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
         .filter(Exists(pending))
         .aggregate(soonest=Min("not_before"))["soonest"]
     )
-    return None if soonest is None else (soonest - now).total_seconds()
+    return None if soonest is None else max((soonest - now).total_seconds(), 0.0)
