@@ -36,10 +36,15 @@ Last line, one JSON object: ``{"bench": "send", "messages": N, "seconds": S,
 "event_to_inbox_p95": P, ...}``.
 Targets (issue): messages_per_s ≥ 1,000 and event_to_inbox_p95 ≤ 2 s.
 
-Figures at 4795273, where each email is marked Handed one round at a time
-(a crash leaves at most EMAIL_CONNECTIONS per worker uncertain): 20,000 in
-28.5 and 32.2 s, ratio 2.17 and 1.98 (raw SMTP 13.1 and 16.3 s), shares
-0.5/0.5; the code before it, the same day: 25.0 s, ratio 1.79.
+Figures on 2026-12-07, old and new code alternating in one session: with
+the emails marked Handed a group (one per connection) at a time, each
+connection holding the next while it sends (a crash leaves at most two per
+connection uncertain), 20,000 in 22.7 to 25.0 s, ratio 1.89 to 1.99 (raw
+SMTP 11.7 to 12.6 s), shares 0.5/0.5; the code before the Handed state
+(fdb10e3, a crash could fail a whole claim) 19.8 and 20.4 s, ratio 1.71 and
+1.75. Marking each email Handed on its own (4795273) gave 28.5 to 30.5 s,
+ratio 1.98 to 2.30: a statement per email, each about 0.9 ms of the
+worker's time on this busy machine.
 
 Figures on this 2-core machine at commit dd8d67b (four runs): 20,000
 messages in 19.1 to 19.7 s, 1,015 to 1,047 messages/s; the raw SMTP exchange

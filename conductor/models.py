@@ -438,8 +438,9 @@ class Delivery(models.Model):
     """The email of one Message step visit: written with the step's run, sent
     after that commits, by whichever worker claims it first
     (``conductor.engine.delivery``). At most once: only the emails a worker
-    has handed to the mail server and not yet heard back about (at most
-    ``EMAIL_CONNECTIONS`` per worker) can be left ``Uncertain`` by a crash;
+    has handed to its connections and not yet heard back about (at most two
+    per connection: ``2 * EMAIL_CONNECTIONS`` per worker) can be left
+    ``Uncertain`` by a crash;
     the rest of its claim goes back to ``Pending`` for another worker."""
 
     step_run = models.OneToOneField(StepRun, on_delete=models.CASCADE, related_name="delivery")

@@ -5,14 +5,16 @@ a worker claims a batch (Pending → Sending under a lease and a token, SKIP
 LOCKED), skips the addresses that may not be mailed now, renders the rest
 and sends them over ``EMAIL_CONNECTIONS`` connections at once (``senders``).
 
-Only what is in flight is uncertain. Each email is marked Handed, on its
-own, just before a connection takes it, and at most one email per
-connection is Handed at a time: a finished email's answer is recorded
-(Sent, or back to Pending when it certainly did not go out) before the next
-one is handed over. So a worker that dies leaves at most
-``EMAIL_CONNECTIONS`` emails Handed; when its lease runs out they become
-Uncertain (shown to staff, who may resend them), and the rest of its claim,
-never handed over, goes back to Pending for another worker. A connection
+Only what is in flight is uncertain. Emails are marked Handed just before
+the connections take them, a group of one per connection at a time, and
+only once the connections hold no more than a group: each connection is
+sending one email and has at most the next one waiting. The answers that
+came in (Sent, or back to Pending when the email certainly did not go out)
+are written in the same statement. So a worker that dies leaves at most
+two emails per connection (``2 * EMAIL_CONNECTIONS``) Handed; when its
+lease runs out they become Uncertain (shown to staff, who may resend them),
+and the rest of its claim, never handed over, goes back to Pending for
+another worker. A connection
 that drops after the email's data went out (the server may have stored it)
 makes that email Uncertain too, rather than risk sending it twice.
 
@@ -176,9 +178,11 @@ def _skip_blocked(deliveries: list[Delivery]) -> list[Delivery]:
 
 
 def _send_all(deliveries: list[Delivery], token: str) -> int:
-    """Render ahead (up to one email per connection), and each time answers
-    come in or a connection is free, write the answers and the next
-    hand-overs in one statement, then give those emails to the connections."""
+    """Render a group ahead (one email per connection); once the connections
+    have no more than a group in hand, write the answers that came in and
+    the group's hand-over in one statement, then give it to the connections.
+    Each connection so has its next email waiting while it sends one, and a
+    statement costs a group, not an email."""
     connections = min(settings.EMAIL_CONNECTIONS, len(deliveries))
     # Hand over only while this claim surely holds: past it, another worker may
     # have taken the claim's emails back (``recover_abandoned``).
@@ -186,28 +190,31 @@ def _send_all(deliveries: list[Delivery], token: str) -> int:
     progress = _Progress(token)
     renderer = _Renderer()
     waiting = iter(deliveries)
+    rendered_all = False
     ready: deque[tuple[Delivery, CampaignEmail]] = deque()  # rendered, not handed over
-    with Senders(connections, _send_one) as senders:
+    answers: list[tuple[Delivery, Exception | None]] = []  # not yet written
+    with Senders(connections, _send_one, queued=2 * connections) as senders:
         while senders.alive:
-            results = list(senders.finished())
-            handing: list[tuple[Delivery, CampaignEmail]] = []
-            if time.monotonic() < holds_until:
-                room = connections - senders.in_flight
-                handing = [ready.popleft() for _ in range(min(room, len(ready)))]
-            if results or handing:
-                progress.write(results, [delivery for delivery, _ in handing])
+            answers += senders.finished()
+            group_ready = len(ready) >= connections or (rendered_all and ready)
+            if group_ready and senders.in_flight <= connections and time.monotonic() < holds_until:
+                handing = [ready.popleft() for _ in range(min(connections, len(ready)))]
+                progress.write(answers, [delivery for delivery, _ in handing])
+                answers = []
                 for delivery, email in handing:
                     if not senders.put(delivery, email):  # every connection is gone
                         ready.append((delivery, email))
                 continue
-            if len(ready) < connections and (delivery := next(waiting, None)) is not None:
-                if (email := renderer.render(delivery, token)) is not None:
+            if len(ready) < connections and not rendered_all:
+                if (delivery := next(waiting, None)) is None:
+                    rendered_all = True
+                elif (email := renderer.render(delivery, token)) is not None:
                     ready.append((delivery, email))
                 continue
             if senders.in_flight == 0 and (not ready or time.monotonic() >= holds_until):
                 break  # all sent, or the rest wait for a claim of their own
             senders.wait_for_result(0.05)
-        progress.record(senders.close())
+        progress.record([*answers, *senders.close()])
     unsent = [delivery for delivery, _ in ready] + list(waiting)
     if unsent:
         reason = senders.last_error or "the claim's lease ran out before they were handed over"

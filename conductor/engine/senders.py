@@ -50,11 +50,17 @@ class Senders:
     ``send(email, backend)``; each result is ``(key, None)`` when the email
     went out, ``(key, exception)`` when it did not."""
 
-    def __init__(self, connections: int, send: Callable[[Any, BaseEmailBackend], None]) -> None:
+    def __init__(
+        self,
+        connections: int,
+        send: Callable[[Any, BaseEmailBackend], None],
+        *,
+        queued: int | None = None,
+    ) -> None:
         self.send = send
-        # A short queue: the main thread renders little ahead of the senders,
-        # so a worker that dies has few emails rendered and not yet sent.
-        self.todo: queue.Queue[Any] = queue.Queue(maxsize=connections)
+        # A short queue (``queued``, by default one email per connection):
+        # a worker that dies has few emails handed over and not yet sent.
+        self.todo: queue.Queue[Any] = queue.Queue(maxsize=queued or connections)
         self.done: queue.SimpleQueue[tuple[Any, Exception | None]] = queue.SimpleQueue()
         self.alive = connections
         self.in_flight = 0  # handed over, result not yet taken
