@@ -21,6 +21,9 @@ class ConductorConfig(AppConfig):
 
     def ready(self) -> None:
         from conductor.engine import child_threads, entry  # noqa: F401 - connect receivers
+        from conductor.steps.built_in import register_built_in
+
+        register_built_in()
         from conductor.tracking import conversions  # noqa: F401 - connects the conversion receiver
 
         post_migrate.connect(

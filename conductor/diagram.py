@@ -1,28 +1,22 @@
 """A version drawn as inline SVG, built on the server (no script, no CDN):
 threads as columns, steps as boxes in order with their kind and a short
-summary, Go To arrows to their targets, child threads joined to their Wait."""
+summary, arrows from jumping steps (Go To) to their targets, child threads
+joined to their Wait. What a step says and where it jumps is its unit's."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from conductor.models import CouponPool, Message, Step, StepKind, Thread, Version
-from lists.models import Event, ProfileField
+from conductor.models import Step, Thread, Version
+from conductor.steps.context import Names, step_label
+from conductor.steps.unit import unit_of
 
 COLUMN, BOX_WIDTH, BOX_HEIGHT, ROW = 300, 220, 62, 96
 TOP, LEFT = 34, 16
-COLOURS = {
-    StepKind.MESSAGE: "#dbeafe",
-    StepKind.GO_TO: "#fef3c7",
-    StepKind.ACTION: "#dcfce7",
-    StepKind.WAIT: "#ede9fe",
-    StepKind.TERMINATE: "#fee2e2",
-}
 
 
 class StepCounts(NamedTuple):
@@ -31,94 +25,9 @@ class StepCounts(NamedTuple):
     passed: int = 0
 
 
-@dataclass
-class Names:
-    """The list's names the summaries mention, loaded once per diagram."""
-
-    messages: dict[int, str]
-    fields: dict[int, str]
-    pools: dict[int, str]
-    events: dict[int, str]
-    steps: dict[str, Step]
-
-    @classmethod
-    def of(cls, version: Version, steps: list[Step]) -> Names:
-        list_id = version.conversation.list_id
-
-        def names(model: Any) -> dict[int, str]:
-            return dict(model.objects.filter(list_id=list_id).values_list("pk", "name"))
-
-        return cls(
-            messages=names(Message),
-            fields=names(ProfileField),
-            pools=names(CouponPool),
-            events=names(Event),
-            steps={str(step.key): step for step in steps},
-        )
-
-
-def step_label(step: Step) -> str:
-    return f"{step.thread.name} #{step.position + 1}"
-
-
 def step_summary(step: Step, names: Names) -> str:
-    """A few words on what a step does, for the diagram and lists."""
-    s = step.settings
-
-    def field(key: str = "field") -> str:
-        return names.fields.get(s.get(key), "?")  # type: ignore[arg-type]
-
-    if step.kind == StepKind.MESSAGE:
-        variants = len(s.get("variants") or [])
-        more = f" (+{variants} by trigger)" if variants else ""
-        return names.messages.get(s.get("message"), "no message chosen") + more  # type: ignore[arg-type]
-    if step.kind == StepKind.GO_TO:
-        target = names.steps.get(str(s.get("target")))
-        where = step_label(target) if target else "?"
-        return f"to {where}" + (" if criteria match" if s.get("criteria") else " (everyone)")
-    if step.kind == StepKind.ACTION:
-        return _action_summary(s, names, field)
-    if step.kind == StepKind.WAIT:
-        return _wait_summary(s, names)
-    return "leave the conversation"
-
-
-def _action_summary(s: Mapping[str, Any], names: Names, field: Callable[..., str]) -> str:
-    action = s.get("action")
-    if action == "SetCoupon":
-        return f"coupon from {names.pools.get(s.get('pool'), '?')} into {field()}"  # type: ignore[arg-type]
-    if action == "SetValue":
-        return f"clear {field()}" if s.get("value") is None else f"{field()} = {s['value']}"
-    if action == "SetDate":
-        return f"{field()} = entry date {s.get('offset_days', 0):+d} days"
-    if action == "DaysBetween":
-        return f"{field()} = {s.get('unit', 'days')} since {field('other_field')}"
-    if action == "SplitTest":
-        weights = ":".join(str(w) for w in s.get("weights") or [])
-        return f"split {weights} into {field()}"
-    if action == "FireEvent":
-        return f"fire {names.events.get(s.get('event'), '?')}"  # type: ignore[arg-type]
-    return "no action chosen"
-
-
-def _wait_summary(s: Mapping[str, Any], names: Names) -> str:
-    kind, time = s.get("kind"), s.get("time", "")
-    field = names.fields.get(s.get("field_id"), "?")  # type: ignore[arg-type]
-    offset = f" {s.get('offset_days', 0):+d} d" if s.get("offset_days") else ""
-    if kind == "duration":
-        return f"{s.get('days', 0)} d {s.get('hours', 0)} h {s.get('minutes', 0)} min"
-    if kind == "fixed_date":
-        return f"until {s.get('date')} {time}"
-    if kind == "profile_date":
-        return f"until {field}{offset} at {time}"
-    if kind == "anniversary":
-        if s.get("mode") == "nth_weekday":
-            nth = "last" if s.get("nth") == -1 else f"#{s.get('nth')}"
-            what = f"{nth} {s.get('weekday')} of {field}'s month"
-        else:
-            what = f"anniversary of {field}"
-        return f"{what}{offset} at {time}"
-    return "no rule chosen"
+    """A few words on what a step does, for the diagram and lists (its unit's)."""
+    return unit_of(step).summary(step, names)
 
 
 def _layout(threads: list[Thread], by_thread: dict[int, list[Step]]) -> dict[int, tuple[int, int]]:
@@ -255,7 +164,7 @@ def _step_box(
         y,
         BOX_WIDTH,
         BOX_HEIGHT,
-        COLOURS.get(step.kind, "#f1f5f9"),
+        unit_of(step).colour,
         x + 8,
         y + 18,
         title if len(title) <= 34 else title[:33] + "…",
@@ -269,13 +178,17 @@ def _step_box(
 def _connections(
     threads: list[Thread], steps: list[Step], box: dict[int, tuple[int, int]], names: Names
 ) -> list[SafeString]:
-    """Go To arrows (solid, curving out to the side) and child-thread links (dashed)."""
+    """Jump arrows, e.g. a Go To's (solid, curving out to the side), and
+    child-thread links (dashed)."""
     parts: list[SafeString] = []
     mid = BOX_HEIGHT // 2
-    for step in steps:
-        target = names.steps.get(str(step.settings.get("target") or ""))
-        if step.kind != StepKind.GO_TO or target is None or target.pk not in box:
-            continue
+    jumps = [
+        (step, target)
+        for step in steps
+        for key in unit_of(step).jump_targets(step)
+        if (target := names.steps.get(key)) is not None and target.pk in box
+    ]
+    for step, target in jumps:
         (x1, y1), (x2, y2) = box[step.pk], box[target.pk]
         if x2 > x1:
             start, end, bend = (x1 + BOX_WIDTH, y1 + mid), (x2, y2 + mid), 30
@@ -338,4 +251,11 @@ def thread_step_rows(version: Version) -> list[tuple[Thread, list[tuple[Step, st
     ]
 
 
-__all__ = ["StepCounts", "step_summary", "thread_step_rows", "version_diagram"]
+__all__ = [
+    "Names",
+    "StepCounts",
+    "step_label",
+    "step_summary",
+    "thread_step_rows",
+    "version_diagram",
+]

@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from conductor.steps.registry import MAX_KIND_LENGTH, kind_choices
+from conductor.tracking.link_text import address_problems
 from contacts.models import Contact
 from lists.models import Event, List
 
@@ -170,6 +172,9 @@ class Thread(models.Model):
 
 
 class StepKind(models.TextChoices):
+    """The built-in step kinds' stored names. Which kinds exist is the
+    registry's business (``conductor.steps.registry``), not the database's."""
+
     MESSAGE = "Message"
     GO_TO = "GoTo", "Go To"
     ACTION = "Action"
@@ -179,15 +184,17 @@ class StepKind(models.TextChoices):
 
 class Step(models.Model):
     """One step of a thread. Its kind's settings live in ``settings`` and are
-    validated by that kind's unit in ``conductor.steps``. Steps refer to each
-    other (Go To targets) by ``key``, which a version's copy keeps."""
+    validated by that kind's unit in ``conductor.steps``; ``full_clean``
+    refuses a kind no unit is registered for. Steps refer to each other (Go
+    To targets) by ``key``, which a version's copy keeps."""
 
     # Denormalised from ``thread`` so that keys are unique per version.
     version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="steps")
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="steps")
     key = models.UUIDField(default=uuid.uuid4, editable=False)
     position = models.PositiveIntegerField(default=0)
-    kind = models.CharField(max_length=20, choices=StepKind.choices)
+    # Choices read from the registry when used: a new kind changes no migration.
+    kind = models.CharField(max_length=MAX_KIND_LENGTH, choices=kind_choices)
     name = models.CharField(max_length=100, blank=True)
     settings = models.JSONField(default=dict, blank=True)
 
@@ -195,7 +202,6 @@ class Step(models.Model):
         ordering = ["thread_id", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["version", "key"], name="step_key_unique_per_version"),
-            models.CheckConstraint(condition=Q(kind__in=StepKind.values), name="step_kind_valid"),
         ]
 
     def __str__(self) -> str:
@@ -351,9 +357,7 @@ class Message(models.Model):
 
     def clean(self) -> None:
         """Refuse tracked links whose address comes from a merge field
-        (``conductor.tracking.links.address_problem``), on the body holding them."""
-        from conductor.tracking.links import address_problems  # it imports this module
-
+        (``conductor.tracking.link_text.address_problem``), on the body holding them."""
         problems = address_problems(self)
         if problems:
             raise ValidationError(problems)

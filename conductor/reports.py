@@ -25,6 +25,8 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
 from conductor.models import Conversation, Delivery, DeliveryStatus
+from conductor.steps.references import MESSAGE, referenced
+from conductor.steps.registry import sending_kinds, unit_for
 from contacts.models import Activity, ActivityKind
 
 #: Activity kind → the figure counting the contacts it happened to.
@@ -109,19 +111,17 @@ def conversation_summary(conversation: Conversation) -> Summary:
 
 
 def conversation_messages(conversation: Conversation, *, previous_versions: bool = False):
-    """The messages the conversation's Message steps send: of its latest
-    published version, or of every published version."""
-    from conductor.models import Message, Step, StepKind, Version
+    """The messages the conversation's sending steps (Message) name: of its
+    latest published version, or of every published version."""
+    from conductor.models import Message, Step, Version
 
     versions = Version.objects.filter(conversation=conversation, published_at__isnull=False)
     if not previous_versions:
         versions = versions.order_by("-number")[:1]
     ids: set[int] = set()
-    for settings in Step.objects.filter(
-        version__in=list(versions), kind=StepKind.MESSAGE
-    ).values_list("settings", flat=True):
-        ids.add(settings.get("message"))
-        ids.update(v.get("message") for v in settings.get("variants") or [])
+    steps = Step.objects.filter(version__in=list(versions), kind__in=sending_kinds())
+    for kind, settings in steps.values_list("kind", "settings"):
+        ids.update(referenced(settings, unit_for(kind).references, MESSAGE))
     return Message.objects.filter(pk__in={i for i in ids if isinstance(i, int)})
 
 

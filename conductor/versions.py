@@ -11,10 +11,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from conductor.models import Conversation, ConversationStatus, Step, StepKind, Thread, Version
-from conductor.steps import check_step
+from conductor.models import Conversation, ConversationStatus, Step, Thread, Version
 from conductor.steps.context import VersionContext, label
-from conductor.steps.go_to import is_unconditional, target_key
+from conductor.steps.registry import sending_kinds
+from conductor.steps.unit import unit_of
 from lists.models import List
 
 
@@ -49,11 +49,11 @@ def version_problems(version: Version) -> list[str]:
     for step in sorted(steps, key=lambda s: (s.position, s.pk)):
         by_thread[step.thread_id].append(step)
     problems: list[str] = []
-    targets = {target_key(s) for s in steps if s.kind == StepKind.GO_TO}
+    targets = {key for s in steps for key in unit_of(s).jump_targets(s)}
     for thread in threads:
         problems.extend(_thread_problems(thread, by_thread[thread.pk], targets))
     for step in steps:
-        problems.extend(check_step(step, context))
+        problems.extend(unit_of(step).check(step, context))
     problems.extend(_loops_without_wait(threads, by_thread, context))
     return problems
 
@@ -63,21 +63,20 @@ def _thread_problems(thread: Thread, steps: list[Step], targets: set[str]) -> li
     if not steps:
         return [f"{thread.name} has no steps."]
     last = steps[-1]
-    if not (
-        last.kind == StepKind.TERMINATE or (last.kind == StepKind.GO_TO and is_unconditional(last))
-    ):
+    if unit_of(last).falls_through(last):
         problems.append(
             f"{thread.name} does not end in a Terminate step or a Go To without criteria."
         )
     for step, following in itertools.pairwise(steps):
-        if step.kind == StepKind.TERMINATE and str(following.key) not in targets:
-            problems.append(f"{label(following)}: no step leads here (it follows a Terminate).")
+        unit = unit_of(step)
+        if unit.finishes and str(following.key) not in targets:
+            problems.append(f"{label(following)}: no step leads here (it follows a {unit.label}).")
     if not thread.is_main:
         parent = thread.parent_step
-        if parent is None or parent.kind != StepKind.WAIT:
+        if parent is None or not unit_of(parent).waits:
             problems.append(f"{thread.name} must hang off a Wait step.")
         elif not Step.objects.filter(
-            thread_id=parent.thread_id, position__lt=parent.position, kind=StepKind.MESSAGE
+            thread_id=parent.thread_id, position__lt=parent.position, kind__in=sending_kinds()
         ).exists():
             # The engagement that starts it is with the message sent before the Wait.
             problems.append(f"{thread.name} hangs off a Wait that follows no Message step.")
@@ -90,23 +89,25 @@ def _loops_without_wait(
     threads: list[Thread], by_thread: dict[int, list[Step]], context: VersionContext
 ) -> list[str]:
     """A contact must never cycle through steps without passing a Wait: find
-    cycles in the step graph with the Wait steps taken out."""
+    cycles in the step graph with the steps that wait taken out."""
+
+    def waits(step: Step) -> bool:
+        return unit_of(step).waits
+
     edges: dict[int, list[int]] = defaultdict(list)
     for thread in threads:
         steps = by_thread[thread.pk]
         for index, step in enumerate(steps):
-            if step.kind == StepKind.WAIT:
+            unit = unit_of(step)
+            if unit.waits:
                 continue
-            target = (
-                context.steps_by_key.get(target_key(step)) if step.kind == StepKind.GO_TO else None
-            )
-            if target is not None and target.kind != StepKind.WAIT:
-                edges[step.pk].append(target.pk)
-            falls_through = step.kind != StepKind.TERMINATE and not (
-                step.kind == StepKind.GO_TO and is_unconditional(step)
-            )
-            if falls_through and index + 1 < len(steps) and steps[index + 1].kind != StepKind.WAIT:
-                edges[step.pk].append(steps[index + 1].pk)
+            for key in unit.jump_targets(step):
+                target = context.steps_by_key.get(key)
+                if target is not None and not waits(target):
+                    edges[step.pk].append(target.pk)
+            following = steps[index + 1] if index + 1 < len(steps) else None
+            if unit.falls_through(step) and following is not None and not waits(following):
+                edges[step.pk].append(following.pk)
     names = {s.pk: s for s in context.steps}
     problems: list[str] = []
     state: dict[int, int] = {}  # 1: on the current path, 2: done

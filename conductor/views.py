@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from conductor.models import Delivery
 from conductor.tracking import engagement, feedback
-from conductor.tracking.links import is_tracked, rendered_problem
+from conductor.tracking.link_text import is_tracked, rendered_problem
 from conductor.tracking.render import merge_fields
 from conductor.tracking.render import render as render_email
 from contacts.models import SubscriptionState

@@ -259,4 +259,5 @@ class ActivityAdmin(admin.ModelAdmin):
         return False
 
 
+from contacts import list_admin  # noqa: E402, F401  (registers List; see its docstring)
 from contacts.imports import admin as imports_admin  # noqa: E402, F401  (registers ListImport)

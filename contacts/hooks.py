@@ -25,6 +25,27 @@ queries per batch, not per activity) and must defer slow work (sending mail,
 HTTP) with ``transaction.on_commit`` or an outbox table. Connect receivers in
 the reacting app's ``AppConfig.ready``; ``lists`` and ``contacts`` import
 neither ``conductor`` nor ``integrations``.
+
+The hook is two-phase, so that no receiver depends on the order of
+``INSTALLED_APPS``. A receiver that derives activities of its own from a batch
+(a purchase after a click converts an email) does not record them: it
+*returns* them, unsaved (a list of ``Activity``, or ``None`` for nothing)::
+
+    @receiver(activities_recorded)
+    def record_conversions(sender, activities, **kwargs) -> list[Activity]:
+        return [Activity(kind=ActivityKind.EMAIL_CONVERTED, ...) for ...]
+
+1. every receiver sees the batch;
+2. then, before the next batch, the activities they returned are recorded
+   together, with :func:`record_activities`: a batch of their own through
+   this same hook, which every receiver sees too (whatever the app order)
+   and may derive from in turn.
+
+Both phases run in the one transaction: a failure anywhere rolls back the
+change, its activities and every derived one. Derived activities are not in
+what :func:`record_activities` returns. A receiver must not call
+:func:`record_activities` itself: the receivers after it would see the
+derived batch before the batch that caused it.
 """
 
 from __future__ import annotations
@@ -38,14 +59,17 @@ from contacts.bulk import create_rows, json_ids
 from contacts.models import Activity
 
 #: Sent with ``activities=QuerySet[Activity]`` (one batch, already inserted)
-#: in the inserting transaction. ``sender`` is the Activity model.
+#: in the inserting transaction. ``sender`` is the Activity model. A receiver
+#: returns the activities it derives (unsaved), or None.
 activities_recorded = Signal()
 
 BATCH_SIZE = 10_000
 
 
 def record_activities(activities: Sequence[Activity]) -> list[Activity]:
-    """Insert ``activities`` and notify the receivers, atomically, in batches."""
+    """Insert ``activities`` and notify the receivers, atomically, in batches,
+    each followed by what the receivers derived from it (two phases, above).
+    Returns ``activities``, saved; not the derived ones."""
     saved: list[Activity] = []
     # No savepoint: inside a caller's transaction a failure undoes that whole
     # transaction anyway, and a savepoint is two more round trips per call.
@@ -68,7 +92,8 @@ def announce_activities(
     kinds: frozenset[str] | None = None,
 ) -> None:
     """Notify the receivers of activities inserted by other means (set-based
-    imports), in batches. Must run in the transaction that inserted them.
+    imports), in batches, and record what they derive from each (two phases,
+    above). Must run in the transaction that inserted them.
 
     ``list_ids`` and ``kinds``, when given, must include every list and kind of
     those activities: receivers skip their queries for the others (a million
@@ -92,9 +117,28 @@ def _send(
     # ``list_ids`` and ``kinds``: the lists the batch touches and the kinds of
     # its activities, when known without a query (None otherwise). A receiver
     # with nothing to do for those can return without a query.
-    activities_recorded.send(
+    answers = activities_recorded.send(
         sender=Activity,
         activities=Activity.objects.filter(pk__in=json_ids(ids)),
         list_ids=list_ids,
         kinds=kinds,
+    )
+    derived = [activity for receiver, answer in answers for activity in _derived(receiver, answer)]
+    if derived:
+        # Phase two: every receiver has seen the batch; what they derived is
+        # a batch of its own, which they all see in turn.
+        record_activities(derived)
+
+
+def _derived(receiver: object, answer: object) -> list[Activity]:
+    """The unsaved activities a receiver returned (None: none)."""
+    if answer is None:
+        return []
+    if isinstance(answer, list | tuple) and all(
+        isinstance(activity, Activity) and activity.pk is None for activity in answer
+    ):
+        return list(answer)
+    raise TypeError(
+        f"{receiver!r} returned {answer!r}: a receiver of activities_recorded "
+        "returns the activities it derives, unsaved, or None"
     )

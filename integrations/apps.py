@@ -7,8 +7,8 @@ from django.apps import apps as global_apps
 from django.apps.registry import Apps
 from django.db.models.signals import post_migrate
 
-#: The django-q2 schedule that delivers the Segment outbox and resumes backfills.
-SEGMENT_SCHEDULE = "segment"
+#: What the ``segment`` schedule (``integrations.segment.queueing.SEGMENT_SCHEDULE``)
+#: runs: it delivers the Segment outbox and resumes backfills.
 SEGMENT_FUNC = "integrations.segment.tasks.sweep"
 
 
@@ -41,5 +41,6 @@ class IntegrationsConfig(AppConfig):
 def schedule_segment(*, using: str, apps: Apps = global_apps, **kwargs: Any) -> None:
     """After every migrate, leave exactly one ``segment`` schedule (idempotent)."""
     from contacts.apps import keep_one_schedule
+    from integrations.segment.queueing import SEGMENT_SCHEDULE
 
     keep_one_schedule(name=SEGMENT_SCHEDULE, func=SEGMENT_FUNC, using=using, apps=apps)

@@ -1,12 +1,22 @@
-"""The activity hook: receivers see every batch, inside the same transaction."""
+"""The activity hook: receivers see every batch, inside the same transaction,
+and then what they derived from it, as a batch of its own."""
+
+import datetime
+from contextlib import contextmanager
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
-from contacts.hooks import activities_recorded
+from conductor.models import Message
+from conductor.tracking.conversions import record_conversions
+from contacts.hooks import activities_recorded, record_activities
 from contacts.models import Activity, ActivityKind, Contact
-from contacts.services import subscribe_contact, subscribe_contacts
-from tests.factories import ListFactory
+from contacts.services import fire_event, subscribe_contact, subscribe_contacts
+from contacts.services.common import activity_for
+from integrations.segment.outbox import write_segment_messages
+from tests.factories import ContactFactory, EventFactory, ListFactory
+from tests.segment_server import allow, make_integration, outbox, speed_up
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +69,111 @@ def test_nothing_is_sent_when_nothing_happened(received):
     subscribe_contact(email_list=email_list, email="a@example.com", method="API")
     subscribe_contact(email_list=email_list, email="a@example.com", method="API")
     assert len(received) == 1
+
+
+# --- Two phases: what receivers derive ------------------------------------------------
+
+
+@contextmanager
+def connected(*receivers):
+    """The receivers connected after the project's own, in this order."""
+    for n, receiver in enumerate(receivers):
+        activities_recorded.connect(receiver, weak=False, dispatch_uid=f"test.receiver.{n}")
+    try:
+        yield
+    finally:
+        for n in range(len(receivers)):
+            activities_recorded.disconnect(dispatch_uid=f"test.receiver.{n}")
+
+
+def welcome(sender, activities, **kwargs):
+    """Derives a ``Welcomed`` event from each first subscription."""
+    now = timezone.now()
+    return [
+        activity_for(a.contact, ActivityKind.EVENT_FIRED, now, event_name="Welcomed")
+        for a in activities.filter(kind=ActivityKind.SUBSCRIBED).select_related("contact")
+    ]
+
+
+@pytest.mark.parametrize("deriver_first", [True, False], ids=["deriver-first", "deriver-last"])
+def test_a_receiver_sees_what_another_derives_whatever_their_order(deriver_first):
+    seen = []
+
+    def observe(sender, activities, **kwargs):
+        seen.append(list(activities.values_list("kind", "details__event_name")))
+
+    with connected(*([welcome, observe] if deriver_first else [observe, welcome])):
+        subscribe_contact(email_list=ListFactory(), email="a@example.com", method="API")
+    # The batch first, to every receiver; then, as a batch of its own, what it caused.
+    assert seen == [[(ActivityKind.SUBSCRIBED, None)], [(ActivityKind.EVENT_FIRED, "Welcomed")]]
+    subscribed, welcomed = Activity.objects.order_by("id")
+    assert (subscribed.kind, welcomed.kind) == (ActivityKind.SUBSCRIBED, ActivityKind.EVENT_FIRED)
+    assert welcomed.contact_id == subscribed.contact_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receiver_failing_on_a_derived_batch_rolls_back_the_whole_change():
+    def refuse_welcomes(sender, activities, **kwargs):
+        if activities.filter(kind=ActivityKind.EVENT_FIRED).exists():
+            raise RuntimeError("no welcome today")
+
+    email_list = ListFactory()
+    with connected(welcome, refuse_welcomes), pytest.raises(RuntimeError):
+        subscribe_contact(email_list=email_list, email="a@example.com", method="API")
+    # Committed nothing: not the contact, its subscription, nor the derived event.
+    assert not Contact.objects.exists()
+    assert not Activity.objects.exists()
+
+
+def test_a_receiver_that_returns_something_else_than_new_activities_is_refused():
+    email_list = ListFactory()
+    subscribe_contact(email_list=email_list, email="a@example.com", method="API")
+    saved = Activity.objects.get()
+
+    def returns_saved(sender, activities, **kwargs):
+        return [saved]
+
+    with connected(returns_saved), pytest.raises(TypeError, match="unsaved, or None"):
+        subscribe_contact(email_list=email_list, email="b@example.com", method="API")
+    assert list(Activity.objects.all()) == [saved]
+
+
+ENDPOINT = "http://127.0.0.1:9"  # never contacted here: nothing is delivered
+
+
+@contextmanager
+def conversions_and_segment(*, segment_first: bool):
+    """The conversion and Segment outbox receivers in the app order, or the other."""
+    pair = [
+        ("conductor.record_conversions", record_conversions),
+        ("integrations.segment.write_messages", write_segment_messages),
+    ]
+    for uid, _ in pair:
+        activities_recorded.disconnect(dispatch_uid=uid)
+    try:
+        for uid, receiver in reversed(pair) if segment_first else pair:
+            activities_recorded.connect(receiver, dispatch_uid=uid)
+        yield
+    finally:
+        for uid, receiver in pair:  # back after the others, in the app order
+            activities_recorded.disconnect(dispatch_uid=uid)
+            activities_recorded.connect(receiver, dispatch_uid=uid)
+
+
+@pytest.mark.parametrize("segment_first", [False, True], ids=["app-order", "segment-first"])
+def test_segment_tracks_a_conversion_whatever_the_order_of_the_apps(shop, settings, segment_first):
+    speed_up(settings)
+    allow(settings, ENDPOINT)
+    make_integration(ENDPOINT, shop)
+    contact = ContactFactory(list=shop, email="ada@example.com")
+    message = Message.objects.create(list=shop, name="Sale", subject="Spring sale", text_body="x")
+    clicked = timezone.now() - datetime.timedelta(hours=1)
+    record_activities(
+        [activity_for(contact, ActivityKind.EMAIL_CLICKED, clicked, message_id=message.pk)]
+    )
+    purchase = EventFactory(list=shop, name="Purchase")
+    with conversions_and_segment(segment_first=segment_first):
+        fire_event(event=purchase, contact=contact, data={"orderTotal": "20"})
+    assert [m["event"] for m in outbox()] == ["Email Link Clicked", "Email Converted"]
+    assert outbox()[-1]["properties"]["order_total"] == 20.0
+    assert contact.activities.filter(kind=ActivityKind.EMAIL_CONVERTED).count() == 1

@@ -52,11 +52,11 @@ def sync_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
     """django-q2 runs a queued task at once, in this process (its sync mode)."""
     from django_q.conf import Conf
 
-    from integrations.segment import tasks
+    from integrations.segment import queueing
 
     monkeypatch.setattr(Conf, "SYNC", True)
-    monkeypatch.setattr(tasks, "QUEUE_INTERVAL", 0.05)
-    monkeypatch.setattr(tasks, "_queued_at", 0.0)
+    monkeypatch.setattr(queueing, "QUEUE_INTERVAL", 0.05)
+    monkeypatch.setattr(queueing, "_queued_at", 0.0)
 
 
 def form_data(integration=None, *, syncs=(), **fields) -> dict[str, object]:

@@ -310,11 +310,11 @@ def test_the_outbox_is_sent_once_the_change_commits_by_a_queued_task(
 ):
     from django_q.conf import Conf
 
-    from integrations.segment import tasks
+    from integrations.segment import queueing
 
     monkeypatch.setattr(Conf, "SYNC", True)  # django-q2 runs the task at once, here
-    monkeypatch.setattr(tasks, "QUEUE_INTERVAL", 0.05)
-    monkeypatch.setattr(tasks, "_queued_at", 0.0)
+    monkeypatch.setattr(queueing, "QUEUE_INTERVAL", 0.05)
+    monkeypatch.setattr(queueing, "_queued_at", 0.0)
     with django_capture_on_commit_callbacks(execute=True):
         ContactFactory(list=shop)
         opens(shop, 2)
@@ -327,9 +327,9 @@ def test_writes_within_a_second_queue_a_single_delivery_task(
 ):
     from django_q.models import OrmQ
 
-    from integrations.segment import tasks
+    from integrations.segment import queueing
 
-    monkeypatch.setattr(tasks, "_queued_at", 0.0)
+    monkeypatch.setattr(queueing, "_queued_at", 0.0)
     before = OrmQ.objects.count()
     for _ in range(3):
         with django_capture_on_commit_callbacks(execute=True):
@@ -362,9 +362,9 @@ def test_the_request_body_is_valid_json_byte_for_byte(shop, integration, segment
 def test_the_minute_sweep_resumes_a_lost_backfill_and_delivers_it(
     shop, segment_server, monkeypatch
 ):
-    from integrations.segment import tasks
+    from integrations.segment import queueing, tasks
 
-    monkeypatch.setattr(tasks, "QUEUE_INTERVAL", 0.05)
+    monkeypatch.setattr(queueing, "QUEUE_INTERVAL", 0.05)
     for n in range(3):
         ContactFactory(list=shop, email=f"p{n}@example.com")
     make_integration(segment_server.endpoint, shop)  # its backfill task never ran

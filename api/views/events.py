@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -20,12 +20,20 @@ from api.envelopes import (
     resource,
     responses,
 )
-from api.errors import RESOURCE_DEPENDENCY, ApiError, invalid, not_found
+from api.errors import invalid, not_found
 from api.routes import route
 from api.scopes import Scope
 from api.serializers import ApiSerializer, TextField, WholeNumberField, validated
-from api.views.lists import BODY_ERRORS, LIST_ID, path_id, save_named
+from api.views.lists import BODY_ERRORS, LIST_ID, path_id, refused_as
 from lists.models import Event, EventGroup, EventStatus, List
+from lists.services import (
+    UnknownEventGroup,
+    create_event,
+    create_event_group,
+    delete_event_group,
+    update_event,
+    update_event_group,
+)
 
 EVENT_ID = path_id("event_id", "Identifier used to locate the event.")
 EVENT_GROUP_ID = path_id("event_group_id", "Identifier used to locate the event group.")
@@ -88,12 +96,6 @@ class _EventsView(ApiView):
             raise not_found(EVENT_GROUP_NOT_FOUND)
         return group
 
-    @staticmethod
-    def check_group(email_list_id: int, data: dict[str, Any]) -> None:
-        group_id = data.get("group_id")
-        if group_id and not EventGroup.objects.filter(pk=group_id, list_id=email_list_id).exists():
-            raise invalid("eventGroupId", f"The list has no event group {group_id}.")
-
 
 def _event_schema(operation: str, summary: str, **kwargs: Any) -> Any:
     return extend_schema(
@@ -107,18 +109,17 @@ def _group_schema(operation: str, summary: str, **kwargs: Any) -> Any:
     )
 
 
-def _save_event(event: Event, fields: list[str]) -> None:
-    save_named(event, fields=fields, parameter="eventName", noun="event", what=EVENT_NOT_FOUND)
+@contextmanager
+def _event_rules(what: str) -> Iterator[None]:
+    try:
+        with refused_as(parameter="eventName", noun="event", what=what):
+            yield
+    except UnknownEventGroup as unknown:
+        raise invalid("eventGroupId", unknown.worded()) from None
 
 
-def _save_group(group: EventGroup, fields: list[str]) -> None:
-    save_named(
-        group,
-        fields=fields,
-        parameter="eventGroupName",
-        noun="event group",
-        what=EVENT_GROUP_NOT_FOUND,
-    )
+def _group_rules(what: str) -> AbstractContextManager[None]:
+    return refused_as(parameter="eventGroupName", noun="event group", what=what)
 
 
 class EventCollectionView(_EventsView):
@@ -142,9 +143,8 @@ class EventCollectionView(_EventsView):
     def post(self, request: Request, list_id: str) -> Response:
         email_list = self.get_list(list_id)
         data = validated(EventSerializer, self.body(request))
-        self.check_group(email_list.pk, data)
-        event = Event(list=email_list, **data)
-        _save_event(event, [])
+        with _event_rules(EVENT_NOT_FOUND):
+            event = create_event(email_list=email_list, **data)
         return self.created(event.pk)
 
 
@@ -168,11 +168,9 @@ class EventView(_EventsView):
     def put(self, request: Request, list_id: str, event_id: str) -> Response:
         event = self.get_event(list_id, event_id)
         data = validated(EventSerializer, self.body(request))
-        self.check_group(event.list_id, data)
         # Left out, eventGroupId keeps the event's group; null or 0 removes it.
-        for name, value in data.items():
-            setattr(event, name, value)
-        _save_event(event, list(data))
+        with _event_rules(EVENT_NOT_FOUND):
+            update_event(event=event, **data)
         return self.updated(event.pk)
 
 
@@ -197,8 +195,8 @@ class EventGroupCollectionView(_EventsView):
     def post(self, request: Request, list_id: str) -> Response:
         email_list: List = self.get_list(list_id)
         data = validated(EventGroupSerializer, self.body(request))
-        group = EventGroup(list=email_list, **data)
-        _save_group(group, [])
+        with _group_rules(EVENT_GROUP_NOT_FOUND):
+            group = create_event_group(email_list=email_list, **data)
         return self.created(group.pk)
 
 
@@ -222,9 +220,8 @@ class EventGroupView(_EventsView):
     def put(self, request: Request, list_id: str, event_group_id: str) -> Response:
         group = self.get_event_group(list_id, event_group_id)
         data = validated(EventGroupSerializer, self.body(request))
-        for name, value in data.items():
-            setattr(group, name, value)
-        _save_group(group, list(data))
+        with _group_rules(EVENT_GROUP_NOT_FOUND):
+            update_event_group(group=group, **data)
         return self.updated(group.pk)
 
     @_group_schema(
@@ -234,21 +231,9 @@ class EventGroupView(_EventsView):
         responses=responses({200: ResourceDeletedSerializer}),
     )
     def delete(self, request: Request, list_id: str, event_group_id: str) -> Response:
-        group = self.get_event_group(list_id, event_group_id)
-        names = list(group.events.order_by("name", "id").values_list("name", flat=True)[:11])
-        try:
-            with transaction.atomic():
-                if not names:
-                    group.delete()  # Event.group is PROTECT: an event added meanwhile stops it
-        except (ProtectedError, IntegrityError):
-            names = list(group.events.order_by("name", "id").values_list("name", flat=True)[:11])
-        if names:
-            shown = ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
-            raise ApiError(
-                f"The event group {group.name!r} still holds events ({shown}); "
-                "move them to another group (or none) first.",
-                code=RESOURCE_DEPENDENCY,
-            )
+        # A group that still holds events is refused with the service's own
+        # words and code (ERROR_RESOURCE_DEPENDENCY), through the API's error handler.
+        delete_event_group(group=self.get_event_group(list_id, event_group_id))
         return self.deleted()
 
 

@@ -3,10 +3,10 @@ and ``SegmentationField`` (with ``/Values``) under ``List/{listId}``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from django.db import transaction
-from django.db.models.functions import Length
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -24,11 +24,22 @@ from api.errors import RESOURCE_DEPENDENCY, ApiError, invalid, not_found
 from api.routes import route
 from api.scopes import Scope
 from api.serializers import ApiSerializer, TextField, WholeNumberField, validated
-from api.views.lists import BODY_ERRORS, LIST_ID, path_id, save_named
-from conductor.filters import ProfileText
-from contacts.models import Contact
-from contacts.services.cleanup import clear_field_values, delete_field
+from api.views.lists import BODY_ERRORS, LIST_ID, path_id, refused_as
+from contacts.services import (
+    ValuesOfAnotherType,
+    ValuesTooLong,
+    change_field,
+    clear_field_values,
+    delete_field,
+)
 from lists.models import DataType, List, ProfileField, ProfileFieldGroup
+from lists.services import (
+    FieldGroupNotEmpty,
+    create_field,
+    create_field_group,
+    delete_field_group,
+    update_field_group,
+)
 
 GROUP_ID = path_id(
     "segmentation_field_group_id", "Identifier used to locate the profile field group."
@@ -36,11 +47,6 @@ GROUP_ID = path_id(
 FIELD_ID = path_id("segmentation_field_id", "Identifier used to locate the profile field.")
 GROUP_NOT_FOUND = "listId and segmentationFieldGroupId"
 FIELD_NOT_FOUND = "listId, segmentationFieldGroupId, and segmentationFieldId"
-
-# Types whose values share one stored form (lists.field_types): a field may
-# change between them while it holds values.
-_TEXT = {DataType.TEXT, DataType.COMMENT_AREA, DataType.CONTENT_BLOCK}
-_SWITCH = {DataType.CHECK_BOX, DataType.RADIO_BUTTON}
 
 
 @extend_schema_serializer(component_name="SegmentationFieldGroup")
@@ -98,6 +104,33 @@ def _field_schema(operation: str, summary: str, **kwargs: Any) -> Any:
     )
 
 
+def _group_rules(what: str) -> AbstractContextManager[None]:
+    return refused_as(
+        parameter="segmentationFieldGroupName", noun="segmentation field group", what=what
+    )
+
+
+@contextmanager
+def _field_rules(what: str) -> Iterator[None]:
+    """The services' refusals of a field's write, as this API words them."""
+    try:
+        with refused_as(parameter="segmentationFieldName", noun="segmentation field", what=what):
+            yield
+    except ValuesOfAnotherType as misfit:
+        raise invalid(
+            "dataType",
+            f"Contacts hold {misfit.old_type} values in {misfit.field_name!r}; clear them "
+            "(DELETE …/Values) before changing the field to "
+            f"{misfit.data_type}.",
+        ) from None
+    except ValuesTooLong as misfit:
+        raise invalid(
+            "maxLength",
+            f"Some contacts hold values of {misfit.field_name!r} longer than "
+            f"{misfit.max_length} characters; shorten or clear them first.",
+        ) from None
+
+
 class FieldGroupCollectionView(_FieldsView):
     @_group_schema(
         "GetSegmentationFieldGroupCollection",
@@ -119,14 +152,8 @@ class FieldGroupCollectionView(_FieldsView):
     def post(self, request: Request, list_id: str) -> Response:
         email_list = self.get_list(list_id)
         data = validated(FieldGroupSerializer, self.body(request))
-        group = ProfileFieldGroup(list=email_list, **data)
-        save_named(
-            group,
-            fields=[],
-            parameter="segmentationFieldGroupName",
-            noun="segmentation field group",
-            what="listId",
-        )
+        with _group_rules("listId"):
+            group = create_field_group(email_list=email_list, **data)
         return self.created(group.pk)
 
 
@@ -151,15 +178,8 @@ class FieldGroupView(_FieldsView):
     def put(self, request: Request, list_id: str, segmentation_field_group_id: str) -> Response:
         _, group = self.get_group(list_id, segmentation_field_group_id)
         data = validated(FieldGroupSerializer, self.body(request))
-        for name, value in data.items():
-            setattr(group, name, value)
-        save_named(
-            group,
-            fields=list(data),
-            parameter="segmentationFieldGroupName",
-            noun="segmentation field group",
-            what=GROUP_NOT_FOUND,
-        )
+        with _group_rules(GROUP_NOT_FOUND):
+            update_field_group(group=group, **data)
         return self.updated(group.pk)
 
     @_group_schema(
@@ -170,21 +190,11 @@ class FieldGroupView(_FieldsView):
     )
     def delete(self, request: Request, list_id: str, segmentation_field_group_id: str) -> Response:
         _, group = self.get_group(list_id, segmentation_field_group_id)
-        with transaction.atomic():
-            # Locked, so a field added meanwhile waits and then fails, rather
-            # than being deleted with the group without its values cleared.
-            ProfileFieldGroup.objects.select_for_update().filter(pk=group.pk).first()
-            names = list(group.fields.order_by("position", "id").values_list("name", flat=True))
-            if names:
-                many = len(names) > 1
-                raise ApiError(
-                    f"The segmentation field group {group.name!r} still holds "
-                    f"{len(names)} segmentation field{'s' if many else ''} "
-                    f"({', '.join(names[:10])}{', …' if len(names) > 10 else ''}); "
-                    f"delete {'them' if many else 'it'} first.",
-                    code=RESOURCE_DEPENDENCY,
-                )
-            group.delete()
+        try:
+            delete_field_group(group=group)
+        except FieldGroupNotEmpty as refusal:
+            words = refusal.worded("segmentation field group", "segmentation field")
+            raise ApiError(words, code=RESOURCE_DEPENDENCY) from None
         return self.deleted()
 
 
@@ -208,16 +218,10 @@ class FieldCollectionView(_FieldsView):
         responses=responses({201: ResourceCreatedSerializer}, *BODY_ERRORS),
     )
     def post(self, request: Request, list_id: str, segmentation_field_group_id: str) -> Response:
-        email_list, group = self.get_group(list_id, segmentation_field_group_id)
+        _, group = self.get_group(list_id, segmentation_field_group_id)
         data = validated(FieldSerializer, self.body(request))
-        field = ProfileField(list=email_list, group=group, **data)
-        save_named(
-            field,
-            fields=[],
-            parameter="segmentationFieldName",
-            noun="segmentation field",
-            what=GROUP_NOT_FOUND,
-        )
+        with _field_rules(GROUP_NOT_FOUND):
+            field = create_field(group=group, **data)
         return self.created(field.pk)
 
 
@@ -254,16 +258,8 @@ class FieldView(_FieldsView):
     ) -> Response:
         field = self.get_field(list_id, segmentation_field_group_id, segmentation_field_id)
         data = validated(FieldSerializer, self.body(request))
-        _check_values_fit(field, DataType(data["data_type"]), data["max_length"])
-        for name, value in data.items():
-            setattr(field, name, value)
-        save_named(
-            field,
-            fields=list(data),
-            parameter="segmentationFieldName",
-            noun="segmentation field",
-            what=FIELD_NOT_FOUND,
-        )
+        with _field_rules(FIELD_NOT_FOUND):
+            change_field(field=field, **data)
         return self.updated(field.pk)
 
     @_field_schema(
@@ -302,29 +298,6 @@ class FieldValuesView(_FieldsView):
         field = self.get_field(list_id, segmentation_field_group_id, segmentation_field_id)
         clear_field_values(field=field)
         return self.updated(field.pk)
-
-
-def _check_values_fit(field: ProfileField, data_type: DataType, max_length: int) -> None:
-    """Refuse a new type or length that the values contacts already hold
-    would not fit (they were cleaned for the old ones)."""
-    old_type = DataType(field.data_type)
-    holders = Contact.objects.filter(list_id=field.list_id, profile__has_key=field.key)
-    same_form = {old_type, data_type} <= _TEXT or {old_type, data_type} <= _SWITCH
-    if old_type != data_type and not same_form and holders.exists():
-        raise invalid(
-            "dataType",
-            f"Contacts hold {old_type} values in {field.name!r}; clear them "
-            "(DELETE …/Values) before changing the field to "
-            f"{data_type}.",
-        )
-    if data_type in _TEXT and max_length < field.max_length:
-        longer = holders.alias(length=Length(ProfileText(field.key))).filter(length__gt=max_length)
-        if longer.exists():
-            raise invalid(
-                "maxLength",
-                f"Some contacts hold values of {field.name!r} longer than {max_length} "
-                "characters; shorten or clear them first.",
-            )
 
 
 _GROUP = "List/<list_id>/SegmentationFieldGroup/<segmentation_field_group_id>"

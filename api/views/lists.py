@@ -1,11 +1,14 @@
 """``List`` and ``List/{listId}``; also the strict field types and the
-name-unique save that the list's sub-resources (fields, events) share."""
+answers to the lists services' refusals that the list's sub-resources
+(fields, events) share."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from django.db import IntegrityError, models, transaction
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
@@ -35,8 +38,9 @@ from api.serializers import (
     WholeNumberField,
     validated,
 )
-from contacts.services.cleanup import delete_list
+from contacts.services import delete_list
 from lists.models import BounceHandling, List, time_zone_names, validate_time_zone
+from lists.services import ChangedMeanwhile, NameTaken, create_list, update_list
 
 # --- Listrak settings this server does not have ----------------------------------
 # Returned at their neutral value; accepted on input only at that value, so a
@@ -132,46 +136,23 @@ class TimeZoneField(TextField):
         super().__init__(trim_whitespace=False, max_length=64, **kwargs)
 
 
-# --- Saving a resource whose name is unique in its list ------------------------------
+# --- The lists services' refusals, in the API's words -------------------------------
 
 
-def save_named(
-    instance: models.Model, *, fields: list[str], parameter: str, noun: str, what: str
-) -> None:
-    """Insert ``instance``, or update its ``fields``, where ``name`` is unique
-    per list whatever its case: a clash is a 400 naming the name, a row
-    deleted meanwhile is the 404 of ``what`` (e.g. "listId and eventId")."""
-    model = type(instance)
-    name: str = instance.name  # type: ignore[attr-defined]
-    list_id: int = instance.list_id  # type: ignore[attr-defined]
-
-    def clash() -> ApiError | None:
-        others = model._default_manager.filter(list_id=list_id, name__iexact=name)
-        if instance.pk is not None:
-            others = others.exclude(pk=instance.pk)
-        if not others.exists():
-            return None
-        article = "an" if noun[0] in "aeiou" else "a"
-        return invalid(
-            parameter, f"The list already has {article} {noun} named {name!r} (names ignore case)."
-        )
-
-    if error := clash():
-        raise error
+@contextmanager
+def refused_as(*, parameter: str, noun: str, what: str) -> Iterator[None]:
+    """Answer a refusal of a write to a resource whose name is unique per list
+    (``lists.services``): a clash is a 400 naming the name, a row deleted
+    meanwhile the 404 of ``what`` (e.g. "listId and eventId"). ``noun`` is
+    the resource in Listrak's words ("segmentation field")."""
     try:
-        with transaction.atomic():
-            if instance.pk is None:
-                instance.save(force_insert=True)
-            else:
-                values = {field: getattr(instance, field) for field in fields}
-                # An UPDATE, not save(): save() would re-insert a row deleted meanwhile.
-                if not model._default_manager.filter(pk=instance.pk).update(**values):
-                    raise not_found(what)
-    except IntegrityError:
-        # A concurrent request took the name between our check and our write.
-        raise clash() or ApiError(
-            f"The {noun} could not be saved because the list changed meanwhile; try again."
-        ) from None
+        yield
+    except NameTaken as taken:
+        raise invalid(parameter, taken.worded(noun)) from None
+    except ChangedMeanwhile as changed:
+        raise ApiError(changed.worded(noun)) from None
+    except ObjectDoesNotExist:
+        raise not_found(what) from None
 
 
 # --- Path parameters -------------------------------------------------------------
@@ -271,8 +252,7 @@ class ListCollectionView(ApiView):
     )
     def post(self, request: Request) -> Response:
         data = validated(EmailListSerializer, self.body(request))
-        email_list = List.objects.create(**data)
-        return self.created(email_list.pk)
+        return self.created(create_list(**data).pk)
 
 
 class ListResourceView(ApiView):
@@ -301,8 +281,10 @@ class ListResourceView(ApiView):
         data = validated(EmailListSerializer, self.body(request))
         # Settings left out of the body keep their value (timeZone is ours,
         # and a Listrak client never sends it).
-        if not List.objects.filter(pk=email_list.pk).update(**data):
-            raise not_found("listId")
+        try:
+            update_list(email_list=email_list, **data)
+        except List.DoesNotExist:
+            raise not_found("listId") from None
         return self.updated(email_list.pk)
 
     @extend_schema(

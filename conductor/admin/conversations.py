@@ -24,11 +24,11 @@ from conductor.models import (
     EnrollmentState,
     Message,
     Step,
-    StepKind,
     Trigger,
     Version,
 )
 from conductor.reports import Summary, message_summaries
+from conductor.steps.registry import all_units
 from conductor.versions import create_conversation, publish, published_version, working_version
 from lists.models import Event
 
@@ -61,7 +61,7 @@ def add_step_links(thread_id: int) -> SafeString:
     return format_html_join(
         " ",
         '<a class="button add-step" href="{}?thread={}&kind={}">+ {}</a>',
-        ((url, thread_id, kind.value, kind.label) for kind in StepKind),
+        ((url, thread_id, unit.kind, unit.label) for unit in all_units()),
     )
 
 

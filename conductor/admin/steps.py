@@ -1,6 +1,8 @@
-"""A step's page: its kind's settings as form fields (``conductor.forms``).
-A new step is added at the end of a thread of the working version, with
-``?thread=<id>&kind=<kind>``; a published version's steps are read-only."""
+"""A step's page: its kind's settings as form fields (the form of the kind's
+unit, ``conductor.steps``). A new step is added at the end of a thread of the
+working version, with ``?thread=<id>&kind=<kind>`` (a registered kind with a
+form); a published version's steps are read-only, and so are steps of a kind
+without a form or no longer registered."""
 
 from __future__ import annotations
 
@@ -14,10 +16,18 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from conductor.admin.threads import StepSummaryMixin, renumber_steps
-from conductor.forms import STEP_FORMS, step_form_for
-from conductor.models import Step, StepKind, Thread
+from conductor.forms import step_form_for
+from conductor.models import Step, Thread
+from conductor.steps.registry import find_unit
+from conductor.steps.unit import unit_of
 
 READ_ONLY_FIELDS = ["thread", "kind", "name", "summary", "settings_json"]
+
+
+def _editable(kind: str) -> bool:
+    """Whether steps of ``kind`` can be added and edited here: a registered kind with a form."""
+    unit = find_unit(kind)
+    return unit is not None and unit.form is not None
 
 
 @admin.register(Step)
@@ -30,6 +40,8 @@ class StepAdmin(StepSummaryMixin, admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Step | None = None) -> bool:
         if obj is not None and obj.version.is_published:
             return False  # a published version never changes
+        if obj is not None and not _editable(obj.kind):
+            return False  # no form to write its settings with
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Step | None = None) -> bool:
@@ -46,7 +58,7 @@ class StepAdmin(StepSummaryMixin, admin.ModelAdmin):
             .filter(pk=request.GET.get("thread") or 0, version__published_at__isnull=True)
             .first()
         )
-        return thread, kind if kind in STEP_FORMS else ""
+        return thread, kind if _editable(kind) else ""
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
         if not self.has_add_permission(request):
@@ -75,15 +87,15 @@ class StepAdmin(StepSummaryMixin, admin.ModelAdmin):
         if obj is not None and not self.has_change_permission(request, obj):
             return [(None, {"fields": READ_ONLY_FIELDS})]
         thread, kind = (obj.thread, obj.kind) if obj else self._new_step_target(request)
-        fieldsets = STEP_FORMS[kind].layout(thread.version)
-        if obj is not None and kind == StepKind.WAIT:
+        fieldsets = step_form_for(kind, thread).layout(thread.version)
+        if obj is not None and unit_of(obj).waits:
             fieldsets.append(("Child threads", {"fields": ["child_threads"]}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not self.has_change_permission(request, obj):
             return READ_ONLY_FIELDS
-        return ["child_threads"] if obj is not None and obj.kind == StepKind.WAIT else []
+        return ["child_threads"] if obj is not None and unit_of(obj).waits else []
 
     @admin.display(description="Settings")
     def settings_json(self, obj: Step) -> SafeString:

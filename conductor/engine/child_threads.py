@@ -31,11 +31,11 @@ from conductor.models import (
     EnrollmentState,
     MessageLink,
     Step,
-    StepKind,
     StepOutcome,
     StepRun,
     Thread,
 )
+from conductor.steps.registry import sending_kinds, waiting_kinds
 from contacts.hooks import activities_recorded
 from contacts.models import Activity, ActivityKind
 
@@ -85,7 +85,7 @@ def enter_child_threads(
     waiting = {
         e.pk: e
         for e in Enrollment.objects.filter(
-            pk__in=enrollment_ids, state=EnrollmentState.ACTIVE, step__kind=StepKind.WAIT
+            pk__in=enrollment_ids, state=EnrollmentState.ACTIVE, step__kind__in=waiting_kinds()
         ).select_related("step")
     }
     if not waiting:
@@ -129,7 +129,7 @@ def _sent_before_this_wait(delivery: Delivery, enrollment: Enrollment) -> bool:
     wait = enrollment.step
     message_step = (
         Step.objects.filter(
-            thread_id=wait.thread_id, position__lt=wait.position, kind=StepKind.MESSAGE
+            thread_id=wait.thread_id, position__lt=wait.position, kind__in=sending_kinds()
         )
         .order_by("-position")
         .values_list("pk", flat=True)

@@ -29,6 +29,7 @@ from conductor.models import (
     StepRun,
     Version,
 )
+from conductor.steps.unit import unit_of
 from contacts.bulk import insert_rows, update_rows
 
 logger = logging.getLogger(__name__)
@@ -139,8 +140,6 @@ def _run_group(
     now: datetime.datetime,
     log: StepLog,
 ) -> int:
-    from conductor.steps.runners import RUNNERS
-
     if step_id is None:  # just entered: go to the first step of the main thread
         first = steps.first_of_main
         for enrollment in enrollments:
@@ -168,7 +167,7 @@ def _run_group(
     try:
         # A savepoint: one step's failure holds its contacts, not the claim.
         with transaction.atomic():
-            outcomes = RUNNERS[step.kind](batch)
+            outcomes = unit_of(step).run(batch)
     except Exception as error:
         logger.exception("conductor: step %s failed", step_id)
         for enrollment in enrollments:

@@ -1,11 +1,7 @@
 """Criteria compiled to one SQL condition over ``Contact.profile``.
 
-Profile values live in ``Contact.profile`` as ``{str(field id): canonical
-string}`` (``lists.field_types``). Django's own key transforms read a
-digit-only key such as ``"12"`` as an *array index* on both SQLite and
-PostgreSQL, so the expressions here extract by object key themselves:
-``profile ->> '12'`` on PostgreSQL, ``json_extract(profile, '$."12"')`` on
-SQLite, the key always passed as a parameter.
+Profile values are read with ``lists.profile_sql.ProfileText`` (by object
+key, the key a parameter); the typed readers here build on it.
 
 Semantics (the Listrak table, made exact):
 
@@ -29,11 +25,10 @@ Semantics (the Listrak table, made exact):
 from __future__ import annotations
 
 import datetime
-import re
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DateField, DecimalField, F, Func, Q, TextField, Value
+from django.db.models import DateField, DecimalField, Q, TextField, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import (
     Exact,
@@ -46,7 +41,6 @@ from django.db.models.lookups import (
     LessThanOrEqual,
     Range,
 )
-from django.db.utils import NotSupportedError
 
 from conductor.filters.criteria import (
     TEXT_TYPES,
@@ -60,41 +54,13 @@ from conductor.filters.criteria import (
 )
 from lists.field_types import NUMERIC_PATTERN
 from lists.models import DataType
+from lists.profile_sql import ProfileText
 
-_KEY = re.compile(r"[0-9]+")
 ISO_DATE_SQL_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 ISO_DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
 NOT_A_NUMBER_GLOB = "*[^0-9.eE+-]*"
 
 Sql = tuple[str, list[Any]]
-
-
-class ProfileText(Func):
-    """The stored text of one profile field (``None`` when the key is missing)."""
-
-    output_field = TextField()
-
-    def __init__(self, key: str, column: str = "profile") -> None:
-        if not _KEY.fullmatch(key):
-            raise ValueError(f"profile keys are field ids, not {key!r}")
-        self.key = key
-        super().__init__(F(column))
-
-    def extract(self, compiler: Any, connection: Any) -> Sql:
-        column, params = compiler.compile(self.source_expressions[0])
-        if connection.vendor == "postgresql":
-            # ::text: ``->>`` also takes an integer (an array index).
-            return f"({column} ->> %s::text)", [*params, self.key]
-        if connection.vendor == "sqlite":
-            # A quoted label is an object key even when it is all digits.
-            return f"json_extract({column}, %s)", [*params, f'$."{self.key}"']
-        raise NotSupportedError(f"profile criteria do not support {connection.vendor}")
-
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Sql:
-        return self.extract(compiler, connection)
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Sql:
-        return self.extract(compiler, connection)  # not Func's numeric CAST wrapper
 
 
 class ProfileNumber(ProfileText):

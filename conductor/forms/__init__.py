@@ -1,5 +1,6 @@
-"""The admin's forms: conversations and triggers, one form per step kind
-whose fields write ``Step.settings``, and coupon pools with code uploads."""
+"""The admin's forms: conversations and triggers, the step form every step
+kind's form builds on (each kind's own form lives in its unit,
+``conductor.steps``), and coupon pools with code uploads."""
 
 from conductor.forms.base import StepForm
 from conductor.forms.conversations import (
@@ -9,10 +10,9 @@ from conductor.forms.conversations import (
     TriggerForm,
 )
 from conductor.forms.coupons import CodeFile, CouponPoolForm, read_code_file
-from conductor.forms.steps import STEP_FORMS, step_form_for
+from conductor.forms.steps import step_form_for
 
 __all__ = [
-    "STEP_FORMS",
     "ChildThreadForm",
     "CodeFile",
     "ConversationAddForm",

@@ -1,24 +1,35 @@
 """The step form every kind's form builds on: the step's name as a model
 field, the kind's settings as ordinary form fields written to ``Step.settings``.
 
-The kind's unit (``conductor.steps``) stays the judge of the settings: the form
-builds the JSON, runs the unit's ``check`` on it, and shows each problem on the
-form field it names, so the admin and publishing can never disagree.
+Each kind's form lives in its unit's module (``conductor.steps``), and the
+unit stays the judge of the settings: the form builds the JSON, runs the
+unit's ``check`` on it, and shows each problem on the form field it names,
+so the admin and publishing can never disagree.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django import forms
 
 from conductor.models import Step, Thread, Version
-from conductor.steps import check_step
 from conductor.steps.context import VersionContext, label
+from conductor.steps.unit import unit_of
 from lists.models import List
 
 Fieldsets = list[tuple[str | None, dict[str, Any]]]
+ProblemFields = list[tuple[str, str | None]]
+
+
+def field_for_problem(problem: str, problem_fields: ProblemFields) -> str | None:
+    """The form field of the first word of ``problem_fields`` found in ``problem``."""
+    for word, field in problem_fields:
+        if re.search(rf"\b{re.escape(word)}\b", problem):
+            return field
+    return None
 
 
 class StepForm(forms.ModelForm):
@@ -28,7 +39,7 @@ class StepForm(forms.ModelForm):
     #: The admin's layout of the kind's fields; "name" comes first in every form.
     settings_fieldsets: ClassVar[Fieldsets] = []
     #: (word in a unit's problem, form field showing it); the first word found wins.
-    problem_fields: ClassVar[list[tuple[str, str | None]]] = []
+    problem_fields: ClassVar[ProblemFields] = []
 
     class Meta:
         model = Step
@@ -69,15 +80,13 @@ class StepForm(forms.ModelForm):
         """The form's initial values for saved ``settings``."""
         return {}
 
-    def settings_from(self, cleaned: dict[str, Any]) -> dict[str, Any]:
+    def settings_from(self, cleaned: dict[str, Any]) -> Mapping[str, Any]:
         """The settings JSON, in the shape the kind's unit reads."""
         return {}
 
     def field_for_problem(self, problem: str) -> str | None:
-        for word, field in self.problem_fields:
-            if re.search(rf"\b{re.escape(word)}\b", problem):
-                return field
-        return None
+        """The form field a problem of the unit's ``check`` is shown on (None: the form's)."""
+        return field_for_problem(problem, self.problem_fields)
 
     # --- Validation ---------------------------------------------------------
 
@@ -87,10 +96,10 @@ class StepForm(forms.ModelForm):
             return cleaned  # the unit's problems would only repeat the fields' own
         step: Step = self.instance
         step.name = cleaned.get("name") or ""
-        step.settings = self.settings_from(cleaned)
+        step.settings = dict(self.settings_from(cleaned))
         context = VersionContext(version=self.version, steps=[*self.version_steps, step])
         prefix = f"{label(step)}: "
-        for problem in check_step(step, context):
+        for problem in unit_of(step).check(step, context):
             message = problem.removeprefix(prefix)
             field = self.field_for_problem(message)
             self.add_error(field if field in self.fields else None, message)

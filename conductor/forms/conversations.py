@@ -6,7 +6,8 @@ from typing import Any
 
 from django import forms
 
-from conductor.models import Conversation, Step, StepKind, Thread, Trigger, TriggerKind, Version
+from conductor.models import Conversation, Step, Thread, Trigger, TriggerKind, Version
+from conductor.steps.registry import waiting_kinds
 
 
 class ConversationAddForm(forms.ModelForm):
@@ -33,8 +34,9 @@ class TriggerForm(forms.ModelForm):
 
 
 class ChildThreadForm(forms.ModelForm):
-    """A child thread: the Wait step of the working version it hangs off, and
-    the engagement that moves a waiting contact into it."""
+    """A child thread: the Wait step of the working version it hangs off (a
+    step of a kind that waits), and the engagement that moves a waiting
+    contact into it."""
 
     #: Set by the admin: the working version the thread belongs to.
     version: Version | None = None
@@ -50,7 +52,7 @@ class ChildThreadForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         version = self.instance.version if self.instance.pk else self.version
         self.fields["parent_step"].queryset = Step.objects.filter(
-            version=version, kind=StepKind.WAIT
+            version=version, kind__in=waiting_kinds()
         ).select_related("thread")
         self.fields["parent_step"].required = True
         self.fields["parent_step"].label = "Wait step"

@@ -1,12 +1,14 @@
-"""What checking a step needs to know about its version and list, loaded once."""
+"""What checking or describing a step needs to know about its version and
+list, loaded once: ``VersionContext`` for checks, ``Names`` for summaries."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from conductor.models import CouponPool, Message, Step, Trigger, Version
-from conductor.tracking.links import address_problems
+from conductor.tracking.link_text import address_problems
 from lists.models import Event, ProfileField
 
 
@@ -38,7 +40,7 @@ class VersionContext:
     @cached_property
     def link_problems(self) -> dict[int, list[str]]:
         """The problems of the list's messages' tracked links
-        (``links.address_problems``), by message id, each naming its message."""
+        (``link_text.address_problems``), by message id, each naming its message."""
         found: dict[int, list[str]] = {}
         messages = Message.objects.filter(list_id=self.list_id)
         for message in messages.only("pk", "name", "html_body", "text_body"):
@@ -64,6 +66,42 @@ class VersionContext:
         )
 
 
+@dataclass
+class Names:
+    """The list's names that step summaries mention, loaded once per diagram."""
+
+    messages: dict[int, str]
+    fields: dict[int, str]
+    pools: dict[int, str]
+    events: dict[int, str]
+    steps: dict[str, Step]
+
+    @classmethod
+    def of(cls, version: Version, steps: list[Step]) -> Names:
+        """The names of ``version``'s list, and ``steps`` by key."""
+        list_id = version.conversation.list_id
+
+        def names(model: Any) -> dict[int, str]:
+            return dict(model.objects.filter(list_id=list_id).values_list("pk", "name"))
+
+        return cls(
+            messages=names(Message),
+            fields=names(ProfileField),
+            pools=names(CouponPool),
+            events=names(Event),
+            steps={str(step.key): step for step in steps},
+        )
+
+    def field(self, settings: dict[str, Any], key: str = "field") -> str:
+        """The name of the profile field ``settings[key]`` names, or "?"."""
+        return self.fields.get(settings.get(key), "?")  # type: ignore[arg-type]
+
+
+def step_label(step: Step) -> str:
+    """How the diagram names a step: its thread and number."""
+    return f"{step.thread.name} #{step.position + 1}"
+
+
 def label(step: Step) -> str:
     """How problems name a step: its thread, position and name."""
     name = f" ({step.name})" if step.name else ""
@@ -71,6 +109,7 @@ def label(step: Step) -> str:
 
 
 def whole_number(value: object) -> int | None:
+    """``value`` if it is a whole number (not a bool), else None."""
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value

@@ -7,59 +7,129 @@ Settings: ``{"target": "<step key>", "criteria": <filter> or null}``.
 
 from __future__ import annotations
 
+import json
+from typing import Any, TypedDict
+
+from django import forms
 from django.core.exceptions import ValidationError
 
 from conductor.engine.batch import StepBatch
 from conductor.engine.outcomes import NEXT, Hold, JumpTo, Outcome
 from conductor.filters import criteria_q, parse_criteria
-from conductor.models import Step
-from conductor.steps.context import VersionContext, label
+from conductor.forms.base import StepForm, step_choice_label
+from conductor.models import Step, StepKind
+from conductor.steps.context import Names, VersionContext, label, step_label
+from conductor.steps.references import CRITERIA, STEP, Reference
+from conductor.steps.unit import StepKindUnit
 from contacts.models import Contact
 
 
-def is_unconditional(step: Step) -> bool:
-    return not step.settings.get("criteria")
+class GoToSettings(TypedDict):
+    target: str | None
+    criteria: dict[str, Any] | None
 
 
 def target_key(step: Step) -> str:
     return str(step.settings.get("target") or "")
 
 
-def check(step: Step, context: VersionContext) -> list[str]:
-    where = label(step)
-    problems: list[str] = []
-    target = target_key(step)
-    if not target:
-        problems.append(f"{where}: choose the step to go to.")
-    elif target not in context.steps_by_key:
-        problems.append(f"{where}: its target step is not in this version.")
-    elif target == str(step.key):
-        problems.append(f"{where}: a Go To cannot go to itself.")
-    criteria = step.settings.get("criteria")
-    if criteria:
-        try:
-            parse_criteria(context.version.conversation.list, criteria)
-        except ValidationError as error:
-            problems.extend(f"{where}: {message}" for message in error.messages)
-    unknown = set(step.settings) - {"target", "criteria"}
-    if unknown:
-        problems.append(f"{where}: unknown settings {', '.join(sorted(unknown))}.")
-    return problems
+class GoToStepForm(StepForm):
+    """The target step, chosen from the version's steps; criteria in Listrak's
+    filter shape as JSON (the nested tree has no fixed number of fields)."""
 
+    settings_fieldsets = [("Go To", {"fields": ["target", "criteria"]})]
+    problem_fields = [("go to", "target"), ("target", "target"), ("itself", "target")]
 
-def run(batch: StepBatch) -> dict[int, Outcome]:
-    """Everybody jumps, or only the contacts the criteria match: one query."""
-    target = batch.steps.by_key.get(target_key(batch.step))
-    if target is None:  # publishing refuses this; a hand-edited version must not crash
-        return {e.pk: Hold("The Go To's target step is missing.") for e in batch.enrollments}
-    jump = JumpTo(target)
-    if is_unconditional(batch.step):
-        return {e.pk: jump for e in batch.enrollments}
-    criteria = parse_criteria(batch.email_list, batch.step.settings["criteria"])
-    by_contact = {e.contact_id: e.pk for e in batch.enrollments}
-    matching = set(
-        Contact.objects.filter(pk__in=by_contact)
-        .filter(criteria_q(criteria))
-        .values_list("pk", flat=True)
+    target = forms.ChoiceField(choices=[], required=False, label="Go to step")
+    criteria = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 80, "class": "vLargeTextField"}),
+        help_text=(
+            "Blank: every contact goes. Otherwise a Listrak filter as JSON, e.g. "
+            '{"filters": [{"segmentationFieldId": 7, "compareType": "Equals", '
+            '"values": [{"value": "2"}]}]}; only matching contacts go, the others continue.'
+        ),
     )
-    return {pk: jump if contact in matching else NEXT for contact, pk in by_contact.items()}
+
+    def add_setting_fields(self) -> None:
+        self.fields["target"].choices = [("", "---------")] + [
+            (str(step.key), step_choice_label(step)) for step in self.version_steps
+        ]
+
+    def initial_from(self, settings: dict[str, Any]) -> dict[str, Any]:
+        criteria = settings.get("criteria")
+        return {
+            "target": settings.get("target") or "",
+            "criteria": json.dumps(criteria, indent=2) if criteria else "",
+        }
+
+    def clean_criteria(self) -> dict[str, Any] | None:
+        text = self.cleaned_data["criteria"].strip()
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValidationError(f"Criteria are not valid JSON: {error}.") from error
+        if not isinstance(data, dict):
+            raise ValidationError("Criteria must be a JSON object (a Listrak filter).")
+        # The filter's own messages name each problem with its path in the tree.
+        return parse_criteria(self.email_list, data).to_settings()
+
+    def settings_from(self, cleaned: dict[str, Any]) -> GoToSettings:
+        return {"target": cleaned.get("target") or None, "criteria": cleaned.get("criteria")}
+
+
+class GoToUnit(StepKindUnit):
+    kind = StepKind.GO_TO
+    label = StepKind.GO_TO.label
+    form = GoToStepForm
+    colour = "#fef3c7"
+    references = (Reference("target", STEP), Reference("criteria", CRITERIA))
+
+    def always_jumps(self, step: Step) -> bool:
+        return not step.settings.get("criteria")
+
+    def check(self, step: Step, context: VersionContext) -> list[str]:
+        where = label(step)
+        problems: list[str] = []
+        target = target_key(step)
+        if not target:
+            problems.append(f"{where}: choose the step to go to.")
+        elif target not in context.steps_by_key:
+            problems.append(f"{where}: its target step is not in this version.")
+        elif target == str(step.key):
+            problems.append(f"{where}: a Go To cannot go to itself.")
+        criteria = step.settings.get("criteria")
+        if criteria:
+            try:
+                parse_criteria(context.version.conversation.list, criteria)
+            except ValidationError as error:
+                problems.extend(f"{where}: {message}" for message in error.messages)
+        unknown = set(step.settings) - {"target", "criteria"}
+        if unknown:
+            problems.append(f"{where}: unknown settings {', '.join(sorted(unknown))}.")
+        return problems
+
+    def run(self, batch: StepBatch) -> dict[int, Outcome]:
+        """Everybody jumps, or only the contacts the criteria match: one query."""
+        target = batch.steps.by_key.get(target_key(batch.step))
+        if target is None:  # publishing refuses this; a hand-edited version must not crash
+            return {e.pk: Hold("The Go To's target step is missing.") for e in batch.enrollments}
+        jump = JumpTo(target)
+        if self.always_jumps(batch.step):
+            return {e.pk: jump for e in batch.enrollments}
+        criteria = parse_criteria(batch.email_list, batch.step.settings["criteria"])
+        by_contact = {e.contact_id: e.pk for e in batch.enrollments}
+        matching = set(
+            Contact.objects.filter(pk__in=by_contact)
+            .filter(criteria_q(criteria))
+            .values_list("pk", flat=True)
+        )
+        return {pk: jump if contact in matching else NEXT for contact, pk in by_contact.items()}
+
+    def summary(self, step: Step, names: Names) -> str:
+        target = names.steps.get(str(step.settings.get("target")))
+        where = step_label(target) if target else "?"
+        everyone = " if criteria match" if step.settings.get("criteria") else " (everyone)"
+        return f"to {where}{everyone}"

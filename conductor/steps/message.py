@@ -6,75 +6,164 @@ Settings: ``{"message": id, "variants": [{"trigger": id, "message": id}, ...]}``
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
+from django import forms
 from django.db import transaction
 
 from conductor.engine.batch import StepBatch
 from conductor.engine.delivery import blocked_addresses, queue_deliveries
 from conductor.engine.outcomes import NEXT, Finish, Outcome
-from conductor.models import Delivery, Step
-from conductor.steps.context import VersionContext, label, whole_number
+from conductor.forms.base import Fieldsets, StepForm
+from conductor.models import Delivery, Message, Step, StepKind, Trigger, Version
+from conductor.steps.context import Names, VersionContext, label, whole_number
+from conductor.steps.references import MESSAGE, TRIGGER, Reference
+from conductor.steps.unit import StepKindUnit
 from contacts.bulk import create_rows
 from contacts.models import SubscriptionState
 
 
-def check(step: Step, context: VersionContext) -> list[str]:
-    where = label(step)
-    problems: list[str] = []
-    message = whole_number(step.settings.get("message"))
-    if message is None:
-        problems.append(f"{where}: choose the message to send.")
-    elif message not in context.messages:
-        problems.append(f"{where}: message {message} is not a message of this list.")
-    seen: set[int] = set()
-    for index, variant in enumerate(step.settings.get("variants") or []):
-        trigger = whole_number(variant.get("trigger")) if isinstance(variant, dict) else None
-        chosen = whole_number(variant.get("message")) if isinstance(variant, dict) else None
-        if trigger is None or trigger not in context.triggers:
-            problems.append(f"{where}: variant {index + 1} names no trigger of this conversation.")
-        elif trigger in seen:
-            problems.append(f"{where}: two variants for the same trigger.")
-        else:
-            seen.add(trigger)
-        if chosen is None or chosen not in context.messages:
-            problems.append(f"{where}: variant {index + 1} names no message of this list.")
-    unknown = set(step.settings) - {"message", "variants"}
-    if unknown:
-        problems.append(f"{where}: unknown settings {', '.join(sorted(unknown))}.")
-    sent = {message} | {
-        whole_number(variant.get("message"))
-        for variant in step.settings.get("variants") or []
-        if isinstance(variant, dict)
-    }
-    for chosen in sorted(pk for pk in sent if pk in context.messages):
-        problems.extend(f"{where}: {problem}" for problem in context.link_problems.get(chosen, []))
-    return problems
+class Variant(TypedDict):
+    trigger: int
+    message: int
 
 
-def run(batch: StepBatch) -> dict[int, Outcome]:
-    """Queue one delivery per contact that may be mailed now; a contact that
-    is unsubscribed, banned or suppressed leaves the conversation instead."""
-    settings = batch.step.settings
-    by_trigger = {v["trigger"]: v["message"] for v in settings.get("variants") or []}
-    blocked = blocked_addresses(batch.email_list, batch.contacts)
-    outcomes: dict[int, Outcome] = {}
-    deliveries = []
-    for enrollment in batch.enrollments:
-        contact = enrollment.contact
-        if contact.state != SubscriptionState.SUBSCRIBED or contact.email in blocked:
-            why = blocked.get(contact.email) or f"the contact is {contact.state.lower()}"
-            outcomes[enrollment.pk] = Finish(reason=f"Not sent: {why}.", skipped=True)
-            continue
-        message_id = by_trigger.get(enrollment.trigger_id, settings["message"])
-        deliveries.append(
-            Delivery(
-                step_run=batch.runs[enrollment.pk],
-                message_id=message_id,
-                contact=contact,
-                created_at=batch.now,
+class MessageSettings(TypedDict):
+    message: int | None
+    variants: list[Variant]
+
+
+def _variant_field(trigger: Trigger) -> str:
+    return f"variant_{trigger.pk}"
+
+
+class MessageStepForm(StepForm):
+    """The message to send, and optionally another message per trigger: one
+    choice per trigger of the conversation (a blank one sends the main message)."""
+
+    settings_fieldsets = [
+        ("Message", {"fields": ["message"]}),
+    ]
+    problem_fields = [("variant", None), ("message", "message")]
+
+    message = forms.ModelChoiceField(queryset=Message.objects.none(), required=False)
+
+    def add_setting_fields(self) -> None:
+        messages = Message.objects.filter(list=self.email_list)
+        self.fields["message"].queryset = messages
+        self.triggers = list(Trigger.objects.filter(conversation_id=self.version.conversation_id))
+        for trigger in self.triggers:
+            self.fields[_variant_field(trigger)] = forms.ModelChoiceField(
+                queryset=messages,
+                required=False,
+                label=f"For contacts brought in by {trigger}",
+                help_text="Blank: the message above.",
             )
-        )
-        outcomes[enrollment.pk] = NEXT
-    create_rows(deliveries)
-    if deliveries:
-        transaction.on_commit(queue_deliveries)
-    return outcomes
+
+    @classmethod
+    def layout(cls, version: Version) -> Fieldsets:
+        triggers = Trigger.objects.filter(conversation_id=version.conversation_id)
+        variants = [_variant_field(trigger) for trigger in triggers]
+        extra: Fieldsets = [("Per-trigger variants", {"fields": variants})] if variants else []
+        return [*super().layout(version), *extra]
+
+    def initial_from(self, settings: dict[str, Any]) -> dict[str, Any]:
+        initial: dict[str, Any] = {"message": settings.get("message")}
+        for variant in settings.get("variants") or []:
+            if isinstance(variant, dict):
+                initial[f"variant_{variant.get('trigger')}"] = variant.get("message")
+        return initial
+
+    def settings_from(self, cleaned: dict[str, Any]) -> MessageSettings:
+        message = cleaned.get("message")
+        variants: list[Variant] = [
+            {"trigger": trigger.pk, "message": cleaned[_variant_field(trigger)].pk}
+            for trigger in self.triggers
+            if cleaned.get(_variant_field(trigger))
+        ]
+        return {"message": message.pk if message else None, "variants": variants}
+
+
+class MessageUnit(StepKindUnit):
+    kind = StepKind.MESSAGE
+    label = StepKind.MESSAGE.label
+    form = MessageStepForm
+    colour = "#dbeafe"
+    references = (
+        Reference("message", MESSAGE),
+        Reference("variants[].trigger", TRIGGER),
+        Reference("variants[].message", MESSAGE),
+    )
+    sends_messages = True
+
+    def check(self, step: Step, context: VersionContext) -> list[str]:
+        where = label(step)
+        problems: list[str] = []
+        message = whole_number(step.settings.get("message"))
+        if message is None:
+            problems.append(f"{where}: choose the message to send.")
+        elif message not in context.messages:
+            problems.append(f"{where}: message {message} is not a message of this list.")
+        seen: set[int] = set()
+        variants = step.settings.get("variants") or []
+        for index, variant in enumerate(variants):
+            trigger = whole_number(variant.get("trigger")) if isinstance(variant, dict) else None
+            chosen = whole_number(variant.get("message")) if isinstance(variant, dict) else None
+            if trigger is None or trigger not in context.triggers:
+                problems.append(
+                    f"{where}: variant {index + 1} names no trigger of this conversation."
+                )
+            elif trigger in seen:
+                problems.append(f"{where}: two variants for the same trigger.")
+            else:
+                seen.add(trigger)
+            if chosen is None or chosen not in context.messages:
+                problems.append(f"{where}: variant {index + 1} names no message of this list.")
+        unknown = set(step.settings) - {"message", "variants"}
+        if unknown:
+            problems.append(f"{where}: unknown settings {', '.join(sorted(unknown))}.")
+        sent = {message} | {
+            whole_number(variant.get("message"))
+            for variant in variants
+            if isinstance(variant, dict)
+        }
+        for chosen in sorted(pk for pk in sent if pk in context.messages):
+            problems.extend(
+                f"{where}: {problem}" for problem in context.link_problems.get(chosen, [])
+            )
+        return problems
+
+    def run(self, batch: StepBatch) -> dict[int, Outcome]:
+        """Queue one delivery per contact that may be mailed now; a contact
+        that is unsubscribed, banned or suppressed leaves the conversation instead."""
+        settings = batch.step.settings
+        by_trigger = {v["trigger"]: v["message"] for v in settings.get("variants") or []}
+        blocked = blocked_addresses(batch.email_list, batch.contacts)
+        outcomes: dict[int, Outcome] = {}
+        deliveries = []
+        for enrollment in batch.enrollments:
+            contact = enrollment.contact
+            if contact.state != SubscriptionState.SUBSCRIBED or contact.email in blocked:
+                why = blocked.get(contact.email) or f"the contact is {contact.state.lower()}"
+                outcomes[enrollment.pk] = Finish(reason=f"Not sent: {why}.", skipped=True)
+                continue
+            message_id = by_trigger.get(enrollment.trigger_id, settings["message"])
+            deliveries.append(
+                Delivery(
+                    step_run=batch.runs[enrollment.pk],
+                    message_id=message_id,
+                    contact=contact,
+                    created_at=batch.now,
+                )
+            )
+            outcomes[enrollment.pk] = NEXT
+        create_rows(deliveries)
+        if deliveries:
+            transaction.on_commit(queue_deliveries)
+        return outcomes
+
+    def summary(self, step: Step, names: Names) -> str:
+        variants = len(step.settings.get("variants") or [])
+        more = f" (+{variants} by trigger)" if variants else ""
+        message = step.settings.get("message")
+        return names.messages.get(message, "no message chosen") + more  # type: ignore[arg-type]

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from conductor.engine.batch import StepBatch
 from conductor.engine.outcomes import Finish, Outcome
-from conductor.models import Step
-from conductor.steps.context import VersionContext, label
+from conductor.forms.base import StepForm
+from conductor.models import Step, StepKind
+from conductor.steps.context import Names, VersionContext, label
+from conductor.steps.unit import StepKindUnit
 
 
-def check(step: Step, context: VersionContext) -> list[str]:
-    if step.settings:
-        return [f"{label(step)}: a Terminate step has no settings."]
-    return []
+class TerminateStepForm(StepForm):
+    """A Terminate step has no settings, only its name."""
 
 
-def run(batch: StepBatch) -> dict[int, Outcome]:
-    return {e.pk: Finish() for e in batch.enrollments}
+class TerminateUnit(StepKindUnit):
+    kind = StepKind.TERMINATE
+    label = StepKind.TERMINATE.label
+    form = TerminateStepForm
+    colour = "#fee2e2"
+    finishes = True
+
+    def check(self, step: Step, context: VersionContext) -> list[str]:
+        if step.settings:
+            return [f"{label(step)}: a Terminate step has no settings."]
+        return []
+
+    def run(self, batch: StepBatch) -> dict[int, Outcome]:
+        return {e.pk: Finish() for e in batch.enrollments}
+
+    def summary(self, step: Step, names: Names) -> str:
+        return "leave the conversation"

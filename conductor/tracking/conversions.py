@@ -3,7 +3,12 @@ total, ``orderTotal`` or ``order_total``) within ``CONVERSION_WINDOW_DAYS``
 after the contact clicked a link of an email records ``Email Converted``
 for that email, with the total. The latest click before the purchase takes
 the credit; a purchase is credited once (its event activity is recorded
-once)."""
+once).
+
+The receiver hands its conversions back to the activity hook, which records
+them once every receiver has seen the purchases (``contacts.hooks``): so
+every receiver, Segment's outbox included, sees the conversions too,
+whatever the order of the apps."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.dispatch import receiver
 
-from contacts.hooks import activities_recorded, record_activities
+from contacts.hooks import activities_recorded
 from contacts.models import Activity, ActivityKind
 
 TOTAL_KEYS = ("orderTotal", "order_total")
@@ -41,6 +46,7 @@ def order_total(data: object) -> Decimal | None:
 
 
 def window() -> datetime.timedelta:
+    """How long after a click a purchase converts its email."""
     return datetime.timedelta(days=settings.CONVERSION_WINDOW_DAYS)
 
 
@@ -50,16 +56,18 @@ def record_conversions(
     activities: QuerySet[Activity],
     kinds: frozenset[str] | None = None,
     **kwargs: Any,
-) -> None:
+) -> list[Activity]:
+    """The ``Email Converted`` activities (unsaved) of a batch's purchases,
+    for the hook to record after the batch."""
     if kinds is not None and ActivityKind.EVENT_FIRED not in kinds:
-        return
+        return []
     purchases = [
         (activity, total)
         for activity in activities.filter(kind=ActivityKind.EVENT_FIRED)
         if (total := order_total(activity.details.get("data"))) is not None
     ]
     if not purchases:
-        return
+        return []
     earliest = min(activity.occurred_at for activity, _ in purchases) - window()
     clicks: dict[int, list[Activity]] = defaultdict(list)  # by contact, latest first
     for click in Activity.objects.filter(
@@ -68,7 +76,7 @@ def record_conversions(
         occurred_at__gte=earliest,
     ).order_by("contact_id", "-occurred_at", "-id"):
         clicks[click.contact_id].append(click)
-    conversions = []
+    conversions: list[Activity] = []
     for purchase, total in purchases:
         credited = next(
             (
@@ -97,5 +105,4 @@ def record_conversions(
                 },
             )
         )
-    if conversions:
-        record_activities(conversions)
+    return conversions

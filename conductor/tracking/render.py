@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from conductor.models import Delivery, Message
-from conductor.tracking import links
+from conductor.tracking import link_text, links
 from conductor.tracking.mime import CampaignEmail
 from conductor.tracking.tokens import make_token
 from contacts.models import Contact
@@ -195,7 +195,7 @@ def build_test_email(message: Message, address: str) -> CampaignEmail:
     with the profile of the list's contact of that address when there is
     one (else empty values), its links leading straight to their targets,
     no pixel, nothing recorded. A link whose rendered address is not the one
-    its template writes (``links.rendered_problem``) raises ValueError naming
+    its template writes (``link_text.rendered_problem``) raises ValueError naming
     it: the test is refused, as a contact's click on it would be."""
     contact = Contact.objects.filter(list_id=message.list_id, email=address.lower()).first()
     contact = contact or Contact(list=message.list, email=address.lower(), profile={})
@@ -210,7 +210,7 @@ def build_test_email(message: Message, address: str) -> CampaignEmail:
         written = targets[link_id]
         url = Template(written).render(Context(context, autoescape=False)).strip()
         # What a click on the real email would refuse, the test refuses, naming the link.
-        problem = links.rendered_problem(written, url)
+        problem = link_text.rendered_problem(written, url)
         if problem is not None:
             raise ValueError(problem)
         return url

@@ -41,7 +41,9 @@ It holds no database ids: the list's objects are named, and steps keep their
   ``segmentationField``); an event for Action ``event``; a message for Message
   ``message`` and ``variants[].message``; a coupon pool for Action ``pool``;
   and a variant's ``trigger`` becomes ``{"kind": …, "event": name or null}``.
-  The rest of the settings is as each step kind stores it (``conductor.steps``).
+  The rest of the settings is as each step kind stores it (``conductor.steps``),
+  whose unit declares which of its settings are references
+  (``StepKindUnit.references``). ``steps[].kind`` is a registered step kind.
 - ``profile_fields`` lists the fields the steps use with their types: the
   target list must have fields of those names (in any case) and types.
   Events, likewise, must exist on the target list.

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from conductor.models import CouponPool, Message, Step, Thread, Trigger, Version
+from conductor.steps.unit import unit_of
 from conductor.transfer.errors import TransferError
 from conductor.transfer.references import EVENT, FIELD, MESSAGE, POOL, swap_settings
 from lists.models import Event, ProfileField
@@ -95,7 +96,11 @@ class _Exporter:
                 "kind": step.kind,
                 "name": step.name,
                 "settings": swap_settings(
-                    step.kind, step.settings, self.swap, path=f"steps[{n}].settings", to_file=True
+                    unit_of(step).references,
+                    step.settings,
+                    self.swap,
+                    path=f"steps[{n}].settings",
+                    to_file=True,
                 ),
             }
             for n, step in enumerate(steps)

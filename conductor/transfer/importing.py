@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 
 from conductor.models import Conversation, CouponPool, Message, Step, Thread, Trigger
+from conductor.steps.registry import unit_for
 from conductor.transfer.errors import TransferError
 from conductor.transfer.exporting import MESSAGE_KEYS
 from conductor.transfer.reading import read_document
@@ -129,7 +130,11 @@ def _swap_all(document: dict[str, Any], names: _Names) -> list[dict[str, Any]]:
             names.event(trigger["event"], f"triggers[{n}].event")
     return [
         swap_settings(
-            step["kind"], step["settings"], names.swap, path=f"steps[{n}].settings", to_file=False
+            unit_for(step["kind"]).references,  # read_document made sure it is registered
+            step["settings"],
+            names.swap,
+            path=f"steps[{n}].settings",
+            to_file=False,
         )
         for n, step in enumerate(document["steps"])
     ]

@@ -12,7 +12,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from conductor.models import ChildEvent, ConversationStatus, CouponKind, StepKind, TriggerKind
+from conductor.models import ChildEvent, ConversationStatus, CouponKind, TriggerKind
+from conductor.steps.registry import all_units
 from conductor.transfer.errors import TransferError
 from conductor.transfer.exporting import FORMAT_VERSION, MESSAGE_KEYS
 from lists.models import DataType
@@ -38,6 +39,11 @@ def _choice(values: list[str]) -> Check:
             problems.append(f"{path}: must be one of {', '.join(values)}, not {value!r}.")
 
     return check
+
+
+def _step_kind(value: Any, path: str, problems: list[str]) -> None:
+    # Read when checking, not at import: kinds may be registered later.
+    _choice([str(unit.kind) for unit in all_units()])(value, path, problems)
 
 
 def _whole(value: Any, path: str, problems: list[str]) -> None:
@@ -116,7 +122,7 @@ SHAPES: dict[str, dict[str, Check]] = {
         "key": _step_key,
         "thread": _whole,
         "position": _whole,
-        "kind": _choice(StepKind.values),
+        "kind": _step_kind,
         "name": _text(100),
         "settings": _json_object,
     },

@@ -1,61 +1,64 @@
-"""Where a step's settings refer to objects of the list, and the one walk that
-swaps those references between database ids and portable names.
+"""Swapping a step's references to the list's objects between database ids
+and portable names.
 
-Export and import use the same walk in opposite directions, so the two can
-never disagree about which settings are references. Everything else in the
-settings is copied as it is: checking it is the step kind's business
-(``conductor.steps``), reported by ``version_problems``.
+Which settings are references is each step kind's declaration
+(``StepKindUnit.references``); export and import walk them with the same
+``conductor.steps.references.walk`` in opposite directions, so the two can
+never disagree. Everything else in the settings is copied as it is: checking
+it is the step kind's business, reported by ``version_problems``.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from conductor.models import StepKind
+from conductor.steps.references import (
+    CRITERIA,
+    EVENT,
+    FIELD,
+    MESSAGE,
+    POOL,
+    STEP,
+    TRIGGER,
+    Reference,
+    walk,
+)
 
-#: What a reference points at.
-FIELD, EVENT, MESSAGE, POOL, TRIGGER = "field", "event", "message", "pool", "trigger"
+__all__ = ["EVENT", "FIELD", "MESSAGE", "POOL", "TRIGGER", "Swap", "swap_settings"]
 
 #: Swaps one reference: ``(category, value, path) -> new value``. It is never
 #: called for a null (an unfinished draft), which stays null.
 Swap = Callable[[str, Any, str], Any]
 
-# Action settings keys that refer to something, whatever the action kind:
-# the same key means the same thing in every action.
-ACTION_REFERENCES = {"field": FIELD, "other_field": FIELD, "pool": POOL, "event": EVENT}
 # A criteria comparison names its field by id in the database, by name in a file.
 CRITERIA_ID, CRITERIA_NAME = "segmentationFieldId", "segmentationField"
 
 
 def swap_settings(
-    kind: str, settings: dict[str, Any], swap: Swap, *, path: str, to_file: bool
+    references: Iterable[Reference],
+    settings: dict[str, Any],
+    swap: Swap,
+    *,
+    path: str,
+    to_file: bool,
 ) -> dict[str, Any]:
-    """A copy of one step's ``settings`` with every reference swapped."""
+    """A copy of one step's ``settings`` with every one of its kind's
+    ``references`` swapped."""
+
+    def visit(category: str, value: Any, place: str) -> Any:
+        if category == STEP:
+            return value  # a step key is the same in every database
+        if category == CRITERIA:
+            if isinstance(value, dict):
+                _swap_criteria(value, swap, place, to_file=to_file)
+            return value
+        return swap(category, value, place)
+
     result = copy.deepcopy(settings)
-    if kind == StepKind.MESSAGE:
-        _swap_key(result, "message", MESSAGE, swap, path)
-        variants = result.get("variants")
-        if isinstance(variants, list):
-            for index, variant in enumerate(variants):
-                if isinstance(variant, dict):
-                    where = f"{path}.variants[{index}]"
-                    _swap_key(variant, "trigger", TRIGGER, swap, where)
-                    _swap_key(variant, "message", MESSAGE, swap, where)
-    elif kind == StepKind.ACTION:
-        for key, category in ACTION_REFERENCES.items():
-            _swap_key(result, key, category, swap, path)
-    elif kind == StepKind.WAIT:
-        _swap_key(result, "field_id", FIELD, swap, path)
-    elif kind == StepKind.GO_TO and isinstance(result.get("criteria"), dict):
-        _swap_criteria(result["criteria"], swap, f"{path}.criteria", to_file=to_file)
+    walk(result, references, visit, path)
     return result
-
-
-def _swap_key(data: dict[str, Any], key: str, category: str, swap: Swap, path: str) -> None:
-    if data.get(key) is not None:
-        data[key] = swap(category, data[key], f"{path}.{key}")
 
 
 def _swap_criteria(node: dict[str, Any], swap: Swap, path: str, *, to_file: bool) -> None:

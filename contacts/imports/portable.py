@@ -1,5 +1,6 @@
 """The import path for any database: stage the rows, then apply the batch
-services to the deduplicated rows, a chunk at a time.
+services to the deduplicated rows, a chunk at a time, as the rule table
+(``rules.py``) says for each address.
 
 Memory stays flat: rows wait in a temporary table, and only one chunk of them
 is in Python at once. PostgreSQL has a faster path (``postgres.py``) that
@@ -13,9 +14,8 @@ from collections import Counter
 
 from django.db import connection
 
-from contacts.imports.models import ImportRowResult, ImportType, RowResult
+from contacts.imports.models import ImportRowResult, RowResult
 from contacts.imports.rows import (
-    ADDS,
     APPLIES_VALUES,
     CheckedValues,
     ImportPath,
@@ -24,10 +24,11 @@ from contacts.imports.rows import (
     fired_events,
     width_problem,
 )
+from contacts.imports.rules import Action, Rule, Situation, reason_for, rules_for, situation_of
 from contacts.imports.source import iter_rows
-from contacts.models import Contact, SubscribeMethod, SubscriptionState, UnsubscribeMethod
+from contacts.models import Ban, Contact, SubscribeMethod, Suppression, UnsubscribeMethod
 from contacts.services import (
-    Outcome,
+    ContactResult,
     UpdateType,
     fire_events,
     subscribe_contacts,
@@ -40,22 +41,6 @@ STAGE_BATCH = 5000
 APPLY_BATCH = 2000
 TABLE = "import_staging"
 
-_SUBSCRIBE_RESULT = {
-    Outcome.SUBSCRIBED: RowResult.SUBSCRIBED,
-    Outcome.RESUBSCRIBED: RowResult.SUBSCRIBED,
-    Outcome.ALREADY_SUBSCRIBED: RowResult.ALREADY_SUBSCRIBED,
-    Outcome.ALREADY_PENDING: RowResult.ALREADY_SUBSCRIBED,
-    Outcome.PREVIOUSLY_UNSUBSCRIBED: RowResult.PREVIOUSLY_UNSUBSCRIBED,
-    Outcome.BANNED: RowResult.BANNED,
-    Outcome.SUPPRESSED: RowResult.SUPPRESSED,
-    Outcome.INVALID: RowResult.INVALID,
-}
-_UNSUBSCRIBE_RESULT = {
-    Outcome.UNSUBSCRIBED: RowResult.UNSUBSCRIBED,
-    Outcome.ALREADY_UNSUBSCRIBED: RowResult.ALREADY_UNSUBSCRIBED,
-    Outcome.NOT_ON_LIST: RowResult.SKIPPED,
-}
-NOT_ON_LIST = "The address is not on the list."
 #: A row's result, its contact, why (if refused) and whether the contact is new.
 State = tuple[str, Contact | None, str | None, bool]
 
@@ -170,47 +155,70 @@ class PortableImport(ImportPath):
     def _change_states(
         self, emails: list[str], checked: dict[str, CheckedValues]
     ) -> dict[str, State]:
-        import_type = self.list_import.import_type
-        if import_type in ADDS:
-            done = subscribe_contacts(
-                email_list=self.email_list,
-                emails=emails,
-                method=SubscribeMethod.IMPORT,
-                initial_profiles={email: checked[email].values for email in emails},
-            )
-            return {
-                r.email: (
-                    _SUBSCRIBE_RESULT[r.outcome],
-                    r.contact,
-                    r.error.messages[0] if r.error else None,
-                    r.created,
+        """Each address's rule, from the rule table, applied by the services."""
+        rules = rules_for(self.list_import.import_type)
+        # Locked in address order, as the services lock them: the state read
+        # here is the one the rule is chosen for.
+        found = {
+            c.email: c
+            for c in Contact.objects.select_for_update()
+            .filter(list=self.email_list, email__in=emails)
+            .order_by("email")
+        }
+        banned, suppressed = self._blocked(emails, rules)
+        decided = {
+            email: rules[
+                situation_of(
+                    rules,
+                    suppressed=email in suppressed,
+                    banned=email in banned,
+                    state=found[email].state if email in found else None,
                 )
-                for r in done
-            }
-        if import_type == ImportType.REMOVE_SUBSCRIBERS:
-            done = unsubscribe_contacts(
-                email_list=self.email_list, emails=emails, method=UnsubscribeMethod.IMPORT
-            )
-            return {
-                r.email: (
-                    _UNSUBSCRIBE_RESULT[r.outcome],
-                    r.contact,
-                    NOT_ON_LIST if r.outcome == Outcome.NOT_ON_LIST else None,
-                    False,
-                )
-                for r in done
-            }
-        found = {c.email: c for c in Contact.objects.filter(list=self.email_list, email__in=emails)}
+            ]
+            for email in emails
+        }
+        done = self._act(decided, checked)
         states: dict[str, State] = {}
-        for email in emails:
-            contact = found.get(email)
-            if contact is None:
-                states[email] = (RowResult.SKIPPED, None, NOT_ON_LIST, False)
-            elif contact.state == SubscriptionState.UNSUBSCRIBED:
-                states[email] = (RowResult.PREVIOUSLY_UNSUBSCRIBED, contact, None, False)
-            else:
-                states[email] = (RowResult.ALREADY_SUBSCRIBED, contact, None, False)
+        for email, rule in decided.items():
+            result = done.get(email)
+            contact = result.contact if result else found.get(email)
+            reason = reason_for(rule, email=email, list_name=self.email_list.name)
+            states[email] = (rule.result, contact, reason, bool(result and result.created))
         return states
+
+    def _blocked(
+        self, emails: list[str], rules: dict[Situation, Rule]
+    ) -> tuple[set[str], set[str]]:
+        """The banned and the suppressed among ``emails``, when the rules heed them."""
+        banned: set[str] = set()
+        suppressed: set[str] = set()
+        if Situation.BANNED in rules:
+            bans = Ban.objects.filter(list=self.email_list, email__in=emails)
+            banned = set(bans.values_list("email", flat=True))
+        if Situation.SUPPRESSED in rules:
+            suppressions = Suppression.objects.filter(email__in=emails)
+            suppressed = set(suppressions.values_list("email", flat=True))
+        return banned, suppressed
+
+    def _act(
+        self, decided: dict[str, Rule], checked: dict[str, CheckedValues]
+    ) -> dict[str, ContactResult]:
+        """Have the services do each address's action; their results by address."""
+        subscribing = [e for e, r in decided.items() if r.action in (Action.CREATE, Action.CONFIRM)]
+        leaving = [e for e, r in decided.items() if r.action == Action.UNSUBSCRIBE]
+        done: list[ContactResult] = []
+        if subscribing:
+            done += subscribe_contacts(
+                email_list=self.email_list,
+                emails=subscribing,
+                method=SubscribeMethod.IMPORT,
+                initial_profiles={email: checked[email].values for email in subscribing},
+            )
+        if leaving:
+            done += unsubscribe_contacts(
+                email_list=self.email_list, emails=leaving, method=UnsubscribeMethod.IMPORT
+            )
+        return {result.email: result for result in done}
 
     def _fire_events(
         self, latest: dict[str, tuple[int, list[str]]], contacts: dict[str, Contact]

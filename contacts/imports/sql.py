@@ -1,42 +1,71 @@
-"""SQL spellings of the profile value grammar (``lists.field_types``).
+"""Composing the import's SQL: query parameters, table names, and the SQL
+spellings of the profile value grammar (``lists.field_types``).
 
-Each function returns expressions over a text column that give what
+Every string a statement is composed with (a column header, a field's name, a
+message, a pattern) goes in as a query parameter through ``Bind``; only
+generated names and fixed SQL are written into the text.
+
+``clean_value_sql`` returns expressions over a text column that give what
 ``clean_value`` gives in Python: the canonical value, and the refusal message
 in the same words. The regular expressions are the very ones Python uses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.db import connection
+from django.db.models import Model
+
 from contacts.addresses import WHITESPACE
 from lists.field_types import ISO_DATE_PATTERN, NUMERIC_LIMIT, NUMERIC_PATTERN, US_DATE_PATTERN
 from lists.models import DataType, ProfileField
 
 
-def literal(text: str) -> str:
-    """A SQL string literal, for a statement run without parameters (COPY)."""
-    return "'" + text.replace("'", "''") + "'"
+class Bind:
+    """The parameters of one statement as it is composed: ``bind(value)``
+    gives the placeholder that stands for ``value`` (``%(b0)s``, ``%(b1)s``,
+    …; the fixed parameters go by other names). One value bound twice gets
+    one placeholder. Pass ``params`` to ``cursor.execute``."""
+
+    def __init__(self, **named: object) -> None:
+        self.params: dict[str, object] = dict(named)
+        self._names: dict[tuple[type, object], str] = {}
+
+    def __call__(self, value: str | int | None) -> str:
+        if isinstance(value, str):
+            value = str.__str__(value)  # a choice or enum member as its plain text
+        key = (type(value), value)
+        if key not in self._names:
+            self._names[key] = name = f"b{len(self._names)}"
+            self.params[name] = value
+        return f"%({self._names[key]})s"
+
+    def each(self, values: Iterable[str]) -> str:
+        """``a, b, …``: the placeholders of ``values``, for an IN list or an ARRAY."""
+        return ", ".join(self(value) for value in values)
 
 
-def quote(text: str) -> str:
-    """A SQL string literal for a constant composed into a statement. Such
-    statements are always executed with parameters, so ``%`` is doubled."""
-    return literal(text).replace("%", "%%")
+def table(model: type[Model]) -> str:
+    """The model's table name, quoted."""
+    return connection.ops.quote_name(model._meta.db_table)
 
 
-def trim(column: str) -> str:
-    return f"btrim({column}, {quote(WHITESPACE)})"
+def trim(column: str, bind: Bind) -> str:
+    """``column`` without the whitespace Python strips from a value."""
+    return f"btrim({column}, {bind(WHITESPACE)})"
 
 
-def clean_value_sql(value: str, field: ProfileField) -> tuple[str, str]:
+def clean_value_sql(value: str, field: ProfileField, bind: Bind) -> tuple[str, str]:
     """``(canonical value, refusal message)`` as SQL over the non-blank text
     expression ``value``; each is NULL where the other is not."""
-    prefix = quote(f"Profile field '{field.name}': ")
+    prefix = bind(f"Profile field '{field.name}': ")
     shown = f"'''' || {value} || ''''"
     data_type = DataType(field.data_type)
     if data_type == DataType.NUMERIC:
         number = f"({value})::numeric"
         limit = f"{NUMERIC_LIMIT:f}"
-        pattern = quote(NUMERIC_PATTERN)
+        pattern = bind(NUMERIC_PATTERN)
         return (
             f"CASE WHEN {value} ~ {pattern} THEN"
             f" CASE WHEN scale(trim_scale({number})) <= 2 AND abs({number}) < {limit}"
@@ -47,7 +76,7 @@ def clean_value_sql(value: str, field: ProfileField) -> tuple[str, str]:
             f" WHEN abs({number}) >= {limit} THEN {prefix} || {shown} || ' is too large.' END",
         )
     if data_type == DataType.DATE:
-        date = _date(value)
+        date = _date(value, bind)
         return (
             date,
             f"CASE WHEN ({date}) IS NULL THEN {prefix} || {shown}"
@@ -60,7 +89,7 @@ def clean_value_sql(value: str, field: ProfileField) -> tuple[str, str]:
             f"CASE WHEN lower({value}) NOT IN ('on', 'true', '1', 'off', 'false', '0')"
             f" THEN {prefix} || {shown} || ' is not on/off; use on, true, 1, off, false or 0.' END",
         )
-    too_long = quote(
+    too_long = bind(
         f"Profile field '{field.name}' accepts at most {field.max_length} characters; got "
     )
     return (
@@ -70,7 +99,7 @@ def clean_value_sql(value: str, field: ProfileField) -> tuple[str, str]:
     )
 
 
-def _date(value: str) -> str:
+def _date(value: str, bind: Bind) -> str:
     """``value`` (YYYY-MM-DD or MM/DD/YYYY) as YYYY-MM-DD text, NULL if it is
     no date. Plain arithmetic, inline: a function or date arithmetic per row
     would cost several times more on a million rows."""
@@ -98,7 +127,7 @@ def _date(value: str) -> str:
     # Each form has its own separator: one cheap test picks the one regex to run.
     return (
         f"CASE WHEN strpos({value}, '-') > 0 THEN"
-        f" CASE WHEN {value} ~ {quote(ISO_DATE_PATTERN)} THEN {iso} END"
+        f" CASE WHEN {value} ~ {bind(ISO_DATE_PATTERN)} THEN {iso} END"
         f" WHEN strpos({value}, '/') > 0 THEN"
-        f" CASE WHEN {value} ~ {quote(US_DATE_PATTERN)} THEN {us} END END"
+        f" CASE WHEN {value} ~ {bind(US_DATE_PATTERN)} THEN {us} END END"
     )

@@ -1,6 +1,10 @@
 """Every write to contacts goes through these services. Each has a batch form
 doing set-based work for many contacts at once, and records activity through
-``contacts.hooks.record_activities``."""
+``contacts.hooks.record_activities``.
+
+The writes of a list or a profile field that concern the values contacts hold
+are here too (deleting a list; changing, clearing or deleting a field); the
+rest of the lists app's writes are ``lists.services``."""
 
 from contacts.services.address_change import change_address, change_addresses
 from contacts.services.blocking import (
@@ -10,8 +14,16 @@ from contacts.services.blocking import (
     unban_addresses,
     unsuppress_addresses,
 )
+from contacts.services.cleanup import clear_field_values, delete_field, delete_list
 from contacts.services.common import ContactResult, Outcome
 from contacts.services.events import fire_event, fire_events
+from contacts.services.fields import (
+    ValuesOfAnotherType,
+    ValuesTooLong,
+    change_field,
+    change_field_type,
+    check_values_fit,
+)
 from contacts.services.profile import UpdateType, merge_profile, update_profile, update_profiles
 from contacts.services.subscriptions import (
     subscribe_contact,
@@ -24,10 +36,18 @@ __all__ = [
     "ContactResult",
     "Outcome",
     "UpdateType",
+    "ValuesOfAnotherType",
+    "ValuesTooLong",
     "ban_address",
     "ban_addresses",
     "change_address",
     "change_addresses",
+    "change_field",
+    "change_field_type",
+    "check_values_fit",
+    "clear_field_values",
+    "delete_field",
+    "delete_list",
     "fire_event",
     "fire_events",
     "merge_profile",

@@ -10,6 +10,8 @@
    in order to ``{endpoint}/v1/batch`` (``client``), retrying or
    dead-lettering by the answer; ``tasks`` runs them on django-q2, and
    ``manage.py deliver_segment`` in a process of its own.
+   ``queueing`` queues those tasks (by name): the outbox and the services
+   use it, and ``tasks``, which uses them all, is imported by none.
 4. ``services``: setting integrations up, and what the admin shows and does.
 5. ``endpoints``: where messages may go (``SEGMENT_ALLOWED_HOSTS``), checked
    when an endpoint is entered and before each delivery.

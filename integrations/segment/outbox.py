@@ -34,12 +34,12 @@ from django.db.models import QuerySet
 from django.dispatch import receiver
 
 from conductor.models import Conversation, Delivery, Message
-from conductor.tracking.links import TEMPLATE_SYNTAX
+from conductor.tracking.link_text import TEMPLATE_SYNTAX
 from contacts.hooks import activities_recorded
 from contacts.models import Activity, ActivityKind, Contact, SubscriptionState, UnsubscribeMethod
 from integrations.models import SHARDS, SegmentListSync, SegmentMessage
 from integrations.segment import payloads
-from integrations.segment.tasks import queue_delivery_on_commit
+from integrations.segment.queueing import queue_delivery_on_commit
 
 IDENTIFY_KINDS = {
     ActivityKind.SUBSCRIBED,

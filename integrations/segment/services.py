@@ -32,7 +32,7 @@ from integrations.segment.client import Answer, SegmentClient
 from integrations.segment.delivery import request_body
 from integrations.segment.endpoints import EndpointNotAllowed, check_endpoint
 from integrations.segment.outbox import forget_synced_lists
-from integrations.segment.tasks import queue_backfill, queue_delivery_on_commit
+from integrations.segment.queueing import queue_backfill, queue_delivery_on_commit
 from lists.models import List, ProfileField
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ from django.db import transaction
 
 from contacts.models import SubscribeMethod, UnsubscribeMethod
 from contacts.services import UpdateType, subscribe_contacts, unsubscribe_contacts, update_profiles
-from lists.models import DataType, Event, List, ProfileField, ProfileFieldGroup
+from lists.models import DataType, List
+from lists.services import create_event, create_field, create_field_group, create_list
 
 LIST_NAME = "Demo Store Newsletter"
 FIELDS = [
@@ -84,30 +85,31 @@ class Command(BaseCommand):
         self.stdout.write(f"Staff login: username {username!r}, password {password!r}")
 
     def _list(self) -> List:
-        email_list, _ = List.objects.get_or_create(
+        # Through the services, so the demo data obeys the rules the API and
+        # the admin apply (names unique per list whatever their case).
+        email_list = List.objects.filter(name=LIST_NAME).first() or create_list(
             name=LIST_NAME,
-            defaults={
-                "from_name": "Demo Store",
-                "from_email": "news@demo-store.example",
-                "time_zone": "America/New_York",
-            },
+            from_name="Demo Store",
+            from_email="news@demo-store.example",
+            time_zone="America/New_York",
         )
-        group, _ = ProfileFieldGroup.objects.get_or_create(
-            list=email_list, name="Profile", defaults={"position": 1}
+        group = email_list.field_groups.filter(name="Profile").first() or create_field_group(
+            email_list=email_list, name="Profile", position=1
         )
+        have = {name.lower() for name in email_list.profile_fields.values_list("name", flat=True)}
         for position, (name, data_type, max_length) in enumerate(FIELDS, start=1):
-            ProfileField.objects.get_or_create(
-                list=email_list,
-                name=name,
-                defaults={
-                    "group": group,
-                    "data_type": data_type,
-                    "max_length": max_length,
-                    "position": position,
-                },
-            )
+            if name.lower() not in have:
+                create_field(
+                    group=group,
+                    name=name,
+                    data_type=data_type,
+                    max_length=max_length,
+                    position=position,
+                )
+        have = {name.lower() for name in email_list.events.values_list("name", flat=True)}
         for name in ("Cart Abandoned", "Purchase", "Browse"):
-            Event.objects.get_or_create(list=email_list, name=name)
+            if name.lower() not in have:
+                create_event(email_list=email_list, name=name)
         return email_list
 
     def _contacts(self, email_list: List, count: int) -> None:
