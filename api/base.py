@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db.models import Model
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from oauth2_provider.models import AccessToken
@@ -19,13 +20,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.errors import DENIED, invalid, not_found
+from api.errors import DENIED, found, invalid, not_found
 from api.parsers import StrictJSONParser
 from api.scopes import Scope
 from lists.models import List
 
 INT32_MAX = 2**31 - 1
 BODY_METHODS = ("POST", "PUT", "PATCH")
+
+M = TypeVar("M", bound=Model)
 
 
 class BearerAuthentication(BaseAuthentication):
@@ -190,6 +193,15 @@ class ApiView(APIView):
         if email_list is None:
             raise not_found("listId")
         return email_list
+
+    def get_in_list(self, model: type[M], list_id: str, row_id: str, name: str) -> M:
+        """The ``model`` row ``row_id`` of list ``list_id``, ``name`` being the
+        row's parameter in Listrak's words ("eventId"): a 404 naming both
+        parameters when the list has no such row."""
+        email_list = self.get_list(list_id)
+        pk = parse_id(row_id, name)
+        row = model._default_manager.filter(pk=pk, list=email_list).first()
+        return found(row, f"listId and {name}")
 
     def body(self, request: Request) -> Any:
         data = request.data

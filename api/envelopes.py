@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 from api.paging import DEFAULT_COUNT, MAX_COUNT
@@ -25,41 +27,34 @@ class ResourceDeletedSerializer(serializers.Serializer):
     status = serializers.IntegerField()
 
 
+def _envelope(
+    prefix: str, data: type[serializers.Serializer], *, many: bool, cursor: bool = False
+) -> type[serializers.Serializer]:
+    # Serializers order their fields by creation: status, then the cursor, then data.
+    fields: dict[str, serializers.Field] = {"status": serializers.IntegerField()}
+    if cursor:
+        fields["nextPageCursor"] = serializers.CharField(allow_null=True)
+    fields["data"] = data(many=many)
+    name = data.__name__.removesuffix("Serializer")
+    return type(f"{prefix}{name}Serializer", (serializers.Serializer,), fields)
+
+
 @cache
 def resource(data: type[serializers.Serializer]) -> type[serializers.Serializer]:
     """``{status, data: <data>}``."""
-    name = data.__name__.removesuffix("Serializer")
-    return type(
-        f"Resource{name}Serializer",
-        (serializers.Serializer,),
-        {"status": serializers.IntegerField(), "data": data()},
-    )
+    return _envelope("Resource", data, many=False)
 
 
 @cache
 def collection(data: type[serializers.Serializer]) -> type[serializers.Serializer]:
     """``{status, data: [<data>]}``."""
-    name = data.__name__.removesuffix("Serializer")
-    return type(
-        f"Collection{name}Serializer",
-        (serializers.Serializer,),
-        {"status": serializers.IntegerField(), "data": data(many=True)},
-    )
+    return _envelope("Collection", data, many=True)
 
 
 @cache
 def paged(data: type[serializers.Serializer]) -> type[serializers.Serializer]:
     """``{status, nextPageCursor, data: [<data>]}``."""
-    name = data.__name__.removesuffix("Serializer")
-    return type(
-        f"CollectionPaged{name}Serializer",
-        (serializers.Serializer,),
-        {
-            "status": serializers.IntegerField(),
-            "nextPageCursor": serializers.CharField(allow_null=True),
-            "data": data(many=True),
-        },
-    )
+    return _envelope("CollectionPaged", data, many=True, cursor=True)
 
 
 #: ``cursor`` and ``count`` of a paged route, bounded as ``api.paging`` reads them.
@@ -89,6 +84,19 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
         code: OpenApiResponse(ErrorSerializer, description=names[code])
         for code in codes or (400, 401, 404)
     }
+
+
+def operation_schema(tag: str) -> Callable[..., Any]:
+    """The ``extend_schema`` of the routes of Listrak's resource ``tag``:
+    ``operation_schema("Event")("GetEventCollection", "Get all Events", ...)``
+    describes the operation ``Event_GetEventCollection``."""
+
+    def describe(operation: str, summary: str, **kwargs: Any) -> Any:
+        return extend_schema(
+            operation_id=f"{tag}_{operation}", summary=summary, tags=[tag], **kwargs
+        )
+
+    return describe
 
 
 def responses(ok: dict[int, object], *error_codes: int) -> dict[int, object]:

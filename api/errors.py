@@ -7,7 +7,7 @@ views), so a client only ever sees this shape.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -29,6 +29,8 @@ UNHANDLED_EXCEPTION = "ERROR_UNHANDLED_EXCEPTION"
 
 DENIED = "Authorization was denied for this request."
 
+T = TypeVar("T")
+
 
 class ApiError(exceptions.APIException):
     """An error with a Listrak code; raise it from a view."""
@@ -47,6 +49,13 @@ def not_found(what: str) -> ApiError:
         code=UNABLE_TO_LOCATE_RESOURCE,
         status_code=404,
     )
+
+
+def found(row: T | None, what: str) -> T:
+    """``row``, or the 404 of ``what`` when there is none (see ``not_found``)."""
+    if row is None:
+        raise not_found(what)
+    return row
 
 
 def invalid(parameter: str, why: str = "") -> ApiError:

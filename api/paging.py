@@ -93,3 +93,14 @@ def keyset_page(
     more = len(rows) > count
     rows = rows[:count]
     return rows, encode_cursor(key_of(rows[-1])) if more else None
+
+
+def pk_page(queryset: QuerySet, *, params: Any) -> tuple[list[Any], str | None]:
+    """One page of ``queryset`` in primary key order (``keyset_page``)."""
+    return keyset_page(
+        queryset,
+        params=params,
+        key=["pk"],
+        after=lambda rows, start: rows.filter(pk__gt=int(start[0])),
+        key_of=lambda row: [row.pk],
+    )

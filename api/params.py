@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
+from api.base import parse_id
 from api.errors import invalid
 
 
@@ -55,3 +56,22 @@ def parse_moment(
             name,
             f"{name} is a date (YYYY-MM-DD or MM/DD/YYYY) or an ISO 8601 date-time, not {text!r}.",
         ) from None
+
+
+def parse_period(
+    params: Any, zone: datetime.tzinfo
+) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+    """``startDate`` (from the start of its day) and ``endDate`` (to the end of
+    its day), each None when absent: the bounds of a report, both inclusive."""
+    start = parse_moment(params, "startDate", zone, end_of_day=False)
+    end = parse_moment(params, "endDate", zone, end_of_day=True)
+    return start, end
+
+
+def parse_ids(params: Any, name: str) -> list[int]:
+    """The comma-separated identifiers of ``name``, as given (repeats kept);
+    none when absent."""
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return []
+    return [parse_id(part, name) for part in raw.split(",") if part.strip()]

@@ -158,7 +158,7 @@ def classify(sql: str) -> str:
     head = text.split(" ", 1)[0].upper()
     if head in {"SAVEPOINT", "RELEASE", "ROLLBACK"}:
         return head
-    if text.startswith("WITH v("):  # contacts.bulk.update_rows
+    if text.startswith("WITH v("):  # core.bulk.update_rows
         found = re.search(r"\) UPDATE " + _TABLE, text)
         return f"UPDATE {found.group(1) if found else '?'} (VALUES join)"
     patterns = {

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.apps import AppConfig
-from django.apps import apps as global_apps
-from django.apps.registry import Apps
-from django.db.models.signals import post_migrate
+
+from core.schedules import SweepSchedule
 
 #: The django-q2 schedule that advances due contacts every minute.
 CONDUCTOR_SCHEDULE = "conductor"
 CONDUCTOR_FUNC = "conductor.engine.tasks.sweep"
+
+schedule_conductor = SweepSchedule(name=CONDUCTOR_SCHEDULE, func=CONDUCTOR_FUNC, minutes=1)
 
 
 class ConductorConfig(AppConfig):
@@ -26,13 +25,4 @@ class ConductorConfig(AppConfig):
         register_built_in()
         from conductor.tracking import conversions  # noqa: F401 - connects the conversion receiver
 
-        post_migrate.connect(
-            schedule_conductor, sender=self, dispatch_uid="conductor.schedule_conductor"
-        )
-
-
-def schedule_conductor(*, using: str, apps: Apps = global_apps, **kwargs: Any) -> None:
-    """After every migrate, leave exactly one ``conductor`` schedule (idempotent)."""
-    from contacts.apps import keep_one_schedule
-
-    keep_one_schedule(name=CONDUCTOR_SCHEDULE, func=CONDUCTOR_FUNC, using=using, apps=apps)
+        schedule_conductor.connect(self)

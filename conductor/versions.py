@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Model
 from django.utils import timezone
 
 from conductor.models import Conversation, ConversationStatus, Step, Thread, Version
@@ -158,6 +159,19 @@ def publish(conversation: Conversation) -> Version:
     return version
 
 
+#: What a version's copy keeps of each thread and step; their version, and a
+#: child thread's parent step, are the copy's own.
+THREAD_COPIED = ("name", "is_main", "position", "child_event", "link_url")
+STEP_COPIED = ("key", "position", "kind", "name", "settings")
+
+M = TypeVar("M", bound=Model)
+
+
+def _copied(row: M, fields: tuple[str, ...], **own: object) -> M:
+    """An unsaved row like ``row`` in its ``fields``, with the ``own`` values."""
+    return type(row)(**{name: getattr(row, name) for name in fields}, **own)
+
+
 def copy_version(version: Version) -> Version:
     """A new working version with the same threads and steps (the same keys,
     so Go To targets and child threads still point at the same steps)."""
@@ -171,27 +185,14 @@ def copy_version(version: Version) -> Version:
     steps_by_key: dict[str, Step] = {}
     pending_children: list[tuple[Thread, str]] = []
     for thread in version.threads.select_related("parent_step"):
-        new_thread = Thread(
-            version=copy,
-            name=thread.name,
-            is_main=thread.is_main,
-            position=thread.position,
-            child_event=thread.child_event,
-            link_url=thread.link_url,
-        )
+        new_thread = _copied(thread, THREAD_COPIED, version=copy)
         if thread.parent_step_id:
             pending_children.append((new_thread, str(thread.parent_step.key)))
         else:
             new_thread.save()
         for step in thread.steps.all():
-            steps_by_key[str(step.key)] = Step(
-                version=copy,
-                thread=new_thread,
-                key=step.key,
-                position=step.position,
-                kind=step.kind,
-                name=step.name,
-                settings=step.settings,
+            steps_by_key[str(step.key)] = _copied(
+                step, STEP_COPIED, version=copy, thread=new_thread
             )
     # A child thread hangs off a step of the copy, which may itself be in a
     # child thread: save the steps whose thread exists, then the threads whose

@@ -69,17 +69,15 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_GET
 def browser_version(request: HttpRequest, token: str) -> HttpResponse:
-    delivery = _delivery("view", token)
-    engagement.record_click(delivery, _visitor(request), kind="browser")
-    return _as_page(delivery)
+    """The email as a web page, from its "view in your browser" link."""
+    return _email_page(request, token, link="view", click="browser")
 
 
 @never_cache
 @require_GET
 def pass_along(request: HttpRequest, token: str) -> HttpResponse:
-    delivery = _delivery("share", token)
-    engagement.record_click(delivery, _visitor(request), kind="pass_along")
-    return _as_page(delivery)
+    """The email as a web page, from its "forward to a friend" link."""
+    return _email_page(request, token, link="share", click="pass_along")
 
 
 #: An email shown on this site: its own inline styles, images and fonts from
@@ -94,7 +92,11 @@ EMAIL_PAGE_POLICY = {
 }
 
 
-def _as_page(delivery: Delivery) -> HttpResponse:
+def _email_page(request: HttpRequest, token: str, *, link: str, click: str) -> HttpResponse:
+    """The email of the ``link`` token's delivery as a page, its visit
+    recorded as a click of kind ``click``."""
+    delivery = _delivery(link, token)
+    engagement.record_click(delivery, _visitor(request), kind=click)
     rendered = render_email(delivery, pixel=False)
     if rendered.html:
         response = HttpResponse(rendered.html, content_type="text/html; charset=utf-8")

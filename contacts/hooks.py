@@ -29,11 +29,12 @@ neither ``conductor`` nor ``integrations``.
 The hook is two-phase, so that no receiver depends on the order of
 ``INSTALLED_APPS``. A receiver that derives activities of its own from a batch
 (a purchase after a click converts an email) does not record them: it
-*returns* them, unsaved (a list of ``Activity``, or ``None`` for nothing)::
+*returns* them, unsaved (a list of ``Activity``, built with
+``contacts.services.email_activity``, or ``None`` for nothing)::
 
     @receiver(activities_recorded)
     def record_conversions(sender, activities, **kwargs) -> list[Activity]:
-        return [Activity(kind=ActivityKind.EMAIL_CONVERTED, ...) for ...]
+        return [email_activity(kind=ActivityKind.EMAIL_CONVERTED, ...) for ...]
 
 1. every receiver sees the batch;
 2. then, before the next batch, the activities they returned are recorded
@@ -55,8 +56,8 @@ from collections.abc import Iterable, Sequence
 from django.db import transaction
 from django.dispatch import Signal
 
-from contacts.bulk import create_rows, json_ids
 from contacts.models import Activity
+from core.bulk import create_rows, json_ids
 
 #: Sent with ``activities=QuerySet[Activity]`` (one batch, already inserted)
 #: in the inserting transaction. ``sender`` is the Activity model. A receiver

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.apps import AppConfig
-from django.apps import apps as global_apps
-from django.apps.registry import Apps
-from django.db.models.signals import post_migrate
 
-#: What the ``segment`` schedule (``integrations.segment.queueing.SEGMENT_SCHEDULE``)
-#: runs: it delivers the Segment outbox and resumes backfills.
+from core.schedules import SweepSchedule
+
+#: What the ``segment`` schedule runs: it delivers the Segment outbox and resumes backfills.
 SEGMENT_FUNC = "integrations.segment.tasks.sweep"
+
+# Named as ``integrations.segment.queueing.SEGMENT_SCHEDULE``, which cannot be
+# imported while the apps load (it imports django-q2's models).
+schedule_segment = SweepSchedule(name="segment", func=SEGMENT_FUNC, minutes=1)
 
 
 class IntegrationsConfig(AppConfig):
@@ -33,14 +33,4 @@ class IntegrationsConfig(AppConfig):
                     dispatch_uid=f"integrations.forget_synced_lists.{model.__name__}.{name}",
                 )
 
-        post_migrate.connect(
-            schedule_segment, sender=self, dispatch_uid="integrations.schedule_segment"
-        )
-
-
-def schedule_segment(*, using: str, apps: Apps = global_apps, **kwargs: Any) -> None:
-    """After every migrate, leave exactly one ``segment`` schedule (idempotent)."""
-    from contacts.apps import keep_one_schedule
-    from integrations.segment.queueing import SEGMENT_SCHEDULE
-
-    keep_one_schedule(name=SEGMENT_SCHEDULE, func=SEGMENT_FUNC, using=using, apps=apps)
+        schedule_segment.connect(self)

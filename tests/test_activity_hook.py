@@ -8,14 +8,13 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from conductor.models import Message
 from conductor.tracking.conversions import record_conversions
 from contacts.hooks import activities_recorded, record_activities
 from contacts.models import Activity, ActivityKind, Contact
 from contacts.services import fire_event, subscribe_contact, subscribe_contacts
 from contacts.services.common import activity_for
 from integrations.segment.outbox import write_segment_messages
-from tests.factories import ContactFactory, EventFactory, ListFactory
+from tests.factories import ContactFactory, EventFactory, ListFactory, MessageFactory
 from tests.segment_server import allow, make_integration, outbox, speed_up
 
 pytestmark = pytest.mark.django_db
@@ -166,7 +165,7 @@ def test_segment_tracks_a_conversion_whatever_the_order_of_the_apps(shop, settin
     allow(settings, ENDPOINT)
     make_integration(ENDPOINT, shop)
     contact = ContactFactory(list=shop, email="ada@example.com")
-    message = Message.objects.create(list=shop, name="Sale", subject="Spring sale", text_body="x")
+    message = MessageFactory(list=shop)
     clicked = timezone.now() - datetime.timedelta(hours=1)
     record_activities(
         [activity_for(contact, ActivityKind.EMAIL_CLICKED, clicked, message_id=message.pk)]

@@ -1,12 +1,12 @@
-"""contacts.bulk: update_rows and insert_rows write exactly what save() would."""
+"""core.bulk: update_rows and insert_rows write exactly what save() would."""
 
 import datetime
 
 import pytest
 
 from conductor.models import Coupon, CouponPool
-from contacts.bulk import insert_rows, update_rows
 from contacts.models import Contact
+from core.bulk import insert_rows, update_rows
 from lists.models import List
 from tests.factories import ContactFactory, ListFactory
 
@@ -85,8 +85,8 @@ def test_insert_rows_writes_the_given_fields():
 
 
 def test_create_rows_gives_each_object_the_id_of_its_row():
-    from contacts.bulk import create_rows
     from contacts.models import Activity, ActivityKind
+    from core.bulk import create_rows
 
     email_list = ListFactory()
     contact = Contact(list=email_list, email="late@example.com", state="Subscribed")
@@ -115,7 +115,7 @@ def test_create_rows_gives_each_object_the_id_of_its_row():
 
 
 def test_json_strings_match_exactly_the_values_given():
-    from contacts.bulk import json_strings
+    from core.bulk import json_strings
 
     contacts = ContactFactory.create_batch(4, list=ListFactory())
     wanted = [contacts[0].email, contacts[2].email, "nobody@example.com", 'it\'s "odd"']
@@ -125,7 +125,7 @@ def test_json_strings_match_exactly_the_values_given():
 
 
 def test_json_ids_match_exactly_the_ids_given():
-    from contacts.bulk import json_ids
+    from core.bulk import json_ids
 
     contacts = ContactFactory.create_batch(3, list=ListFactory())
     wanted = [contacts[0].pk, contacts[2].pk, 10**12]

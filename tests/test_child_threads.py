@@ -8,20 +8,18 @@ import pytest
 from django.utils import timezone
 
 from conductor.engine.tasks import run_due
-from conductor.models import (
-    ChildEvent,
-    Enrollment,
-    EnrollmentState,
-    Message,
-    Step,
-    StepKind,
-    StepRun,
-    Thread,
-    Trigger,
-    TriggerKind,
-)
-from conductor.versions import create_conversation, publish, version_problems, working_version
+from conductor.models import ChildEvent, Enrollment, EnrollmentState, StepKind, StepRun
+from conductor.versions import publish, version_problems
 from contacts.services import subscribe_contact
+from tests.factories import (
+    ConversationFactory,
+    MessageFactory,
+    StepFactory,
+    ThreadFactory,
+    add_step,
+    conversation_with_steps,
+    main_thread,
+)
 from tests.tracking_helpers import HTML, TEXT, html_of, links, path_of
 
 pytestmark = pytest.mark.django_db
@@ -39,33 +37,20 @@ PERSONAL = "https://shop.example/p?who={{ profile.first_name }}"
 
 @pytest.fixture
 def flow(shop):
-    message = Message.objects.create(
-        list=shop, name="Sale", subject="Sale", html_body=HTML, text_body=TEXT
+    message = MessageFactory(list=shop, html_body=HTML, text_body=TEXT)
+    conversation, (_, wait, _) = conversation_with_steps(
+        shop,
+        (StepKind.MESSAGE, {"message": message.pk}),
+        (StepKind.WAIT, {"kind": "duration", "days": 2}),
+        (StepKind.TERMINATE, {}),
+        name="Welcome",
     )
-    conversation = create_conversation(email_list=shop, name="Welcome")
-    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
-    version = working_version(conversation)
-    main = version.threads.get(is_main=True)
-    Step.objects.create(
-        thread=main, kind=StepKind.MESSAGE, position=0, settings={"message": message.pk}
-    )
-    wait = Step.objects.create(
-        thread=main, kind=StepKind.WAIT, position=1, settings={"kind": "duration", "days": 2}
-    )
-    Step.objects.create(thread=main, kind=StepKind.TERMINATE, position=2, settings={})
     points = shop.profile_fields.get(name="Points")
-    for position, (event, number) in enumerate(CHILDREN.items(), start=1):
-        thread = Thread.objects.create(
-            version=version,
-            name=f"On {event}",
-            position=position,
-            parent_step=wait,
-            child_event=event,
-            link_url=PERSONAL if event == ChildEvent.CLICKED_LINK else "",
-        )
-        action = {"action": "SetValue", "field": points.pk, "value": number}
-        Step.objects.create(thread=thread, kind=StepKind.ACTION, position=0, settings=action)
-        Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1, settings={})
+    for event, number in CHILDREN.items():
+        link_url = PERSONAL if event == ChildEvent.CLICKED_LINK else ""
+        thread = ThreadFactory(parent_step=wait, child_event=event, link_url=link_url)
+        add_step(thread, StepKind.ACTION, action="SetValue", field=points.pk, value=number)
+        add_step(thread, StepKind.TERMINATE)
     publish(conversation)
     return conversation
 
@@ -147,15 +132,9 @@ def test_another_contacts_engagement_does_not_move_this_one(shop, flow, smtp_ser
 
 
 def test_a_child_thread_must_hang_off_a_wait_after_a_message(shop):
-    conversation = create_conversation(email_list=shop, name="Bare")
-    version = working_version(conversation)
-    main = version.threads.get(is_main=True)
-    wait = Step.objects.create(
-        thread=main, kind=StepKind.WAIT, position=0, settings={"kind": "duration", "days": 1}
-    )
-    Step.objects.create(thread=main, kind=StepKind.TERMINATE, position=1, settings={})
-    child = Thread.objects.create(
-        version=version, name="Clicked", position=1, parent_step=wait, child_event=ChildEvent.OPENED
-    )
-    Step.objects.create(thread=child, kind=StepKind.TERMINATE, position=0, settings={})
-    assert "Clicked hangs off a Wait that follows no Message step." in version_problems(version)
+    main = main_thread(ConversationFactory(list=shop))
+    wait = StepFactory(thread=main, kind=StepKind.WAIT)
+    StepFactory(thread=main)
+    StepFactory(thread=ThreadFactory(parent_step=wait, name="Clicked"))
+    problems = version_problems(main.version)
+    assert "Clicked hangs off a Wait that follows no Message step." in problems

@@ -14,21 +14,26 @@ from django.utils import timezone
 
 from conductor.models import (
     Conversation,
-    Coupon,
     CouponPool,
-    Enrollment,
     EnrollmentState,
-    Message,
     Step,
     StepKind,
-    StepOutcome,
-    StepRun,
     Thread,
     TriggerKind,
 )
 from conductor.versions import create_conversation, publish, working_version
 from lists.models import DataType
-from tests.factories import ContactFactory, EventFactory, ProfileFieldFactory
+from tests.factories import (
+    CouponFactory,
+    CouponPoolFactory,
+    EnrollmentFactory,
+    EventFactory,
+    MessageFactory,
+    ProfileFieldFactory,
+    StepRunFactory,
+    ThreadFactory,
+    main_thread,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +45,7 @@ def conversation(shop):
 
 @pytest.fixture
 def main(conversation) -> Thread:
-    return working_version(conversation).threads.get(is_main=True)
+    return main_thread(conversation)
 
 
 def field(shop, name: str):
@@ -98,8 +103,8 @@ def test_triggers_are_edited_inline_with_events_of_the_list_only(admin_client, s
 
 
 def test_each_kind_of_step_is_saved_as_the_settings_its_unit_reads(admin_client, shop, main):
-    welcome = Message.objects.create(list=shop, name="Welcome", subject="Hi", text_body="Hello")
-    pool = CouponPool.objects.create(list=shop, name="Ten off")
+    welcome = MessageFactory(list=shop)
+    pool = CouponPoolFactory(list=shop)
     event = EventFactory(list=shop, name="Welcomed")
     birthday, points = field(shop, "Birthday"), field(shop, "Points")
     first_name = field(shop, "First Name")
@@ -293,7 +298,7 @@ def test_a_published_version_cannot_be_edited(admin_client, shop, conversation, 
         == 403
     )
     # The new working copy stays editable.
-    working_main = working_version(conversation).threads.get(is_main=True)
+    working_main = main_thread(conversation)
     assert add_step(admin_client, working_main, StepKind.TERMINATE).status_code == 302
 
 
@@ -347,9 +352,7 @@ def test_the_diagram_shows_every_step_and_the_go_to_arrow(admin_client, shop, co
     wait = added(main)
     add_step(admin_client, main, StepKind.GO_TO, target=str(wait.key))
     goto = added(main)
-    child = Thread.objects.create(
-        version=main.version, name="Opened", parent_step=wait, child_event="Opened", position=1
-    )
+    child = ThreadFactory(parent_step=wait, child_event="Opened")
     terminate(admin_client, child)
     page = admin_client.get(
         reverse("admin:conductor_conversation_change", args=[conversation.pk])
@@ -368,20 +371,13 @@ def test_counts_per_step_show_waiting_held_and_passed(admin_client, shop, conver
     wait = version.steps.get(kind=StepKind.WAIT)
     now = timezone.now()
     for index, state in enumerate([EnrollmentState.ACTIVE] * 2 + [EnrollmentState.HELD]):
-        enrollment = Enrollment.objects.create(
-            conversation=conversation,
-            version=version,
-            contact=ContactFactory(list=shop),
-            trigger_kind=TriggerKind.SUBSCRIBE,
-            thread=wait.thread,
+        enrollment = EnrollmentFactory(
             step=wait,
             state=state,
             due_at=now,
             held_reason="Boom" if state == EnrollmentState.HELD else "",
         )
-        StepRun.objects.create(
-            enrollment=enrollment, visit=index, step=wait, outcome=StepOutcome.PASSED
-        )
+        StepRunFactory(enrollment=enrollment, visit=index, step=wait)
     page = admin_client.get(
         reverse("admin:conductor_conversation_change", args=[conversation.pk])
     ).content.decode()
@@ -403,16 +399,7 @@ def test_resuming_held_enrollments_makes_them_active_and_due(
     terminate(admin_client, main)
     version = publish(conversation)
     step = version.steps.get()
-    enrollment = Enrollment.objects.create(
-        conversation=conversation,
-        version=version,
-        contact=ContactFactory(list=shop),
-        trigger_kind=TriggerKind.SUBSCRIBE,
-        thread=step.thread,
-        step=step,
-        state=EnrollmentState.HELD,
-        held_reason="Pool empty",
-    )
+    enrollment = EnrollmentFactory(step=step, state=EnrollmentState.HELD, held_reason="Pool empty")
     response = admin_client.post(
         reverse("admin:conductor_enrollment_changelist"),
         {"action": "resume_held_enrollments", "_selected_action": [enrollment.pk]},
@@ -440,8 +427,8 @@ def upload(client, pool: CouponPool, text: str):
 
 
 def test_coupon_codes_upload_skips_duplicates_and_counts_available(admin_client, shop):
-    pool = CouponPool.objects.create(list=shop, name="Ten off", expiry_cutoff=dt.date(2030, 6, 30))
-    Coupon.objects.create(pool=pool, code="OLD1")
+    pool = CouponPoolFactory(list=shop, expiry_cutoff=dt.date(2030, 6, 30))
+    CouponFactory(pool=pool, code="OLD1")
     text = "code\nA1,2031-01-01\n\nA2,2030-06-30\nA1\nOLD1\nA3\n"
     page = upload(admin_client, pool, text).content.decode()
     assert "Added 3 codes." in page
@@ -459,7 +446,7 @@ def test_coupon_codes_upload_skips_duplicates_and_counts_available(admin_client,
 
 
 def test_a_bad_expiry_date_is_reported_by_line_and_nothing_is_added(admin_client, shop):
-    pool = CouponPool.objects.create(list=shop, name="Ten off")
+    pool = CouponPoolFactory(list=shop)
     response = upload(admin_client, pool, "A1,2031-01-01\nA2,2031-02-30\nA3,31/12/2031\n")
     errors = response.context["adminform"].form.errors["codes_file"]
     assert errors == [
@@ -470,7 +457,7 @@ def test_a_bad_expiry_date_is_reported_by_line_and_nothing_is_added(admin_client
 
 
 def test_ten_thousand_codes_upload_at_once(admin_client, shop, django_assert_max_num_queries):
-    pool = CouponPool.objects.create(list=shop, name="Big")
+    pool = CouponPoolFactory(list=shop)
     text = "\n".join(f"CODE-{n:06d},2031-01-01" for n in range(10_000))
     with django_assert_max_num_queries(120):  # not one query per code
         page = upload(admin_client, pool, text).content.decode()

@@ -9,17 +9,17 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
-from conductor.models import Conversation, Message, StepKind
-from conductor.versions import published_version, working_version
+from conductor.models import Conversation, StepKind
+from conductor.versions import published_version
 from tests.browser import log_in
-from tests.factories import EventFactory
+from tests.factories import EventFactory, MessageFactory, main_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_build_reorder_publish_and_see_the_diagram(live_server, browser_page, shop):
     get_user_model().objects.create_superuser("staff", "staff@example.com", "s3cret-pass")
-    Message.objects.create(list=shop, name="Welcome mail", subject="Hi", text_body="Hello")
+    MessageFactory(list=shop, name="Welcome mail")
     EventFactory(list=shop, name="Signed up")
     points = shop.profile_fields.get(name="Points")
     page = browser_page
@@ -69,7 +69,7 @@ def test_build_reorder_publish_and_see_the_diagram(live_server, browser_page, sh
     assert page.locator(f"{rows} td.field-kind").all_inner_texts() == ["Message", "Wait", "Action"]
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
-    main = working_version(conversation).threads.get(is_main=True)
+    main = main_thread(conversation)
     assert [s.kind for s in main.steps.order_by("position")] == [
         StepKind.MESSAGE,
         StepKind.WAIT,

@@ -12,8 +12,6 @@ from django.utils import timezone
 from conductor.engine.tasks import run_due
 from conductor.models import (
     Coupon,
-    CouponKind,
-    CouponPool,
     Delivery,
     DeliveryStatus,
     Enrollment,
@@ -26,7 +24,7 @@ from conductor.models import (
     Trigger,
     TriggerKind,
 )
-from conductor.versions import create_conversation, publish, working_version
+from conductor.versions import publish, working_version
 from contacts.models import ActivityKind, Contact
 from contacts.services import (
     ban_address,
@@ -37,31 +35,31 @@ from contacts.services import (
     update_profile,
 )
 from lists.models import ProfileField
-from tests.factories import EventFactory
+from tests.factories import (
+    ContactFactory,
+    ConversationFactory,
+    CouponFactory,
+    CouponPoolFactory,
+    EventFactory,
+    MessageFactory,
+    TriggerFactory,
+    add_step,
+    conversation_with_steps,
+    main_thread,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 def build(shop, *steps: tuple[str, dict], trigger: str = TriggerKind.SUBSCRIBE, event=None):
     """A published conversation of ``steps`` (kind, settings) on the main thread."""
-    conversation = create_conversation(email_list=shop, name="Flow")
-    Trigger.objects.create(conversation=conversation, kind=trigger, event=event)
-    thread = working_version(conversation).threads.get(is_main=True)
-    made = [
-        Step.objects.create(thread=thread, kind=kind, position=i, settings=settings)
-        for i, (kind, settings) in enumerate(steps)
-    ]
+    conversation, made = conversation_with_steps(shop, *steps, trigger=trigger, event=event)
     publish(conversation)
     return conversation, made
 
 
 def field(shop, name: str) -> ProfileField:
     return ProfileField.objects.get(list=shop, name=name)
-
-
-def message(shop, **fields) -> Message:
-    defaults = {"name": "Welcome", "subject": "Hello {{ profile.first_name }}", "text_body": "Hi"}
-    return Message.objects.create(list=shop, **{**defaults, **fields})
 
 
 def enrollment_of(contact) -> Enrollment:
@@ -76,7 +74,11 @@ TERMINATE = (StepKind.TERMINATE, {})
 
 
 def test_a_first_subscription_enters_and_passes_actions_a_message_and_a_wait(shop, smtp_server):
-    welcome = message(shop, html_body="<p>Hi {{ profile.first_name }}</p>")
+    welcome = MessageFactory(
+        list=shop,
+        subject="Hello {{ profile.first_name }}",
+        html_body="<p>Hi {{ profile.first_name }}</p>",
+    )
     first_name = field(shop, "First Name")
     build(
         shop,
@@ -159,7 +161,7 @@ def test_an_address_change_enters_the_new_address_and_terminates_the_old(shop):
         TERMINATE,
         trigger=TriggerKind.ADDRESS_CHANGE,
     )
-    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
+    TriggerFactory(conversation=conversation)
     old = subscribe_contact(email_list=shop, email="old@example.com", method="API").contact
     new = change_address(contact=old, new_email="new@example.com")
     assert enrollment_of(old).state == EnrollmentState.FINISHED
@@ -169,21 +171,15 @@ def test_an_address_change_enters_the_new_address_and_terminates_the_old(shop):
 
 def test_go_to_sends_only_matching_contacts_to_its_target(shop):
     points = field(shop, "Points")
-    conversation = create_conversation(email_list=shop, name="Split")
-    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
-    thread = working_version(conversation).threads.get(is_main=True)
-    steps = [
-        Step.objects.create(thread=thread, kind=kind, position=i, settings=settings)
-        for i, (kind, settings) in enumerate(
-            [
-                (StepKind.GO_TO, {}),
-                (StepKind.WAIT, {"kind": "duration", "days": 1}),
-                TERMINATE,
-                (StepKind.WAIT, {"kind": "duration", "days": 5}),
-                TERMINATE,
-            ]
-        )
-    ]
+    conversation, steps = conversation_with_steps(
+        shop,
+        (StepKind.GO_TO, {}),
+        (StepKind.WAIT, {"kind": "duration", "days": 1}),
+        TERMINATE,
+        (StepKind.WAIT, {"kind": "duration", "days": 5}),
+        TERMINATE,
+        name="Split",
+    )
     criteria = {
         "segmentationFieldId": points.pk,
         "compareType": "GreaterThan",
@@ -193,15 +189,8 @@ def test_go_to_sends_only_matching_contacts_to_its_target(shop):
         settings={"target": str(steps[3].key), "criteria": criteria}
     )
     publish(conversation)
-    rich = Contact.objects.create(
-        list=shop,
-        email="rich@example.com",
-        profile={points.key: "10"},
-        subscribed_at=timezone.now(),
-    )
-    poor = Contact.objects.create(
-        list=shop, email="poor@example.com", profile={points.key: "9"}, subscribed_at=timezone.now()
-    )
+    rich = ContactFactory(list=shop, email="rich@example.com", profile={points.key: "10"})
+    poor = ContactFactory(list=shop, email="poor@example.com", profile={points.key: "9"})
     from conductor.engine.entry import enroll
 
     enroll(
@@ -217,7 +206,7 @@ def test_go_to_sends_only_matching_contacts_to_its_target(shop):
 
 
 def test_a_message_is_not_sent_to_a_contact_unsubscribed_or_banned_meanwhile(shop, smtp_server):
-    welcome = message(shop)
+    welcome = MessageFactory(list=shop)
     build(
         shop,
         (StepKind.WAIT, {"kind": "duration", "days": 1}),
@@ -273,8 +262,9 @@ def test_date_and_split_test_actions_write_the_profile(shop):
 
 def test_unique_coupons_are_handed_out_once_and_an_empty_pool_holds(shop):
     code_field = field(shop, "First Name")
-    pool = CouponPool.objects.create(list=shop, name="Ten off", kind=CouponKind.UNIQUE)
-    Coupon.objects.bulk_create([Coupon(pool=pool, code=c) for c in ("A1", "B2")])
+    pool = CouponPoolFactory(list=shop)
+    for code in ("A1", "B2"):
+        CouponFactory(pool=pool, code=code)
     build(
         shop,
         (StepKind.ACTION, {"action": "SetCoupon", "pool": pool.pk, "field": code_field.pk}),
@@ -329,7 +319,7 @@ def test_contacts_inside_keep_their_version_when_a_new_one_is_published(shop):
 
 def test_contacts_held_by_an_empty_pool_resume_when_codes_arrive(shop, admin_client):
     code_field = field(shop, "First Name")
-    pool = CouponPool.objects.create(list=shop, name="Ten off", kind=CouponKind.UNIQUE)
+    pool = CouponPoolFactory(list=shop)
     build(
         shop,
         (StepKind.ACTION, {"action": "SetCoupon", "pool": pool.pk, "field": code_field.pk}),
@@ -376,24 +366,19 @@ def test_days_between_writes_the_time_since_a_profile_date(shop, unit, days_ago,
 
 def test_a_message_variant_is_chosen_by_the_trigger_that_brought_the_contact(shop, smtp_server):
     cart = EventFactory(list=shop, name="Cart")
-    general = message(shop, name="General", subject="General")
-    for_carts = message(shop, name="Carts", subject="Your cart")
-    conversation = create_conversation(email_list=shop, name="Variants")
-    subscribed = Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
-    by_cart = Trigger.objects.create(
-        conversation=conversation, kind=TriggerKind.EXTERNAL_EVENT, event=cart
-    )
-    thread = working_version(conversation).threads.get(is_main=True)
-    settings = {
-        "message": general.pk,
-        "variants": [{"trigger": by_cart.pk, "message": for_carts.pk}],
-    }
-    Step.objects.create(thread=thread, kind=StepKind.MESSAGE, position=0, settings=settings)
-    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1)
+    general = MessageFactory(list=shop, name="General", subject="General")
+    for_carts = MessageFactory(list=shop, name="Carts", subject="Your cart")
+    conversation = ConversationFactory(list=shop, name="Variants")
+    subscribed = TriggerFactory(conversation=conversation)
+    by_cart = TriggerFactory(conversation=conversation, event=cart)
+    thread = main_thread(conversation)
+    variants = [{"trigger": by_cart.pk, "message": for_carts.pk}]
+    add_step(thread, StepKind.MESSAGE, message=general.pk, variants=variants)
+    add_step(thread, StepKind.TERMINATE)
     publish(conversation)
     subscribe_contact(email_list=shop, email="new@example.com", method="API")
     Trigger.objects.filter(pk=subscribed.pk).delete()
-    old = Contact.objects.create(list=shop, email="old@example.com", subscribed_at=timezone.now())
+    old = ContactFactory(list=shop, email="old@example.com")
     fire_event(event=cart, contact=old)
     run_due()
     subjects = {m["To"]: m["Subject"] for m in smtp_server.messages}

@@ -21,15 +21,13 @@ from conductor.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentState,
-    Message,
-    Step,
     StepKind,
     StepRun,
-    Trigger,
     TriggerKind,
 )
-from conductor.versions import create_conversation, publish, working_version
+from conductor.versions import publish
 from contacts.models import Contact
+from tests.factories import MessageFactory, conversation_with_steps
 from tests.smtp import start_smtp_server
 from tests.test_import_admin_browser import database_url
 
@@ -40,14 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def contacts_due(shop, count: int) -> None:
     """``count`` contacts just entered into a published Message → Terminate conversation."""
-    welcome = Message.objects.create(list=shop, name="Hi", subject="Hi", text_body="Hello")
-    conversation = create_conversation(email_list=shop, name="Race")
-    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
-    thread = working_version(conversation).threads.get(is_main=True)
-    Step.objects.create(
-        thread=thread, kind=StepKind.MESSAGE, position=0, settings={"message": welcome.pk}
-    )
-    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1)
+    send = (StepKind.MESSAGE, {"message": MessageFactory(list=shop).pk})
+    conversation, _ = conversation_with_steps(shop, send, (StepKind.TERMINATE, {}), name="Race")
     version = publish(conversation)
     main = version.threads.get(is_main=True)
     now = timezone.now()

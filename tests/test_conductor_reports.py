@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from api.views.engagement import _email_activity
-from conductor.models import Conversation
 from conductor.reports import conversation_summary, link_clicks, message_summaries
+from conductor.selectors import conversation_email_activity
+from tests.factories import ConversationFactory
 from tests.tracking_helpers import engagement_story
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def test_the_figures_per_message_match_the_story(story):
 
 
 def test_another_conversations_activity_is_not_counted(story, shop):
-    other = Conversation.objects.create(list=shop, name="Other")
+    other = ConversationFactory(list=shop)
     assert message_summaries(other) == {}
 
 
@@ -64,4 +64,7 @@ if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
                 plan = "\n".join(row[0] for row in cursor.fetchall())
                 assert "activity_conversation" in plan, plan
             # The REST report resources filter the same way.
-            assert "activity_conversation" in _email_activity(conversation).explain()
+            assert (
+                "activity_conversation"
+                in conversation_email_activity(conversation=conversation).explain()
+            )

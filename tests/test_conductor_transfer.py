@@ -25,16 +25,22 @@ from conductor.models import (
     StepKind,
     Thread,
     Trigger,
-    TriggerKind,
 )
-from conductor.versions import create_conversation, publish, version_problems, working_version
+from conductor.versions import publish, version_problems, working_version
 from conductor.waits import Anniversary, AnniversaryMode, FixedDate, ProfileDate
 from lists.models import DataType, Event, List, ProfileField
 from tests.factories import (
+    ConversationFactory,
+    CouponPoolFactory,
     EventFactory,
     ListFactory,
+    MessageFactory,
     ProfileFieldFactory,
     ProfileFieldGroupFactory,
+    ThreadFactory,
+    TriggerFactory,
+    add_step,
+    main_thread,
 )
 
 pytestmark = pytest.mark.django_db
@@ -68,12 +74,6 @@ def field(email_list: List, name: str) -> int:
     return ProfileField.objects.get(list=email_list, name=name).pk
 
 
-def add(thread: Thread, kind: str, /, name: str = "", **settings: Any) -> Step:
-    return Step.objects.create(
-        thread=thread, kind=kind, position=thread.steps.count(), name=name, settings=settings
-    )
-
-
 @pytest.fixture
 def conversation(shop) -> Conversation:
     """Every step kind and every action kind, a child thread, both trigger
@@ -81,45 +81,45 @@ def conversation(shop) -> Conversation:
     furnish(shop, EXTRA_FIELDS)
     order = Event.objects.get(list=shop, name="Order placed")
     cart = Event.objects.get(list=shop, name="Cart abandoned")
-    welcome = Message.objects.create(
+    welcome = MessageFactory(
         list=shop, name="Welcome", subject="Hi {{ first_name }}", html_body="<p>Hi</p>",
         text_body="Hi", from_name="Shop", from_email="hello@shop.example",
     )  # fmt: skip
-    thanks = Message.objects.create(list=shop, name="Thanks", subject="Thanks", text_body="Ta")
-    unique = CouponPool.objects.create(
-        list=shop, name="Birthday codes", expiry_cutoff=dt.date(2030, 1, 31)
-    )
-    static = CouponPool.objects.create(
+    thanks = MessageFactory(list=shop, name="Thanks", subject="Thanks", text_body="Ta")
+    unique = CouponPoolFactory(list=shop, name="Birthday codes", expiry_cutoff=dt.date(2030, 1, 31))
+    static = CouponPoolFactory(
         list=shop, name="Summer", kind=CouponKind.STATIC, static_code="SUMMER10"
     )
-    conversation = create_conversation(email_list=shop, name="Birthday")
-    by_event = Trigger.objects.create(
-        conversation=conversation, kind=TriggerKind.EXTERNAL_EVENT, event=order
-    )
-    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
-    main = working_version(conversation).threads.get(is_main=True)
-    first = add(
+    conversation = ConversationFactory(list=shop, name="Birthday")
+    by_event = TriggerFactory(conversation=conversation, event=order)
+    TriggerFactory(conversation=conversation)
+    main = main_thread(conversation)
+    first = add_step(
         main, StepKind.MESSAGE, "Hello", message=welcome.pk,
         variants=[{"trigger": by_event.pk, "message": thanks.pk}],
     )  # fmt: skip
-    add(main, StepKind.ACTION, action="SetCoupon", pool=unique.pk, field=field(shop, "Coupon"))
-    add(main, StepKind.ACTION, action="SetCoupon", pool=static.pk, field=field(shop, "Coupon"))
-    add(main, StepKind.ACTION, action="SetValue", field=field(shop, "First Name"), value="Friend")
-    add(main, StepKind.ACTION, action="SetDate", field=field(shop, "Last Visit"), offset_days=-2)
-    add(
+    add_step(main, StepKind.ACTION, action="SetCoupon", pool=unique.pk, field=field(shop, "Coupon"))
+    add_step(main, StepKind.ACTION, action="SetCoupon", pool=static.pk, field=field(shop, "Coupon"))
+    add_step(
+        main, StepKind.ACTION, action="SetValue", field=field(shop, "First Name"), value="Friend"
+    )
+    add_step(
+        main, StepKind.ACTION, action="SetDate", field=field(shop, "Last Visit"), offset_days=-2
+    )
+    add_step(
         main, StepKind.ACTION, action="DaysBetween", field=field(shop, "Points"),
         other_field=field(shop, "Birthday"), unit="weeks",
     )  # fmt: skip
-    add(main, StepKind.ACTION, action="SplitTest", field=field(shop, "Group"), weights=[3, 1])
-    add(main, StepKind.ACTION, action="FireEvent", event=cart.pk)
+    add_step(main, StepKind.ACTION, action="SplitTest", field=field(shop, "Group"), weights=[3, 1])
+    add_step(main, StepKind.ACTION, action="FireEvent", event=cart.pk)
     before = ProfileDate(field_id=field(shop, "Birthday"), offset_days=-3, time=dt.time(9))
-    add(main, StepKind.WAIT, **before.to_settings())
-    waiting = add(main, StepKind.WAIT, "Two days", kind="duration", days=2)
+    add_step(main, StepKind.WAIT, **before.to_settings())
+    waiting = add_step(main, StepKind.WAIT, "Two days", kind="duration", days=2)
     birthday = Anniversary(
         field_id=field(shop, "Last Visit"), mode=AnniversaryMode.NTH_WEEKDAY, nth=2, weekday=1,
         next_year_if_passed=True, offset_days=1, time=dt.time(8, 30),
     )  # fmt: skip
-    add(main, StepKind.WAIT, **birthday.to_settings())
+    add_step(main, StepKind.WAIT, **birthday.to_settings())
     criteria = {
         "filters": [
             {"segmentationFieldId": field(shop, "Points"), "compareType": "GreaterThan",
@@ -132,15 +132,17 @@ def conversation(shop) -> Conversation:
         ]
     }  # fmt: skip
     criteria = parse_criteria(shop, criteria).to_settings()
-    add(main, StepKind.GO_TO, "Loyal?", target=str(waiting.key), criteria=criteria)
-    add(main, StepKind.TERMINATE)
-    child = Thread.objects.create(
-        version=main.version, name="Opened", position=1, parent_step=waiting,
-        child_event=ChildEvent.CLICKED_LINK, link_url="https://shop.example/sale",
+    add_step(main, StepKind.GO_TO, "Loyal?", target=str(waiting.key), criteria=criteria)
+    add_step(main, StepKind.TERMINATE)
+    child = ThreadFactory(
+        parent_step=waiting, name="Opened", child_event=ChildEvent.CLICKED_LINK,
+        link_url="https://shop.example/sale",
     )  # fmt: skip
-    add(child, StepKind.MESSAGE, message=thanks.pk)
-    add(child, StepKind.WAIT, **FixedDate(date=dt.date(2031, 2, 3), time=dt.time(7)).to_settings())
-    add(child, StepKind.GO_TO, target=str(first.key), criteria=None)
+    add_step(child, StepKind.MESSAGE, message=thanks.pk)
+    add_step(
+        child, StepKind.WAIT, **FixedDate(date=dt.date(2031, 2, 3), time=dt.time(7)).to_settings()
+    )
+    add_step(child, StepKind.GO_TO, target=str(first.key), criteria=None)
     assert version_problems(working_version(conversation)) == []
     return conversation
 
@@ -254,8 +256,8 @@ def test_import_uses_the_list_named_in_the_file(conversation, tmp_path):
 
 def test_an_existing_message_or_pool_of_the_same_name_is_reused_and_said_so(conversation, tmp_path):
     other = outlet()
-    welcome = Message.objects.create(list=other, name="Welcome", subject="Old", text_body="Old")
-    summer = CouponPool.objects.create(
+    welcome = MessageFactory(list=other, name="Welcome", subject="Old", text_body="Old")
+    summer = CouponPoolFactory(
         list=other, name="summer", kind=CouponKind.STATIC, static_code="SUMMER10"
     )
     output = import_file(write(tmp_path, export(conversation)), "--list", str(other.pk))
@@ -372,8 +374,8 @@ def test_a_given_version_is_exported_and_a_published_one_stays_as_published(conv
 
 
 def test_an_unfinished_draft_is_imported_with_its_problems_as_warnings(shop, tmp_path):
-    draft = create_conversation(email_list=shop, name="Draft")
-    add(working_version(draft).threads.get(is_main=True), StepKind.WAIT, kind="duration", days=1)
+    draft = ConversationFactory(list=shop, name="Draft")
+    add_step(main_thread(draft), StepKind.WAIT, kind="duration", days=1)
     path = write(tmp_path, export(draft))
     result = import_json(path)
     assert result["problems"] == [

@@ -10,16 +10,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conductor.models import (
-    ChildEvent,
     ConversationStatus,
     Enrollment,
     EnrollmentState,
-    Message,
     Step,
     StepKind,
     StepOutcome,
     StepRun,
-    Thread,
     Trigger,
     TriggerKind,
     Version,
@@ -32,7 +29,15 @@ from conductor.versions import (
     working_version,
 )
 from lists.models import DataType
-from tests.factories import ContactFactory, EventFactory, ProfileFieldFactory
+from tests.factories import (
+    ContactFactory,
+    EventFactory,
+    MessageFactory,
+    ProfileFieldFactory,
+    ThreadFactory,
+    add_step,
+    main_thread,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,19 +45,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def conversation(shop):
     return create_conversation(email_list=shop, name="Welcome")
-
-
-def main(conversation) -> Thread:
-    return working_version(conversation).threads.get(is_main=True)
-
-
-def add(thread: Thread, step_kind: str, /, **settings) -> Step:
-    position = thread.steps.count()
-    return Step.objects.create(thread=thread, kind=step_kind, position=position, settings=settings)
-
-
-def welcome_message(shop) -> Message:
-    return Message.objects.create(list=shop, name="Welcome", subject="Hi", text_body="Hello")
 
 
 def test_a_new_conversation_has_a_working_version_with_a_main_thread(conversation):
@@ -64,10 +56,10 @@ def test_a_new_conversation_has_a_working_version_with_a_main_thread(conversatio
 
 
 def test_publishing_freezes_the_version_and_starts_a_working_copy(conversation, shop):
-    thread = main(conversation)
-    wait = add(thread, StepKind.WAIT, kind="duration", days=1)
-    add(thread, StepKind.MESSAGE, message=welcome_message(shop).pk)
-    add(thread, StepKind.TERMINATE)
+    thread = main_thread(conversation)
+    wait = add_step(thread, StepKind.WAIT, kind="duration", days=1)
+    add_step(thread, StepKind.MESSAGE, message=MessageFactory(list=shop).pk)
+    add_step(thread, StepKind.TERMINATE)
     published = publish(conversation)
     assert published.is_published
     assert conversation.status == ConversationStatus.PUBLISHED
@@ -84,11 +76,11 @@ def test_publishing_freezes_the_version_and_starts_a_working_copy(conversation, 
 
 
 def test_publishing_names_every_problem_and_changes_nothing(conversation, shop):
-    thread = main(conversation)
-    add(thread, StepKind.MESSAGE)  # no message chosen
-    add(thread, StepKind.WAIT, kind="duration", days="soon")
-    add(thread, StepKind.GO_TO, target="00000000-0000-0000-0000-000000000000")
-    add(thread, StepKind.ACTION, action="SetDate", field=999)
+    thread = main_thread(conversation)
+    add_step(thread, StepKind.MESSAGE)  # no message chosen
+    add_step(thread, StepKind.WAIT, kind="duration", days="soon")
+    add_step(thread, StepKind.GO_TO, target="00000000-0000-0000-0000-000000000000")
+    add_step(thread, StepKind.ACTION, action="SetDate", field=999)
     with pytest.raises(ValidationError) as refused:
         publish(conversation)
     problems = " | ".join(refused.value.messages)
@@ -106,26 +98,26 @@ def test_a_thread_without_steps_cannot_be_published(conversation):
 
 
 def test_steps_after_a_terminate_are_unreachable(conversation):
-    thread = main(conversation)
-    add(thread, StepKind.TERMINATE)
-    add(thread, StepKind.TERMINATE)
+    thread = main_thread(conversation)
+    add_step(thread, StepKind.TERMINATE)
+    add_step(thread, StepKind.TERMINATE)
     assert version_problems(working_version(conversation)) == [
         "Main step 2, Terminate: no step leads here (it follows a Terminate)."
     ]
 
 
 def test_a_loop_without_a_wait_is_refused_and_one_with_a_wait_is_not(conversation, shop):
-    thread = main(conversation)
+    thread = main_thread(conversation)
     points = ProfileFieldFactory(list=shop, group__list=shop, data_type=DataType.NUMERIC)
-    first = add(thread, StepKind.ACTION, action="SetValue", field=points.pk, value="1")
-    add(thread, StepKind.GO_TO, target=str(first.key))
+    first = add_step(thread, StepKind.ACTION, action="SetValue", field=points.pk, value="1")
+    add_step(thread, StepKind.GO_TO, target=str(first.key))
     problems = version_problems(working_version(conversation))
     assert len(problems) == 1
     assert problems[0].startswith("A loop without a Wait: Main step 1, Action")
 
     Step.objects.filter(pk=first.pk).update(position=1)
     Step.objects.filter(thread=thread, kind=StepKind.GO_TO).update(position=2)
-    wait = add(thread, StepKind.WAIT, kind="duration", days=7)
+    wait = add_step(thread, StepKind.WAIT, kind="duration", days=7)
     Step.objects.filter(pk=wait.pk).update(position=0)
     Step.objects.filter(thread=thread, kind=StepKind.GO_TO).update(
         settings={"target": str(wait.key)}
@@ -134,12 +126,12 @@ def test_a_loop_without_a_wait_is_refused_and_one_with_a_wait_is_not(conversatio
 
 
 def test_actions_check_their_fields_types(conversation, shop):
-    thread = main(conversation)
+    thread = main_thread(conversation)
     text = ProfileFieldFactory(list=shop, group__list=shop, name="Nickname")
-    add(thread, StepKind.ACTION, action="SetDate", field=text.pk, offset_days=1)
-    add(thread, StepKind.ACTION, action="SplitTest", field=text.pk, weights=[1])
-    add(thread, StepKind.ACTION, action="FireEvent", event=EventFactory().pk)  # another list's
-    add(thread, StepKind.TERMINATE)
+    add_step(thread, StepKind.ACTION, action="SetDate", field=text.pk, offset_days=1)
+    add_step(thread, StepKind.ACTION, action="SplitTest", field=text.pk, weights=[1])
+    add_step(thread, StepKind.ACTION, action="FireEvent", event=EventFactory().pk)  # another list's
+    add_step(thread, StepKind.TERMINATE)
     problems = version_problems(working_version(conversation))
     assert problems == [
         "Main step 1, Action: field 'Nickname' must be a Date field.",
@@ -150,9 +142,9 @@ def test_actions_check_their_fields_types(conversation, shop):
 
 
 def test_a_wait_on_a_profile_date_needs_a_date_field(conversation, shop):
-    thread = main(conversation)
+    thread = main_thread(conversation)
     text = ProfileFieldFactory(list=shop, group__list=shop)
-    add(
+    add_step(
         thread,
         StepKind.WAIT,
         kind="profile_date",
@@ -160,21 +152,19 @@ def test_a_wait_on_a_profile_date_needs_a_date_field(conversation, shop):
         offset_days=0,
         time="09:00",
     )
-    add(thread, StepKind.TERMINATE)
+    add_step(thread, StepKind.TERMINATE)
     assert version_problems(working_version(conversation)) == [
         f"Main step 1, Wait: field {text.pk} is not a Date profile field of this list."
     ]
 
 
 def test_a_child_thread_is_copied_onto_the_copys_wait_step(conversation, shop):
-    thread = main(conversation)
-    add(thread, StepKind.MESSAGE, message=welcome_message(shop).pk)
-    wait = add(thread, StepKind.WAIT, kind="duration", days=3)
-    add(thread, StepKind.TERMINATE)
-    child = Thread.objects.create(
-        version=thread.version, name="Opened", parent_step=wait, child_event=ChildEvent.OPENED
-    )
-    add(child, StepKind.TERMINATE)
+    thread = main_thread(conversation)
+    add_step(thread, StepKind.MESSAGE, message=MessageFactory(list=shop).pk)
+    wait = add_step(thread, StepKind.WAIT, kind="duration", days=3)
+    add_step(thread, StepKind.TERMINATE)
+    child = ThreadFactory(parent_step=wait)
+    add_step(child, StepKind.TERMINATE)
     published = publish(conversation)
     copy = working_version(conversation)
     copied_child = copy.threads.get(is_main=False)
@@ -225,8 +215,8 @@ def test_a_contact_is_inside_a_conversation_at_most_once_at_a_time(conversation,
 
 
 def test_a_step_visit_runs_once(conversation, shop):
-    thread = main(conversation)
-    step = add(thread, StepKind.TERMINATE)
+    thread = main_thread(conversation)
+    step = add_step(thread, StepKind.TERMINATE)
     enrollment = enroll(conversation, ContactFactory(list=shop))
     StepRun.objects.create(enrollment=enrollment, visit=1, step=step, outcome=StepOutcome.PASSED)
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -7,6 +7,7 @@ import pytest
 from conductor.models import Delivery, Message
 from contacts.models import Activity
 from contacts.services import subscribe_contact, update_profile
+from tests.factories import MessageFactory
 from tests.smtp import text_of
 from tests.tracking_helpers import HTML, TEXT
 
@@ -15,10 +16,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def message(shop) -> Message:
-    return Message.objects.create(
-        list=shop, name="Sale", subject="Sale for {{ profile.first_name }}",
-        html_body=HTML, text_body=TEXT,
-    )  # fmt: skip
+    return MessageFactory(
+        list=shop, subject="Sale for {{ profile.first_name }}", html_body=HTML, text_body=TEXT
+    )
 
 
 def url(message: Message) -> str:

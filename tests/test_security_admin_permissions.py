@@ -14,12 +14,12 @@ from django.urls import reverse
 from oauth2_provider.models import AccessToken
 
 from api.models import ApiClient
-from conductor.models import Enrollment, EnrollmentState, Message, TriggerKind
+from conductor.models import Enrollment, EnrollmentState
 from config.admin import check_admin_actions
 from contacts.imports.models import ImportStatus, ListImport
 from contacts.models import Ban, Contact, SubscriptionState
 from tests.api_helpers import api_caller
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, EnrollmentFactory, MessageFactory
 from tests.test_security_api_permissions import snapshot
 from tests.tracking_helpers import publish_mailing
 
@@ -126,16 +126,7 @@ def test_held_enrollments_are_resumed_with_the_change_permission_on_enrollments(
     conversation = message.list.conversations.get()
     version = conversation.versions.filter(published_at__isnull=False).get()
     step = version.steps.order_by("position").first()
-    enrollment = Enrollment.objects.create(
-        conversation=conversation,
-        version=version,
-        contact=ContactFactory(list=shop),
-        trigger_kind=TriggerKind.SUBSCRIBE,
-        thread=step.thread,
-        step=step,
-        state=EnrollmentState.HELD,
-        held_reason="Pool empty",
-    )
+    enrollment = EnrollmentFactory(step=step, state=EnrollmentState.HELD, held_reason="Pool empty")
     viewer = staff("conductor.view_enrollment")
     assert run_action(viewer, Enrollment, "resume_held_enrollments", [enrollment.pk]).status_code
     enrollment.refresh_from_db()
@@ -176,7 +167,7 @@ def test_a_packages_action_takes_the_change_permission_too():
 
 
 def test_a_test_send_takes_the_change_permission_on_messages(shop, smtp_server):
-    message = Message.objects.create(list=shop, name="Sale", subject="Sale", text_body="Hi")
+    message = MessageFactory(list=shop)
     url = f"/admin/conductor/message/{message.pk}/test-send/"
     change_page = f"/admin/conductor/message/{message.pk}/change/"
     viewer = staff("conductor.view_message")

@@ -11,12 +11,20 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from conductor.engine.tasks import run_due
-from conductor.models import Delivery, Message, MessageLink, Step, StepKind, Trigger, TriggerKind
-from conductor.versions import create_conversation, publish, working_version
+from conductor.models import Delivery, Message, MessageLink, StepKind
+from conductor.versions import publish, working_version
 from contacts.models import ActivityKind
 from contacts.services import fire_event, subscribe_contact, update_profile
 from lists.models import ProfileField
-from tests.factories import EventFactory, ProfileFieldFactory
+from tests.factories import (
+    ConversationFactory,
+    EventFactory,
+    MessageFactory,
+    ProfileFieldFactory,
+    TriggerFactory,
+    add_step,
+    main_thread,
+)
 from tests.segment_server import allow, make_integration, outbox, speed_up
 from tests.tracking_helpers import html_of, links, path_of, publish_mailing, send_to, text_of
 
@@ -126,18 +134,14 @@ def test_publishing_refuses_a_message_step_whose_message_takes_a_link_address_fr
     shop, admin_client
 ):
     # Saved before the check (or not through a form): publishing is the last gate.
-    sale = Message.objects.create(
-        list=shop, name="Sale", subject="Sale", text_body=f"See {HOST_FROM_MERGE}"
-    )
-    fine = Message.objects.create(list=shop, name="Fine", subject="Fine", text_body="Hello")
-    conversation = create_conversation(email_list=shop, name="Welcome")
-    trigger = Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
-    thread = working_version(conversation).threads.get(is_main=True)
+    sale = MessageFactory(list=shop, name="Sale", text_body=f"See {HOST_FROM_MERGE}")
+    fine = MessageFactory(list=shop)
+    conversation = ConversationFactory(list=shop)
+    trigger = TriggerFactory(conversation=conversation)
+    thread = main_thread(conversation)
     variants = [{"trigger": trigger.pk, "message": sale.pk}]
-    step = Step.objects.create(
-        thread=thread, kind=StepKind.MESSAGE, settings={"message": fine.pk, "variants": variants}
-    )
-    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1)
+    step = add_step(thread, StepKind.MESSAGE, message=fine.pk, variants=variants)
+    add_step(thread, StepKind.TERMINATE)
     problem = f"Main step 1, Message: message “Sale”: The link {HOST_FROM_MERGE} {WHY}"
     with pytest.raises(ValidationError) as refused:
         publish(conversation)
@@ -200,9 +204,7 @@ def test_a_click_leads_only_to_the_userinfo_host_and_port_written_in_the_templat
 def test_a_test_send_of_a_link_taking_its_host_from_a_merge_field_is_refused_naming_the_link(
     shop, last_name, admin_client, smtp_server
 ):
-    message = Message.objects.create(
-        list=shop, name="Sale", subject="Sale", text_body=f"See {HOST_FROM_MERGE}"
-    )
+    message = MessageFactory(list=shop, text_body=f"See {HOST_FROM_MERGE}")
     contact = subscribe_contact(email_list=shop, email="ada@example.com", method="API").contact
     update_profile(contact=contact, values={"Last Name": "@evil.example/x"})
     url = reverse("admin:conductor_message_test_send", args=[message.pk])
@@ -256,9 +258,7 @@ def test_a_subject_arrives_exactly_as_merged_in_ascii_on_the_wire(shop, smtp_ser
 
 
 def test_a_test_sends_subject_is_plain_text_on_one_line(shop, admin_client, smtp_server):
-    message = Message.objects.create(
-        list=shop, name="Sale", subject="Sale for {{ profile.first_name }}", text_body="Hi"
-    )
+    message = MessageFactory(list=shop, subject="Sale for {{ profile.first_name }}")
     contact = subscribe_contact(email_list=shop, email="ada@example.com", method="API").contact
     update_profile(contact=contact, values={"First Name": "<b>Ada</b>\r\nBcc: eve@evil.example"})
     url = reverse("admin:conductor_message_test_send", args=[message.pk])

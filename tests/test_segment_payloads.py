@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conductor.engine.tasks import run_due
-from conductor.models import Conversation, Message, Step, StepKind, Trigger, TriggerKind
-from conductor.versions import create_conversation, publish, working_version
+from conductor.models import StepKind
+from conductor.versions import publish
 from contacts.hooks import activities_recorded, announce_activities, record_activities
 from contacts.models import Activity, ActivityKind, Contact, UnsubscribeMethod
 from contacts.services import (
@@ -27,7 +27,14 @@ from contacts.services import (
 from integrations.models import SegmentMessage
 from integrations.segment.outbox import write_segment_messages
 from integrations.segment.payloads import iso_time
-from tests.factories import ContactFactory, ListFactory, ProfileFieldFactory
+from tests.factories import (
+    ContactFactory,
+    ConversationFactory,
+    ListFactory,
+    MessageFactory,
+    ProfileFieldFactory,
+    conversation_with_steps,
+)
 from tests.segment_server import allow, make_integration, outbox, speed_up
 from tests.smtp import SmtpServer
 
@@ -166,16 +173,11 @@ def test_an_address_change_nulls_the_old_address_then_sets_the_new_one(shop, int
 def test_an_email_sent_by_a_conversation_tracks_email_sent_with_subject_and_campaign(
     shop, integration, smtp_server: SmtpServer
 ):
-    welcome = Message.objects.create(
-        list=shop, name="Welcome", subject="Welcome aboard", text_body="Hello"
+    welcome = MessageFactory(list=shop, subject="Welcome aboard")
+    send = (StepKind.MESSAGE, {"message": welcome.pk})
+    conversation, _ = conversation_with_steps(
+        shop, send, (StepKind.TERMINATE, {}), name="Welcome series"
     )
-    conversation = create_conversation(email_list=shop, name="Welcome series")
-    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
-    thread = working_version(conversation).threads.get(is_main=True)
-    Step.objects.create(
-        thread=thread, kind=StepKind.MESSAGE, position=0, settings={"message": welcome.pk}
-    )
-    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1)
     publish(conversation)
     subscribe_contact(email_list=shop, email="ada@example.com", method="API")
     run_due()
@@ -238,8 +240,8 @@ def test_each_email_activity_is_its_track_event_with_the_properties_that_apply(
     shop, integration, kind, details, event, properties, client
 ):
     contact = ContactFactory(list=shop, email="ada@example.com")
-    message = Message.objects.create(list=shop, name="Sale", subject="Spring sale", text_body="x")
-    conversation = Conversation.objects.create(list=shop, name="Spring campaign")
+    message = MessageFactory(list=shop, subject="Spring sale")
+    conversation = ConversationFactory(list=shop, name="Spring campaign")
     occurred = timezone.now() - datetime.timedelta(minutes=5)
     record_activities(
         [
@@ -349,8 +351,8 @@ def test_a_list_added_in_this_process_is_synced_at_once(shop, kept_sync_list):
 def test_a_batch_of_activities_costs_a_few_queries_not_one_per_activity(
     shop, integration, kept_sync_list
 ):
-    message = Message.objects.create(list=shop, name="Sale", subject="Spring sale", text_body="x")
-    conversation = Conversation.objects.create(list=shop, name="Spring")
+    message = MessageFactory(list=shop)
+    conversation = ConversationFactory(list=shop)
     contacts = [ContactFactory(list=shop) for _ in range(40)]
     old = ContactFactory(list=shop, email="old@example.com")
     details = {"message_id": message.pk, "conversation_id": conversation.pk, "ip": "203.0.113.1"}

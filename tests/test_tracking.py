@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from conductor.models import Delivery, Message, MessageLink
+from conductor.models import Delivery, MessageLink
 from conductor.tracking.tokens import make_token, read_token
 from contacts.models import Activity, ActivityKind, SubscriptionState, UnsubscribeMethod
 from contacts.services import update_profile
+from tests.factories import MessageFactory
 from tests.tracking_helpers import html_of, links, path_of, publish_mailing, send_to, text_of
 
 pytestmark = pytest.mark.django_db
@@ -96,8 +97,9 @@ def test_an_altered_forged_or_borrowed_link_is_refused_and_records_nothing(
     assert client.get(f"/t/c/{open_token}/").status_code == 404
     assert client.get(f"/t/o/{token}/").status_code == 404
     # A link of another message cannot be reached through this email.
-    other = Message.objects.create(list=shop, name="Other", subject="x", text_body="x")
-    elsewhere = MessageLink.objects.create(message=other, url="https://evil.example/", url_hash="e")
+    elsewhere = MessageLink.objects.create(
+        message=MessageFactory(list=shop), url="https://evil.example/", url_hash="e"
+    )
     delivery = Delivery.objects.get()
     borrowed = make_token("click", delivery.pk, elsewhere.pk)
     assert client.get(f"/t/c/{borrowed}/").status_code == 404

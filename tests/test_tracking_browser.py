@@ -10,19 +10,11 @@ import time
 import pytest
 
 from conductor.engine.tasks import run_due
-from conductor.models import (
-    ChildEvent,
-    Enrollment,
-    Message,
-    Step,
-    StepKind,
-    Thread,
-    Trigger,
-    TriggerKind,
-)
-from conductor.versions import create_conversation, publish, working_version
+from conductor.models import ChildEvent, Enrollment, StepKind
+from conductor.versions import publish
 from contacts.models import ActivityKind, Contact, SubscriptionState
 from contacts.services import subscribe_contact
+from tests.factories import MessageFactory, StepFactory, ThreadFactory, conversation_with_steps
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,32 +31,20 @@ def test_an_email_opened_in_a_browser_is_tracked_and_its_unsubscribe_link_works(
 ):
     settings.PUBLIC_BASE_URL = live_server.url
     landing = f"{live_server.url}/admin/login/?from=email"
-    message = Message.objects.create(
+    message = MessageFactory(
         list=shop,
-        name="Sale",
-        subject="Sale",
         html_body=f'<html><body><p>Sale</p><a id="sale" href="{landing}">Shop</a></body></html>',
         text_body="Our sale",
     )
-    conversation = create_conversation(email_list=shop, name="Welcome")
-    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
-    version = working_version(conversation)
-    thread = version.threads.get(is_main=True)
-    Step.objects.create(
-        thread=thread, kind=StepKind.MESSAGE, position=0, settings={"message": message.pk}
+    conversation, (_, wait, _) = conversation_with_steps(
+        shop,
+        (StepKind.MESSAGE, {"message": message.pk}),
+        (StepKind.WAIT, {"kind": "duration", "days": 3}),
+        (StepKind.TERMINATE, {}),
+        name="Welcome",
     )
-    wait = Step.objects.create(
-        thread=thread, kind=StepKind.WAIT, position=1, settings={"kind": "duration", "days": 3}
-    )
-    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=2, settings={})
-    clicked = Thread.objects.create(
-        version=version,
-        name="Clicked",
-        position=1,
-        parent_step=wait,
-        child_event=ChildEvent.CLICKED_ANY,
-    )
-    Step.objects.create(thread=clicked, kind=StepKind.TERMINATE, position=0, settings={})
+    clicked = ThreadFactory(parent_step=wait, name="Clicked", child_event=ChildEvent.CLICKED_ANY)
+    StepFactory(thread=clicked)
     publish(conversation)
     contact = subscribe_contact(email_list=shop, email="ada@example.com", method="API").contact
     run_due()

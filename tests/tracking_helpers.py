@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from conductor.engine.tasks import run_due
-from conductor.models import Conversation, Message, Step, StepKind, Trigger, TriggerKind
-from conductor.versions import create_conversation, publish, working_version
+from conductor.models import Conversation, Message, StepKind
+from conductor.versions import publish
 from contacts.services import fire_event, subscribe_contact, update_profile
-from tests.factories import EventFactory
+from tests.factories import EventFactory, MessageFactory, conversation_with_steps
 
 HTML = """<html><body>
 <p>Hi {{ profile.first_name }}</p>
@@ -27,16 +27,12 @@ URL = re.compile(r"""https?://[^\s"'<>]+""")
 def publish_mailing(shop) -> Message:
     """A published conversation sending one message (links in both bodies)
     to every first-time subscriber of ``shop``."""
-    message = Message.objects.create(
+    message = MessageFactory(
         list=shop, name="Sale", subject="Sale for {{ profile.first_name }}",
         html_body=HTML, text_body=TEXT,
     )  # fmt: skip
-    conversation = create_conversation(email_list=shop, name="Welcome")
-    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
-    thread = working_version(conversation).threads.get(is_main=True)
-    send = {"message": message.pk}
-    Step.objects.create(thread=thread, kind=StepKind.MESSAGE, position=0, settings=send)
-    Step.objects.create(thread=thread, kind=StepKind.TERMINATE, position=1, settings={})
+    send = (StepKind.MESSAGE, {"message": message.pk})
+    conversation, _ = conversation_with_steps(shop, send, (StepKind.TERMINATE, {}), name="Welcome")
     publish(conversation)
     return message
 

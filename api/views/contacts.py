@@ -7,22 +7,27 @@ import datetime
 from typing import Any
 
 from django.db.models import QuerySet
-from django.db.models.functions import Coalesce
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.base import INT32_MAX, ApiView, parse_bool, parse_id
+from api.base import INT32_MAX, ApiView, parse_bool
 from api.envelopes import PAGING, ResourceCreatedSerializer, paged, resource, responses
-from api.errors import ApiError, invalid, not_found
+from api.errors import ApiError, found, invalid
 from api.paging import keyset_page
-from api.params import EnumField, parse_moment
+from api.params import EnumField, parse_ids, parse_period
 from api.routes import route
 from api.scopes import Scope
 from api.serializers import ApiSerializer, ContactAddressField, TextField, validated
 from api.views.lists import BODY_ERRORS
 from contacts.models import Contact, SubscriptionState
+from contacts.selectors import (
+    contact_by_identifier,
+    events_by_id,
+    list_contacts,
+    profile_fields_by_id,
+)
 from contacts.services.profile import UpdateType
 from contacts.services.upsert import save_contact
 from lists.models import Event, List, ProfileField
@@ -84,35 +89,29 @@ def contact_data(contact: Contact, fields: list[ProfileField]) -> dict[str, Any]
 
 def requested_fields(email_list: List, params: Any) -> list[ProfileField]:
     """The profile fields named by ``segmentationFieldIds`` (none when absent)."""
-    raw = (params.get("segmentationFieldIds") or "").strip()
-    if not raw:
-        return []
-    ids = [parse_id(part, "segmentationFieldIds") for part in raw.split(",") if part.strip()]
+    ids = parse_ids(params, "segmentationFieldIds")
     if len(set(ids)) > MAX_FIELDS:
         raise ApiError(
             f"At most {MAX_FIELDS} profile fields may be requested at once, not {len(set(ids))}.",
             code="ERROR_TOO_MANY_SEGMENTATION_FIELDS",
         )
-    found = {f.pk: f for f in ProfileField.objects.filter(list=email_list, pk__in=ids)}
-    missing = [str(i) for i in ids if i not in found]
+    by_id = profile_fields_by_id(email_list=email_list, ids=ids)
+    missing = [str(i) for i in ids if i not in by_id]
     if missing:
         raise invalid(
             "segmentationFieldIds",
             f"{', '.join(missing)} {'is not a profile field' if len(missing) == 1 else 'are not profile fields'} of list {email_list.pk}.",  # noqa: E501
         )
-    return [found[i] for i in dict.fromkeys(ids)]
+    return [by_id[i] for i in dict.fromkeys(ids)]
 
 
 def _events(email_list: List, params: Any) -> list[Event]:
-    raw = (params.get("eventIds") or "").strip()
-    if not raw:
-        return []
-    ids = list(dict.fromkeys(parse_id(p, "eventIds") for p in raw.split(",") if p.strip()))
-    found = {e.pk: e for e in Event.objects.filter(list=email_list, pk__in=ids)}
-    missing = [str(i) for i in ids if i not in found]
+    ids = list(dict.fromkeys(parse_ids(params, "eventIds")))
+    by_id = events_by_id(email_list=email_list, ids=ids)
+    missing = [str(i) for i in ids if i not in by_id]
     if missing:
         raise invalid("eventIds", f"No event {', '.join(missing)} on list {email_list.pk}.")
-    return [found[i] for i in ids]
+    return [by_id[i] for i in ids]
 
 
 def _update_type(params: Any) -> UpdateType:
@@ -125,35 +124,23 @@ def _update_type(params: Any) -> UpdateType:
     raise invalid("updateType", "Use Update, Append or Overwrite.")
 
 
-def _filtered(email_list: List, params: Any) -> QuerySet[Contact]:
+def _requested_contacts(email_list: List, params: Any) -> QuerySet[Contact]:
+    """The contacts a collection request asks for (``subscriptionState``,
+    ``externalContactId``, the dates and which subscribe date they bound)."""
     state = (params.get("subscriptionState") or SubscriptionState.SUBSCRIBED).strip()
     states = {s.lower(): s for s in (SubscriptionState.SUBSCRIBED, SubscriptionState.UNSUBSCRIBED)}
     if state.lower() not in states:
         raise invalid("subscriptionState", "Use Subscribed or Unsubscribed.")
-    state = states[state.lower()]
-    contacts = Contact.objects.filter(list=email_list, state=state)
-    external = params.get("externalContactId")
-    if external:
-        contacts = contacts.filter(external_contact_id=external)
-    zone = email_list.zone
-    start = parse_moment(params, "startDate", zone, end_of_day=False)
-    end = parse_moment(params, "endDate", zone, end_of_day=True)
-    # Read even when no date needs it: a bad value is refused, never ignored.
-    original = parse_bool(params, "useOriginalSubscribeDate", default=True)
-    if start is None and end is None:
-        return contacts
-    if state == SubscriptionState.UNSUBSCRIBED:
-        column = "unsubscribed_at"
-    elif original:
-        column = "subscribed_at"
-    else:
-        contacts = contacts.annotate(latest_subscribe=Coalesce("resubscribed_at", "subscribed_at"))
-        column = "latest_subscribe"
-    if start is not None:
-        contacts = contacts.filter(**{f"{column}__gte": start})
-    if end is not None:
-        contacts = contacts.filter(**{f"{column}__lte": end})
-    return contacts
+    start, end = parse_period(params, email_list.zone)
+    return list_contacts(
+        email_list=email_list,
+        state=states[state.lower()],
+        external_contact_id=params.get("externalContactId") or "",
+        start=start,
+        end=end,
+        # Read even when no date needs it: a bad value is refused, never ignored.
+        use_original_subscribe_date=parse_bool(params, "useOriginalSubscribeDate", default=True),
+    )
 
 
 _FIELD_IDS = OpenApiParameter(
@@ -183,7 +170,7 @@ class ContactCollectionView(ApiView):
         params = request.query_params
         fields = requested_fields(email_list, params)
         rows, cursor = keyset_page(
-            _filtered(email_list, params),
+            _requested_contacts(email_list, params),
             params=params,
             key=["email"],
             after=lambda qs, start: qs.filter(email__gt=str(start[0])),
@@ -243,14 +230,8 @@ class ContactResourceView(ApiView):
     def get(self, request: Request, list_id: str, identifier: str) -> Response:
         email_list = self.get_list(list_id)
         fields = requested_fields(email_list, request.query_params)
-        identifier = identifier.strip()
-        if "@" in identifier:
-            contact = Contact.objects.filter(list=email_list, email=identifier.lower()).first()
-        else:
-            contact = Contact.objects.filter(list=email_list, email_key=identifier).first()
-        if contact is None:
-            raise not_found("listId and contactIdentifier")
-        return self.ok(contact_data(contact, fields))
+        contact = contact_by_identifier(email_list=email_list, identifier=identifier.strip())
+        return self.ok(contact_data(found(contact, "listId and contactIdentifier"), fields))
 
 
 urlpatterns = [

@@ -7,20 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Min
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.base import ApiView, parse_bool, parse_id
-from api.envelopes import PAGING, collection, paged, resource, responses
-from api.errors import not_found
-from api.paging import keyset_page
+from api.envelopes import PAGING, collection, operation_schema, paged, resource, responses
+from api.errors import found
+from api.paging import pk_page
 from api.routes import route
 from api.scopes import Scope
 from api.views.lists import LIST_ID, path_id
-from conductor.models import Conversation, Delivery, DeliveryStatus, Message, MessageLink
+from conductor.models import Conversation, Message, MessageLink
 from conductor.reports import (
     Summary,
     conversation_messages,
@@ -28,6 +27,7 @@ from conductor.reports import (
     link_clicks,
     message_summaries,
 )
+from conductor.selectors import first_sent_at
 
 CONVERSATION_ID = path_id("conversation_id", "Identifier used to locate the conversation.")
 MESSAGE_ID = path_id("conversation_message_id", "Identifier used to locate the message.")
@@ -121,10 +121,7 @@ def _conversation_data(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def conversation_schema(operation: str, summary: str, **kwargs: Any) -> Any:
-    return extend_schema(
-        operation_id=f"Conversation_{operation}", summary=summary, tags=["Conversation"], **kwargs
-    )
+conversation_schema = operation_schema("Conversation")
 
 
 class ConversationBaseView(ApiView):
@@ -132,30 +129,35 @@ class ConversationBaseView(ApiView):
     session_permissions = ("conductor.view_conversation",)
 
     def get_conversation(self, list_id: str, conversation_id: str) -> Conversation:
-        email_list = self.get_list(list_id)
-        pk = parse_id(conversation_id, "conversationId")
-        conversation = Conversation.objects.filter(pk=pk, list=email_list).first()
-        if conversation is None:
-            raise not_found("listId and conversationId")
-        return conversation
+        return self.get_in_list(Conversation, list_id, conversation_id, "conversationId")
 
-    def get_message(self, conversation: Conversation, message_id: str) -> Message:
-        pk = parse_id(message_id, "conversationMessageId")
+    def get_message(
+        self, list_id: str, conversation_id: str, conversation_message_id: str
+    ) -> tuple[Conversation, Message]:
+        """The conversation and one of the messages it sends or has sent."""
+        conversation = self.get_conversation(list_id, conversation_id)
+        pk = parse_id(conversation_message_id, "conversationMessageId")
         message = conversation_messages(conversation, previous_versions=True).filter(pk=pk).first()
-        if message is None:
-            raise not_found("conversationId and conversationMessageId")
-        return message
+        return conversation, found(message, "conversationId and conversationMessageId")
+
+    def get_link(
+        self,
+        list_id: str,
+        conversation_id: str,
+        conversation_message_id: str,
+        conversation_message_link_id: str,
+    ) -> tuple[Conversation, MessageLink]:
+        """The conversation and a link of one of its messages."""
+        conversation, message = self.get_message(list_id, conversation_id, conversation_message_id)
+        pk = parse_id(conversation_message_link_id, "conversationMessageLinkId")
+        link = MessageLink.objects.filter(pk=pk, message=message).first()
+        return conversation, found(link, "conversationMessageId and conversationMessageLinkId")
 
 
 def _message_data(conversation: Conversation, message: Message) -> dict[str, Any]:
-    first = Delivery.objects.filter(
-        step_run__enrollment__conversation=conversation,
-        message=message,
-        status=DeliveryStatus.SENT,
-    ).aggregate(first=Min("sent_at"))["first"]
     return {
         "messageId": message.pk,
-        "sendDate": first,
+        "sendDate": first_sent_at(conversation=conversation, message=message),
         "messageStatus": "Active",
         "campaignId": None,
         "externalCampaignId": None,
@@ -218,13 +220,8 @@ class MessageCollectionView(ConversationBaseView):
         conversation = self.get_conversation(list_id, conversation_id)
         params = request.query_params
         previous = parse_bool(params, "includePreviousVersions")
-        rows, cursor = keyset_page(
-            conversation_messages(conversation, previous_versions=previous),
-            params=params,
-            key=["pk"],
-            after=lambda qs, start: qs.filter(pk__gt=int(start[0])),
-            key_of=lambda message: [message.pk],
-        )
+        messages = conversation_messages(conversation, previous_versions=previous)
+        rows, cursor = pk_page(messages, params=params)
         return self.page([_message_data(conversation, m) for m in rows], cursor)
 
 
@@ -237,11 +234,8 @@ class MessageView(ConversationBaseView):
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID],
         responses=responses({200: resource(MessageExtendedSerializer)}),
     )
-    def get(
-        self, request: Request, list_id: str, conversation_id: str, conversation_message_id: str
-    ) -> Response:
-        conversation = self.get_conversation(list_id, conversation_id)
-        message = self.get_message(conversation, conversation_message_id)
+    def get(self, request: Request, **path: str) -> Response:
+        conversation, message = self.get_message(**path)
         email_list = conversation.list
         return self.ok(
             {
@@ -265,11 +259,8 @@ class MessageSummaryView(ConversationBaseView):
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID],
         responses=responses({200: resource(MessageSummarySerializer)}),
     )
-    def get(
-        self, request: Request, list_id: str, conversation_id: str, conversation_message_id: str
-    ) -> Response:
-        conversation = self.get_conversation(list_id, conversation_id)
-        message = self.get_message(conversation, conversation_message_id)
+    def get(self, request: Request, **path: str) -> Response:
+        conversation, message = self.get_message(**path)
         summary = message_summaries(conversation).get(message.pk, Summary())
         return self.ok({**_summary_data(summary), "passAlongCount": 0})
 
@@ -283,18 +274,10 @@ class LinkCollectionView(ConversationBaseView):
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID, *PAGING],
         responses=responses({200: paged(MessageLinkSerializer)}),
     )
-    def get(
-        self, request: Request, list_id: str, conversation_id: str, conversation_message_id: str
-    ) -> Response:
-        conversation = self.get_conversation(list_id, conversation_id)
-        message = self.get_message(conversation, conversation_message_id)
-        rows, cursor = keyset_page(
-            MessageLink.objects.filter(message=message),
-            params=request.query_params,
-            key=["pk"],
-            after=lambda qs, start: qs.filter(pk__gt=int(start[0])),
-            key_of=lambda link: [link.pk],
-        )
+    def get(self, request: Request, **path: str) -> Response:
+        conversation, message = self.get_message(**path)
+        links = MessageLink.objects.filter(message=message)
+        rows, cursor = pk_page(links, params=request.query_params)
         clicks = link_clicks(conversation, message.pk)
         return self.page([_link_data(link, clicks) for link in rows], cursor)
 
@@ -308,21 +291,9 @@ class LinkView(ConversationBaseView):
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID, LINK_ID],
         responses=responses({200: resource(MessageLinkSerializer)}),
     )
-    def get(
-        self,
-        request: Request,
-        list_id: str,
-        conversation_id: str,
-        conversation_message_id: str,
-        conversation_message_link_id: str,
-    ) -> Response:
-        conversation = self.get_conversation(list_id, conversation_id)
-        message = self.get_message(conversation, conversation_message_id)
-        pk = parse_id(conversation_message_link_id, "conversationMessageLinkId")
-        link = MessageLink.objects.filter(pk=pk, message=message).first()
-        if link is None:
-            raise not_found("conversationMessageId and conversationMessageLinkId")
-        return self.ok(_link_data(link, link_clicks(conversation, message.pk)))
+    def get(self, request: Request, **path: str) -> Response:
+        conversation, link = self.get_link(**path)
+        return self.ok(_link_data(link, link_clicks(conversation, link.message_id)))
 
 
 def _link_data(link: MessageLink, clicks: dict[int, int]) -> dict[str, Any]:

@@ -6,19 +6,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Exists, IntegerField, OuterRef, QuerySet
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
 from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.base import parse_id
 from api.envelopes import PAGING, paged, responses
-from api.errors import invalid, not_found
-from api.paging import keyset_page
-from api.params import parse_moment
+from api.errors import invalid
+from api.paging import pk_page
+from api.params import parse_period
 from api.routes import route
 from api.scopes import Scope
 from api.views.conversations import (
@@ -30,7 +26,8 @@ from api.views.conversations import (
     conversation_schema,
 )
 from api.views.lists import LIST_ID
-from conductor.models import Conversation, Delivery, DeliveryStatus, Message, MessageLink
+from conductor.models import Conversation, Delivery
+from conductor.selectors import activity_by_delivery, link_clicks_between, sent_deliveries
 from contacts.models import Activity, ActivityKind
 
 DATES = [OpenApiParameter("startDate", str), OpenApiParameter("endDate", str)]
@@ -69,12 +66,15 @@ class MessageLinkClickerSerializer(serializers.Serializer):
     clickDate = serializers.DateTimeField()
 
 
-def _email_activity(conversation: Conversation) -> QuerySet[Activity]:
-    return Activity.objects.filter(
-        list_id=conversation.list_id,
-        kind__in=list(ACTIVITY_TYPES.values()),
-        details__conversation_id=conversation.pk,
-    ).annotate(delivery=Cast(KeyTextTransform("delivery_id", "details"), IntegerField()))
+def _activity_kind(params: Any) -> str | None:
+    """The activity kind ``activityType`` names; None when it is absent."""
+    kind = (params.get("activityType") or "").strip().lower()
+    if not kind:
+        return None
+    if kind not in ACTIVITY_TYPES:
+        names = ", ".join(sorted(t.title() for t in ACTIVITY_TYPES))
+        raise invalid("activityType", f"activityType is one of {names}.")
+    return ACTIVITY_TYPES[kind]
 
 
 class MessageActivityView(ConversationBaseView):
@@ -93,64 +93,34 @@ class MessageActivityView(ConversationBaseView):
         ],
         responses=responses({200: paged(MessageActivitySerializer)}),
     )
-    def get(
-        self, request: Request, list_id: str, conversation_id: str, conversation_message_id: str
-    ) -> Response:
-        conversation = self.get_conversation(list_id, conversation_id)
-        message = self.get_message(conversation, conversation_message_id)
+    def get(self, request: Request, **path: str) -> Response:
+        conversation, message = self.get_message(**path)
         params = request.query_params
-        sent = _sent(conversation, message, params)
-        kind = (params.get("activityType") or "").strip().lower()
-        if kind:
-            if kind not in ACTIVITY_TYPES:
-                names = ", ".join(sorted(t.title() for t in ACTIVITY_TYPES))
-                raise invalid("activityType", f"activityType is one of {names}.")
-            had = _email_activity(conversation).filter(
-                kind=ACTIVITY_TYPES[kind], delivery=OuterRef("pk")
-            )
-            sent = sent.filter(Exists(had))
-        rows, cursor = keyset_page(
-            sent.select_related("contact"),
-            params=params,
-            key=["pk"],
-            after=lambda qs, start: qs.filter(pk__gt=int(start[0])),
-            key_of=lambda delivery: [delivery.pk],
+        start, end = parse_period(params, conversation.list.zone)
+        sent = sent_deliveries(
+            conversation=conversation,
+            message=message,
+            start=start,
+            end=end,
+            with_activity=_activity_kind(params),
         )
+        rows, cursor = pk_page(sent.select_related("contact"), params=params)
         return self.page(_activity_rows(conversation, rows), cursor)
-
-
-def _sent(conversation: Conversation, message: Message, params: Any) -> QuerySet[Delivery]:
-    zone = conversation.list.zone
-    sent = Delivery.objects.filter(
-        step_run__enrollment__conversation=conversation,
-        message=message,
-        status=DeliveryStatus.SENT,
-    )
-    start = parse_moment(params, "startDate", zone, end_of_day=False)
-    end = parse_moment(params, "endDate", zone, end_of_day=True)
-    if start is not None:
-        sent = sent.filter(sent_at__gte=start)
-    if end is not None:
-        sent = sent.filter(sent_at__lte=end)
-    return sent
 
 
 def _activity_rows(conversation: Conversation, deliveries: list[Delivery]) -> list[dict]:
     """One row per delivery of the page, from one query over their activity."""
-    by_delivery: dict[int, list[Activity]] = defaultdict(list)
-    for activity in (
-        _email_activity(conversation)
-        .filter(delivery__in=[d.pk for d in deliveries])
-        .order_by("occurred_at", "pk")
-    ):
-        by_delivery[activity.delivery].append(activity)
+    by_delivery = activity_by_delivery(
+        conversation=conversation, delivery_ids=[d.pk for d in deliveries]
+    )
     rows = []
     for delivery in deliveries:
+        activity = by_delivery.get(delivery.pk, [])
         kinds: dict[str, list[Activity]] = defaultdict(list)
-        for activity in by_delivery[delivery.pk]:
-            kinds[activity.kind].append(activity)
+        for row in activity:
+            kinds[row.kind].append(row)
         bounces = kinds[ActivityKind.EMAIL_BOUNCED]
-        seen = [a for a in by_delivery[delivery.pk] if a.kind != ActivityKind.EMAIL_CONVERTED]
+        seen = [a for a in activity if a.kind != ActivityKind.EMAIL_CONVERTED]
         rows.append(
             {
                 "abuse": bool(kinds[ActivityKind.EMAIL_SPAM]),
@@ -185,40 +155,14 @@ class LinkClickerView(ConversationBaseView):
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID, LINK_ID, *PAGING, *DATES],
         responses=responses({200: paged(MessageLinkClickerSerializer)}),
     )
-    def get(
-        self,
-        request: Request,
-        list_id: str,
-        conversation_id: str,
-        conversation_message_id: str,
-        conversation_message_link_id: str,
-    ) -> Response:
-        conversation = self.get_conversation(list_id, conversation_id)
-        message = self.get_message(conversation, conversation_message_id)
-        pk = parse_id(conversation_message_link_id, "conversationMessageLinkId")
-        if not MessageLink.objects.filter(pk=pk, message=message).exists():
-            raise not_found("conversationMessageId and conversationMessageLinkId")
+    def get(self, request: Request, **path: str) -> Response:
+        conversation, link = self.get_link(**path)
         params = request.query_params
-        zone = conversation.list.zone
-        clicks = Activity.objects.filter(
-            list_id=conversation.list_id,
-            kind=ActivityKind.EMAIL_CLICKED,
-            details__conversation_id=conversation.pk,
-            details__link_id=pk,
+        start, end = parse_period(params, conversation.list.zone)
+        clicks = link_clicks_between(
+            conversation=conversation, link_id=link.pk, start=start, end=end
         )
-        start = parse_moment(params, "startDate", zone, end_of_day=False)
-        end = parse_moment(params, "endDate", zone, end_of_day=True)
-        if start is not None:
-            clicks = clicks.filter(occurred_at__gte=start)
-        if end is not None:
-            clicks = clicks.filter(occurred_at__lte=end)
-        rows, cursor = keyset_page(
-            clicks,
-            params=params,
-            key=["pk"],
-            after=lambda qs, start: qs.filter(pk__gt=int(start[0])),
-            key_of=lambda click: [click.pk],
-        )
+        rows, cursor = pk_page(clicks, params=params)
         return self.page(
             [{"emailAddress": c.email, "clickDate": c.occurred_at} for c in rows], cursor
         )

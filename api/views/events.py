@@ -7,20 +7,21 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.base import INT32_MAX, ApiView, parse_id
+from api.base import INT32_MAX, ApiView
 from api.envelopes import (
     ResourceCreatedSerializer,
     ResourceDeletedSerializer,
     collection,
+    operation_schema,
     resource,
     responses,
 )
-from api.errors import invalid, not_found
+from api.errors import invalid
 from api.routes import route
 from api.scopes import Scope
 from api.serializers import ApiSerializer, TextField, WholeNumberField, validated
@@ -82,31 +83,14 @@ class _EventsView(ApiView):
     required_scopes = (Scope.LIST, Scope.EVENT)
 
     def get_event(self, list_id: str, event_id: str) -> Event:
-        email_list = self.get_list(list_id)
-        event = Event.objects.filter(pk=parse_id(event_id, "eventId"), list=email_list).first()
-        if event is None:
-            raise not_found(EVENT_NOT_FOUND)
-        return event
+        return self.get_in_list(Event, list_id, event_id, "eventId")
 
     def get_event_group(self, list_id: str, event_group_id: str) -> EventGroup:
-        email_list = self.get_list(list_id)
-        pk = parse_id(event_group_id, "eventGroupId")
-        group = EventGroup.objects.filter(pk=pk, list=email_list).first()
-        if group is None:
-            raise not_found(EVENT_GROUP_NOT_FOUND)
-        return group
+        return self.get_in_list(EventGroup, list_id, event_group_id, "eventGroupId")
 
 
-def _event_schema(operation: str, summary: str, **kwargs: Any) -> Any:
-    return extend_schema(
-        operation_id=f"Event_{operation}", summary=summary, tags=["Event"], **kwargs
-    )
-
-
-def _group_schema(operation: str, summary: str, **kwargs: Any) -> Any:
-    return extend_schema(
-        operation_id=f"EventGroup_{operation}", summary=summary, tags=["EventGroup"], **kwargs
-    )
+_event_schema = operation_schema("Event")
+_group_schema = operation_schema("EventGroup")
 
 
 @contextmanager

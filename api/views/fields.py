@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,10 +16,11 @@ from api.envelopes import (
     ResourceCreatedSerializer,
     ResourceDeletedSerializer,
     collection,
+    operation_schema,
     resource,
     responses,
 )
-from api.errors import RESOURCE_DEPENDENCY, ApiError, invalid, not_found
+from api.errors import RESOURCE_DEPENDENCY, ApiError, found, invalid
 from api.routes import route
 from api.scopes import Scope
 from api.serializers import ApiSerializer, TextField, WholeNumberField, validated
@@ -32,7 +32,7 @@ from contacts.services import (
     clear_field_values,
     delete_field,
 )
-from lists.models import DataType, List, ProfileField, ProfileFieldGroup
+from lists.models import DataType, ProfileField, ProfileFieldGroup
 from lists.services import (
     FieldGroupNotEmpty,
     create_field,
@@ -69,39 +69,22 @@ class FieldSerializer(ApiSerializer):
 class _FieldsView(ApiView):
     required_scopes = (Scope.LIST, Scope.SEGMENTATION)
 
-    def get_group(self, list_id: str, group_id: str) -> tuple[List, ProfileFieldGroup]:
-        email_list = self.get_list(list_id)
-        pk = parse_id(group_id, "segmentationFieldGroupId")
-        group = ProfileFieldGroup.objects.filter(pk=pk, list=email_list).first()
-        if group is None:
-            raise not_found(GROUP_NOT_FOUND)
-        return email_list, group
+    def get_group(self, list_id: str, segmentation_field_group_id: str) -> ProfileFieldGroup:
+        return self.get_in_list(
+            ProfileFieldGroup, list_id, segmentation_field_group_id, "segmentationFieldGroupId"
+        )
 
-    def get_field(self, list_id: str, group_id: str, field_id: str) -> ProfileField:
-        email_list, group = self.get_group(list_id, group_id)
-        pk = parse_id(field_id, "segmentationFieldId")
-        field = ProfileField.objects.filter(pk=pk, group=group, list=email_list).first()
-        if field is None:
-            raise not_found(FIELD_NOT_FOUND)
-        return field
+    def get_field(
+        self, list_id: str, segmentation_field_group_id: str, segmentation_field_id: str
+    ) -> ProfileField:
+        group = self.get_group(list_id, segmentation_field_group_id)
+        pk = parse_id(segmentation_field_id, "segmentationFieldId")
+        field = ProfileField.objects.filter(pk=pk, group=group, list_id=group.list_id).first()
+        return found(field, FIELD_NOT_FOUND)
 
 
-def _group_schema(operation: str, summary: str, **kwargs: Any) -> Any:
-    return extend_schema(
-        operation_id=f"SegmentationFieldGroup_{operation}",
-        summary=summary,
-        tags=["SegmentationFieldGroup"],
-        **kwargs,
-    )
-
-
-def _field_schema(operation: str, summary: str, **kwargs: Any) -> Any:
-    return extend_schema(
-        operation_id=f"SegmentationField_{operation}",
-        summary=summary,
-        tags=["SegmentationField"],
-        **kwargs,
-    )
+_group_schema = operation_schema("SegmentationFieldGroup")
+_field_schema = operation_schema("SegmentationField")
 
 
 def _group_rules(what: str) -> AbstractContextManager[None]:
@@ -165,7 +148,7 @@ class FieldGroupView(_FieldsView):
         responses=responses({200: resource(FieldGroupSerializer)}),
     )
     def get(self, request: Request, list_id: str, segmentation_field_group_id: str) -> Response:
-        _, group = self.get_group(list_id, segmentation_field_group_id)
+        group = self.get_group(list_id, segmentation_field_group_id)
         return self.ok(FieldGroupSerializer(group).data)
 
     @_group_schema(
@@ -176,7 +159,7 @@ class FieldGroupView(_FieldsView):
         responses=responses({200: ResourceCreatedSerializer}, *BODY_ERRORS),
     )
     def put(self, request: Request, list_id: str, segmentation_field_group_id: str) -> Response:
-        _, group = self.get_group(list_id, segmentation_field_group_id)
+        group = self.get_group(list_id, segmentation_field_group_id)
         data = validated(FieldGroupSerializer, self.body(request))
         with _group_rules(GROUP_NOT_FOUND):
             update_field_group(group=group, **data)
@@ -189,7 +172,7 @@ class FieldGroupView(_FieldsView):
         responses=responses({200: ResourceDeletedSerializer}),
     )
     def delete(self, request: Request, list_id: str, segmentation_field_group_id: str) -> Response:
-        _, group = self.get_group(list_id, segmentation_field_group_id)
+        group = self.get_group(list_id, segmentation_field_group_id)
         try:
             delete_field_group(group=group)
         except FieldGroupNotEmpty as refusal:
@@ -206,7 +189,7 @@ class FieldCollectionView(_FieldsView):
         responses=responses({200: collection(FieldSerializer)}),
     )
     def get(self, request: Request, list_id: str, segmentation_field_group_id: str) -> Response:
-        _, group = self.get_group(list_id, segmentation_field_group_id)
+        group = self.get_group(list_id, segmentation_field_group_id)
         fields = group.fields.order_by("position", "id")
         return self.ok(FieldSerializer(fields, many=True).data)
 
@@ -218,7 +201,7 @@ class FieldCollectionView(_FieldsView):
         responses=responses({201: ResourceCreatedSerializer}, *BODY_ERRORS),
     )
     def post(self, request: Request, list_id: str, segmentation_field_group_id: str) -> Response:
-        _, group = self.get_group(list_id, segmentation_field_group_id)
+        group = self.get_group(list_id, segmentation_field_group_id)
         data = validated(FieldSerializer, self.body(request))
         with _field_rules(GROUP_NOT_FOUND):
             field = create_field(group=group, **data)
@@ -232,14 +215,8 @@ class FieldView(_FieldsView):
         parameters=[LIST_ID, GROUP_ID, FIELD_ID],
         responses=responses({200: resource(FieldSerializer)}),
     )
-    def get(
-        self,
-        request: Request,
-        list_id: str,
-        segmentation_field_group_id: str,
-        segmentation_field_id: str,
-    ) -> Response:
-        field = self.get_field(list_id, segmentation_field_group_id, segmentation_field_id)
+    def get(self, request: Request, **path: str) -> Response:
+        field = self.get_field(**path)
         return self.ok(FieldSerializer(field).data)
 
     @_field_schema(
@@ -249,14 +226,8 @@ class FieldView(_FieldsView):
         request=FieldSerializer,
         responses=responses({200: ResourceCreatedSerializer}, *BODY_ERRORS),
     )
-    def put(
-        self,
-        request: Request,
-        list_id: str,
-        segmentation_field_group_id: str,
-        segmentation_field_id: str,
-    ) -> Response:
-        field = self.get_field(list_id, segmentation_field_group_id, segmentation_field_id)
+    def put(self, request: Request, **path: str) -> Response:
+        field = self.get_field(**path)
         data = validated(FieldSerializer, self.body(request))
         with _field_rules(FIELD_NOT_FOUND):
             change_field(field=field, **data)
@@ -268,14 +239,8 @@ class FieldView(_FieldsView):
         parameters=[LIST_ID, GROUP_ID, FIELD_ID],
         responses=responses({200: ResourceDeletedSerializer}),
     )
-    def delete(
-        self,
-        request: Request,
-        list_id: str,
-        segmentation_field_group_id: str,
-        segmentation_field_id: str,
-    ) -> Response:
-        field = self.get_field(list_id, segmentation_field_group_id, segmentation_field_id)
+    def delete(self, request: Request, **path: str) -> Response:
+        field = self.get_field(**path)
         delete_field(field=field)
         return self.deleted()
 
@@ -288,14 +253,8 @@ class FieldValuesView(_FieldsView):
         parameters=[LIST_ID, GROUP_ID, FIELD_ID],
         responses=responses({200: ResourceCreatedSerializer}),
     )
-    def delete(
-        self,
-        request: Request,
-        list_id: str,
-        segmentation_field_group_id: str,
-        segmentation_field_id: str,
-    ) -> Response:
-        field = self.get_field(list_id, segmentation_field_group_id, segmentation_field_id)
+    def delete(self, request: Request, **path: str) -> Response:
+        field = self.get_field(**path)
         clear_field_values(field=field)
         return self.updated(field.pk)
 

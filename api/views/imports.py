@@ -46,7 +46,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.base import INT32_MAX, ApiView, parse_id
+from api.base import INT32_MAX, ApiView
 from api.envelopes import (
     PAGING,
     ResourceCreatedSerializer,
@@ -55,15 +55,16 @@ from api.envelopes import (
     resource,
     responses,
 )
-from api.errors import invalid, not_found
+from api.errors import invalid
 from api.import_files import ImportFileSerializer, parse_import_file
 from api.paging import keyset_page
-from api.params import parse_moment
+from api.params import parse_period
 from api.routes import route
 from api.scopes import Scope
 from api.serializers import validated
-from contacts.imports.models import ImportRowResult, ImportStatus, ListImport, RowResult
+from contacts.imports.models import ImportStatus, ListImport, RowResult
 from contacts.imports.tasks import enqueue_import
+from contacts.selectors import import_rows, list_imports
 
 REPORT_SCOPES = (Scope.LIST, Scope.CONTACT, Scope.REPORT)
 
@@ -124,12 +125,7 @@ class ListImportView(ApiView):
     session_permissions = ("contacts.view_listimport",)
 
     def get_import(self, list_id: str, import_id: str) -> ListImport:
-        email_list = self.get_list(list_id)
-        pk = parse_id(import_id, "importFileId")
-        list_import = ListImport.objects.filter(pk=pk, list=email_list).first()
-        if list_import is None:
-            raise not_found("listId and importFileId")
-        return list_import
+        return self.get_in_list(ListImport, list_id, import_id, "importFileId")
 
 
 class ListImportCollectionView(ApiView):
@@ -147,9 +143,9 @@ class ListImportCollectionView(ApiView):
     )
     def get(self, request: Request, list_id: str) -> Response:
         email_list = self.get_list(list_id)
-        imports = ListImport.objects.filter(list=email_list)
-        imports = _between_dates(imports, request.query_params, email_list.zone)
-        return self.ok(ListImportSerializer(imports.order_by("created_at", "id"), many=True).data)
+        start, end = parse_period(request.query_params, email_list.zone)
+        imports = list_imports(email_list=email_list, created_from=start, created_to=end)
+        return self.ok(ListImportSerializer(imports, many=True).data)
 
     @extend_schema(
         operation_id="ListImport_PostImportFileResource",
@@ -225,7 +221,7 @@ class ListImportContactView(ListImportView):
     def get(self, request: Request, list_id: str, import_id: str) -> Response:
         list_import = self.get_import(list_id, import_id)
         rows, cursor = keyset_page(
-            ImportRowResult.objects.filter(list_import=list_import),
+            import_rows(list_import=list_import),
             params=request.query_params,
             key=("row_number",),
             after=_after_row,
@@ -240,16 +236,6 @@ def _after_row(rows: QuerySet, start: list[Any]) -> QuerySet:
     if type(row_number) is not int or not 0 <= row_number <= INT32_MAX:
         raise invalid("cursor", "Pass the nextPageCursor of the previous page, or Start.")
     return rows.filter(row_number__gt=row_number)
-
-
-def _between_dates(imports: QuerySet, params: Any, zone: datetime.tzinfo) -> QuerySet:
-    start = parse_moment(params, "startDate", zone, end_of_day=False)
-    end = parse_moment(params, "endDate", zone, end_of_day=True)
-    if start is not None:
-        imports = imports.filter(created_at__gte=start)
-    if end is not None:
-        imports = imports.filter(created_at__lte=end)
-    return imports
 
 
 urlpatterns = [

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from conductor.models import Enrollment, Step, StepRun, Version
-from contacts.bulk import create_rows
+from core.bulk import create_rows
 
 
 class VersionSteps:

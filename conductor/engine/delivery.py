@@ -20,56 +20,44 @@ makes that email Uncertain too, rather than risk sending it twice.
 
 "Sent" activities are recorded a hundred at a time; a Sent delivery keeps
 its claim token until its activity is, so the sweep records those of a
-worker that died in between.
+worker that died in between (``delivery_recovery``). The SMTP exchange
+itself is ``smtp``.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-import smtplib
 import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.mail.backends.base import BaseEmailBackend
-from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import connections, router, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from conductor.engine.claims import lease
+from conductor.engine.delivery_recovery import record_sent, recover_abandoned, release
 from conductor.engine.senders import MaybeDelivered, Senders, ServerGone
+from conductor.engine.smtp import send_one
 from conductor.models import Delivery, DeliveryStatus, Message
 from conductor.tracking.mime import CampaignEmail
 from conductor.tracking.render import MessageTemplates, build_email, merge_fields
-from contacts.bulk import json_strings, update_rows
-from contacts.hooks import record_activities
-from contacts.models import Activity, ActivityKind, Ban, Contact, SubscriptionState, Suppression
+from contacts.models import Ban, Contact, SubscriptionState, Suppression
 from contacts.queueing import enqueue_now
+from core.bulk import json_strings, update_rows
 from lists.models import List, ProfileField
 
 logger = logging.getLogger(__name__)
 
 BATCH = 500
 MARK_EVERY = 100
-UNCERTAIN_STOPPED = (
-    "The worker stopped while the mail server had this email: it may have gone out. "
-    "Not sent again unless you resend it."
-)
 UNCERTAIN_DROPPED = (
     "The connection dropped after the email was sent, before the mail server answered: "
     "it may have gone out. Not sent again unless you resend it."
 )
-SENT_ACTIVITY_FIELDS = [
-    "message_id",
-    "sent_at",
-    "contact__list_id",
-    "contact__email",
-    "step_run__enrollment__conversation_id",
-]
 DELIVERY_FIELDS = [
     "message_id",
     "contact__list_id",
@@ -193,7 +181,7 @@ def _send_all(deliveries: list[Delivery], token: str) -> int:
     rendered_all = False
     ready: deque[tuple[Delivery, CampaignEmail]] = deque()  # rendered, not handed over
     answers: list[tuple[Delivery, Exception | None]] = []  # not yet written
-    with Senders(connections, _send_one, queued=2 * connections) as senders:
+    with Senders(connections, send_one, queued=2 * connections) as senders:
         while senders.alive:
             answers += senders.finished()
             group_ready = len(ready) >= connections or (rendered_all and ready)
@@ -218,7 +206,7 @@ def _send_all(deliveries: list[Delivery], token: str) -> int:
     unsent = [delivery for delivery, _ in ready] + list(waiting)
     if unsent:
         reason = senders.last_error or "the claim's lease ran out before they were handed over"
-        _release(unsent, token, ServerGone(str(reason)))
+        release(unsent, token, ServerGone(str(reason)))
     return progress.finish()
 
 
@@ -241,7 +229,7 @@ class _Renderer:
             email = build_email(delivery, templates=self.templates[message.pk])
         except Exception as error:  # a template error: this email only
             logger.warning("conductor: delivery %s not rendered: %s", delivery.pk, error)
-            _release([delivery], token, error)
+            release([delivery], token, error)
             return None
         delivery.subject = email.subject  # Segment reports it with each of its activities
         return email
@@ -275,7 +263,7 @@ class _Progress:
         update_rows(failed, ["status", "error", "claim_token", "claim_expires_at"])
         self.sent += sent
         if len(self.sent) >= MARK_EVERY:
-            self.total += _record_sent(self.sent)
+            self.total += record_sent(self.sent)
             self.sent = []
 
     def record(self, results: Iterable[tuple[Delivery, Exception | None]]) -> None:
@@ -297,49 +285,9 @@ class _Progress:
         return delivery
 
     def finish(self) -> int:
-        self.total += _record_sent(self.sent)
+        self.total += record_sent(self.sent)
         self.sent = []
         return self.total
-
-
-def _send_one(email: CampaignEmail, smtp: BaseEmailBackend) -> None:
-    envelope = [email.envelope_from, *email.to]
-    if isinstance(smtp, SmtpBackend) and smtp.connection and all(a.isascii() for a in envelope):
-        _smtp_send(smtp.connection, email.envelope_from, email.to, email.message().as_bytes("\r\n"))
-        return
-    email.connection = smtp
-    email.send()
-
-
-def _smtp_send(connection: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes) -> None:
-    """``smtplib``'s ``sendmail`` for the platform's own addresses, already
-    valid and ASCII: ``sendmail`` parses each address again (a third of a
-    millisecond each) and runs two regular expressions over the email."""
-    connection.ehlo_or_helo_if_needed()
-    code, reply = connection.docmd("MAIL", f"FROM:<{sender}>")
-    if code != 250:
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    for recipient in recipients:
-        code, reply = connection.docmd("RCPT", f"TO:<{recipient}>")
-        if code not in (250, 251):
-            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-    code, reply = connection.docmd("DATA")
-    if code != 354:
-        raise smtplib.SMTPDataError(code, reply)
-    # RFC 5321 4.5.2: a line starting with "." gets another; "." alone ends the data.
-    data = raw.replace(b"\n.", b"\n..")
-    if data.startswith(b"."):
-        data = b"." + data
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    connection.send(data + b".\r\n")
-    try:
-        code, reply = connection.getreply()
-    except (smtplib.SMTPServerDisconnected, OSError) as error:
-        # The whole email went out; whether the server stored it is unknown.
-        raise MaybeDelivered(f"the connection dropped after the email was sent: {error}") from error
-    if code != 250:
-        raise smtplib.SMTPDataError(code, reply)
 
 
 def _sent_and_handed(
@@ -372,52 +320,6 @@ def _sent_and_handed(
         )
 
 
-def _record_sent(deliveries: list[Delivery], *, rendered_here: bool = True) -> int:
-    """Record the "sent" activity of these Sent deliveries and let go of
-    their claim, in one transaction; with ``rendered_here``, keep the merge
-    fields and subject they were rendered with."""
-    if not deliveries:
-        return 0
-    with transaction.atomic():
-        for delivery in deliveries:
-            delivery.claim_token, delivery.claim_expires_at = "", None
-        # The sweep, recording a dead worker's, does not know what they were rendered
-        # with. Written first: the activity hook's receivers (Segment) read the subject.
-        rendered = ["merge_context", "subject"] if rendered_here else []
-        update_rows(deliveries, ["claim_token", "claim_expires_at", *rendered])
-        record_activities([_sent_activity(d) for d in deliveries])
-    return len(deliveries)
-
-
-def _sent_activity(delivery: Delivery) -> Activity:
-    return Activity(
-        contact_id=delivery.contact_id,
-        list_id=delivery.contact.list_id,
-        email=delivery.contact.email,
-        kind=ActivityKind.EMAIL_SENT,
-        occurred_at=delivery.sent_at,
-        details={
-            "message_id": delivery.message_id,
-            "delivery_id": delivery.pk,
-            "conversation_id": delivery.step_run.enrollment.conversation_id,
-        },
-    )
-
-
-def _release(deliveries: list[Delivery], token: str, error: Exception) -> None:
-    """These deliveries of this claim certainly did not go out: Pending again."""
-    Delivery.objects.filter(
-        pk__in=[d.pk for d in deliveries],
-        status__in=[DeliveryStatus.SENDING, DeliveryStatus.HANDED],
-        claim_token=token,
-    ).update(
-        status=DeliveryStatus.PENDING,
-        claim_token="",
-        claim_expires_at=None,
-        error=str(error)[:2000],
-    )
-
-
 def resend_uncertain(deliveries: QuerySet[Delivery]) -> int:
     """Staff's choice for Uncertain emails: send them again (the contact may
     then have two). Returns how many were queued."""
@@ -430,31 +332,3 @@ def resend_uncertain(deliveries: QuerySet[Delivery]) -> int:
     if resent:
         transaction.on_commit(queue_deliveries)
     return resent
-
-
-def recover_abandoned() -> int:
-    """What workers left when they stopped, once their lease ran out: emails
-    never handed over go back to Pending, emails handed over become
-    Uncertain, and Sent emails get their missing "sent" activity. Safe to
-    run on many workers at once. Returns how many deliveries it touched."""
-    now = timezone.now()
-    lapsed = Q(claim_expires_at__lt=now)
-    touched = Delivery.objects.filter(lapsed, status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.PENDING, claim_token="", claim_expires_at=None
-    )
-    touched += Delivery.objects.filter(lapsed, status=DeliveryStatus.HANDED).update(
-        status=DeliveryStatus.UNCERTAIN,
-        claim_token="",
-        claim_expires_at=None,
-        error=UNCERTAIN_STOPPED,
-    )
-    with transaction.atomic():
-        sent = list(
-            Delivery.objects.filter(lapsed, status=DeliveryStatus.SENT)
-            .exclude(claim_token="")
-            .select_related("contact", "step_run__enrollment")
-            .only(*SENT_ACTIVITY_FIELDS)
-            .select_for_update(skip_locked=True, of=("self",))[:BATCH]
-        )
-        _record_sent(sent, rendered_here=False)
-    return touched + len(sent)

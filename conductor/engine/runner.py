@@ -30,7 +30,7 @@ from conductor.models import (
     Version,
 )
 from conductor.steps.unit import unit_of
-from contacts.bulk import insert_rows, update_rows
+from core.bulk import insert_rows, update_rows
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""Go To step criteria: Listrak's filter shape, validated into a typed tree
-(``criteria``) and compiled to one database condition (``sql``).
+"""Go To step criteria: Listrak's filter shape, validated (``parsing``) into a
+typed tree (``criteria``) and compiled to one database condition (``sql``).
 
     criteria = parse_criteria(email_list, {"filters": [...]})
     Contact.objects.filter(list=email_list).filter(criteria_q(criteria))
@@ -12,8 +12,8 @@ from conductor.filters.criteria import (
     Criteria,
     FilterSet,
     JoinType,
-    parse_criteria,
 )
+from conductor.filters.parsing import parse_criteria
 from conductor.filters.sql import ProfileDate, ProfileNumber, ProfileText, criteria_q
 
 __all__ = [

@@ -19,8 +19,8 @@ from conductor.models import Delivery, Message, Step, StepKind, Trigger, Version
 from conductor.steps.context import Names, VersionContext, label, whole_number
 from conductor.steps.references import MESSAGE, TRIGGER, Reference
 from conductor.steps.unit import StepKindUnit
-from contacts.bulk import create_rows
 from contacts.models import SubscriptionState
+from core.bulk import create_rows
 
 
 class Variant(TypedDict):

@@ -23,6 +23,7 @@ from django.dispatch import receiver
 
 from contacts.hooks import activities_recorded
 from contacts.models import Activity, ActivityKind
+from contacts.services import email_activity
 
 TOTAL_KEYS = ("orderTotal", "order_total")
 CREDITED = ("message_id", "delivery_id", "conversation_id", "link_id", "link_url")
@@ -91,7 +92,7 @@ def record_conversions(
             continue
         details = {key: credited.details[key] for key in CREDITED if key in credited.details}
         conversions.append(
-            Activity(
+            email_activity(
                 contact_id=purchase.contact_id,
                 list_id=purchase.list_id,
                 email=purchase.email,

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils import timezone
-
 from conductor.models import MAY_HAVE_GONE_OUT, Delivery, MessageLink
+from conductor.tracking.activity import delivery_activity, delivery_details
 from conductor.tracking.tokens import read_token
 from contacts.hooks import record_activities
-from contacts.models import Activity, ActivityKind, SubscriptionState, UnsubscribeMethod
+from contacts.models import ActivityKind, SubscriptionState, UnsubscribeMethod
 from contacts.services import unsubscribe_contact
 
 MAX_USER_AGENT = 500
@@ -89,29 +88,9 @@ def unsubscribe(delivery: Delivery, *, one_click: bool) -> bool:
     if contact.state == SubscriptionState.UNSUBSCRIBED:
         return False
     method = UnsubscribeMethod.ONE_CLICK if one_click else UnsubscribeMethod.UNSUBSCRIBE_LINK
-    unsubscribe_contact(contact=contact, method=method, details=_email_details(delivery))
+    unsubscribe_contact(contact=contact, method=method, details=delivery_details(delivery))
     return True
 
 
-def _email_details(delivery: Delivery) -> dict[str, object]:
-    return {
-        "message_id": delivery.message_id,
-        "delivery_id": delivery.pk,
-        "conversation_id": delivery.step_run.enrollment.conversation_id,
-    }
-
-
 def _record(delivery: Delivery, kind: str, details: dict[str, object]) -> None:
-    contact = delivery.contact
-    record_activities(
-        [
-            Activity(
-                contact=contact,
-                list_id=contact.list_id,
-                email=contact.email,
-                kind=kind,
-                occurred_at=timezone.now(),
-                details={**_email_details(delivery), **details},
-            )
-        ]
-    )
+    record_activities([delivery_activity(delivery, kind, details=details)])

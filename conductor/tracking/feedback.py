@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from conductor.models import MAY_HAVE_GONE_OUT, Delivery
+from conductor.tracking.activity import delivery_activity, delivery_details
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind, SubscriptionState, UnsubscribeMethod
 from contacts.services import unsubscribe_contact
@@ -114,23 +114,14 @@ def apply_reports(reports: Sequence[Report]) -> int:
             method = _unsubscribe_method(report)
             contact = report.delivery.contact
             if method and contact.state != SubscriptionState.UNSUBSCRIBED:
-                unsubscribe_contact(contact=contact, method=method, details=_details(report))
+                details = delivery_details(report.delivery)
+                unsubscribe_contact(contact=contact, method=method, details=details)
                 unsubscribed += 1
     return unsubscribed
 
 
-def _details(report: Report) -> dict[str, object]:
-    delivery = report.delivery
-    return {
-        "message_id": delivery.message_id,
-        "delivery_id": delivery.pk,
-        "conversation_id": delivery.step_run.enrollment.conversation_id,
-    }
-
-
 def _record(report: Report) -> None:
-    contact = report.delivery.contact
-    details = _details(report)
+    details: dict[str, object] = {}
     if report.kind == "complaint":
         kind = ActivityKind.EMAIL_SPAM
     else:
@@ -138,18 +129,7 @@ def _record(report: Report) -> None:
         details["bounce_kind"] = "hard" if report.kind == "hard_bounce" else "soft"
     if report.reason:
         details["reason"] = report.reason
-    record_activities(
-        [
-            Activity(
-                contact=contact,
-                list_id=contact.list_id,
-                email=contact.email,
-                kind=kind,
-                occurred_at=timezone.now(),
-                details=details,
-            )
-        ]
-    )
+    record_activities([delivery_activity(report.delivery, kind, details=details)])
 
 
 def _unsubscribe_method(report: Report) -> str | None:

@@ -6,6 +6,7 @@ The writes of a list or a profile field that concern the values contacts hold
 are here too (deleting a list; changing, clearing or deleting a field); the
 rest of the lists app's writes are ``lists.services``."""
 
+from contacts.services.activity import email_activity
 from contacts.services.address_change import change_address, change_addresses
 from contacts.services.blocking import (
     ban_address,
@@ -48,6 +49,7 @@ __all__ = [
     "clear_field_values",
     "delete_field",
     "delete_list",
+    "email_activity",
     "fire_event",
     "fire_events",
     "merge_profile",

@@ -16,12 +16,12 @@ from django.db import models, router, transaction
 from django.db.models.deletion import Collector, get_candidate_relations_to_delete
 from django.utils import timezone
 
-from contacts.bulk import update_rows
 from contacts.hooks import record_activities
 from contacts.imports.models import ImportRowResult, ImportStatus, ListImport
 from contacts.models import Activity, ActivityKind, Ban, Contact
 from contacts.services.common import activity_for
 from contacts.services.profile import UpdateType
+from core.bulk import update_rows
 from lists.models import Event, List, ProfileField
 
 BATCH = 5000  # contacts per locked batch when clearing a field's values

@@ -9,10 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.bulk import update_rows
 from contacts.hooks import record_activities
 from contacts.models import ActivityKind, Contact
 from contacts.services.common import activity_for, chunks
+from core.bulk import update_rows
 from lists.models import List
 from lists.profile_schema import FieldRef, ProfileSchema
 

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from contacts.bulk import update_rows
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind, Contact, SubscriptionState
 from contacts.services.common import (
@@ -21,6 +20,7 @@ from contacts.services.common import (
     parse_addresses,
     retry_on_conflict,
 )
+from core.bulk import update_rows
 from lists.models import List
 
 _CONTACT_STATE_FIELDS = [

@@ -1,13 +1,14 @@
 """The interface of an action kind, ``ActionKindUnit``, and what most
 actions share: checking a profile-field setting, offering the list's fields
-of a type, and writing one value per contact into the step's field."""
+of a type, and writing one value per contact into the step's field
+(``FieldActionUnit``)."""
 
 from __future__ import annotations
 
 import datetime
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from django import forms
 from django.db.models import Q
@@ -17,12 +18,24 @@ from conductor.engine.outcomes import Outcome
 from conductor.forms.base import ProblemFields
 from conductor.models import Enrollment, Step
 from conductor.steps.context import Names, VersionContext, label, whole_number
-from conductor.steps.references import Reference
+from conductor.steps.references import FIELD, Reference
 from contacts.services import UpdateType, update_profiles
 from lists.models import DataType, List, ProfileField
 
 #: ``form.add_error``: shows a message on a form field.
 AddError = Callable[[str, Any], None]
+
+
+class ActionSettings(TypedDict):
+    """What every action's settings hold; each action's settings add their own keys."""
+
+    action: str
+
+
+class FieldSettings(ActionSettings):
+    """The settings of an action writing into a profile field: that field's id."""
+
+    field: int | None
 
 
 class ActionKindUnit(ABC):
@@ -74,6 +87,21 @@ class ActionKindUnit(ABC):
     def held_for_codes(self, pool_id: int) -> Q | None:
         """Its steps (a Q on Step) holding contacts when pool ``pool_id`` has no codes."""
         return None
+
+
+class FieldActionUnit(ActionKindUnit):
+    """An action that writes one value per contact into the step's profile
+    field (``settings["field"]``), passing everyone on."""
+
+    references: ClassVar[tuple[Reference, ...]] = (Reference("field", FIELD),)
+
+    @abstractmethod
+    def values(self, batch: StepBatch) -> dict[int, object]:
+        """``{enrollment id: value}`` to write (None clears; left out: not written)."""
+
+    def run(self, batch: StepBatch) -> dict[int, Outcome]:
+        write_field(batch, self.values(batch))
+        return {}
 
 
 def field_problems(

@@ -8,20 +8,19 @@ id (Date), "unit": "days" | "weeks" | "months"}``.
 from __future__ import annotations
 
 import datetime
-from typing import Any, TypedDict
+from typing import Any
 
 from django import forms
 
 from conductor.engine.batch import StepBatch
-from conductor.engine.outcomes import Outcome
 from conductor.models import Step
 from conductor.steps.actions.base import (
-    ActionKindUnit,
+    FieldActionUnit,
+    FieldSettings,
     chosen_pk,
     entry_date,
     field_choice,
     field_problems,
-    write_field,
 )
 from conductor.steps.context import Names, VersionContext, label
 from conductor.steps.references import FIELD, Reference
@@ -30,9 +29,7 @@ from lists.models import DataType, List
 UNITS = ("days", "weeks", "months")
 
 
-class DaysBetweenSettings(TypedDict):
-    action: str
-    field: int | None
+class DaysBetweenSettings(FieldSettings):
     other_field: int | None
     unit: str
 
@@ -51,7 +48,7 @@ def between(start: datetime.date, end: datetime.date, unit: str) -> int:
     return months
 
 
-class DaysBetween(ActionKindUnit):
+class DaysBetween(FieldActionUnit):
     kind = "DaysBetween"
     choice_label = "Set a number field to the time since a date field"
     title = "Days between"
@@ -65,7 +62,7 @@ class DaysBetween(ActionKindUnit):
             problems.append(f"{label(step)}: unit is one of {', '.join(UNITS)}.")
         return problems
 
-    def run(self, batch: StepBatch) -> dict[int, Outcome]:
+    def values(self, batch: StepBatch) -> dict[int, object]:
         other = str(batch.step.settings["other_field"])
         unit = batch.step.settings["unit"]
         values: dict[int, object] = {}
@@ -75,8 +72,7 @@ class DaysBetween(ActionKindUnit):
             values[enrollment.pk] = (
                 None if since is None else between(since, entry_date(batch, enrollment), unit)
             )
-        write_field(batch, values)
-        return {}
+        return values
 
     def summary(self, settings: dict[str, Any], names: Names) -> str:
         since = names.field(settings, "other_field")

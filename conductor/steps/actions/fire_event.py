@@ -6,22 +6,21 @@ Settings: ``{"action": "FireEvent", "event": id}``.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 
 from django import forms
 
 from conductor.engine.batch import StepBatch
 from conductor.engine.outcomes import Outcome
 from conductor.models import Step
-from conductor.steps.actions.base import ActionKindUnit, chosen_pk
+from conductor.steps.actions.base import ActionKindUnit, ActionSettings, chosen_pk
 from conductor.steps.context import Names, VersionContext, label, whole_number
 from conductor.steps.references import EVENT, Reference
 from contacts.services import fire_events
 from lists.models import Event, List
 
 
-class FireEventSettings(TypedDict):
-    action: str
+class FireEventSettings(ActionSettings):
     event: int | None
 
 

@@ -7,7 +7,7 @@ Settings: ``{"action": "SetCoupon", "pool": id, "field": id}``.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 
 from django import forms
 from django.db.models import Q
@@ -17,6 +17,7 @@ from conductor.engine.outcomes import Hold, Outcome
 from conductor.models import Coupon, CouponKind, CouponPool, Step
 from conductor.steps.actions.base import (
     ActionKindUnit,
+    FieldSettings,
     chosen_pk,
     field_choice,
     field_problems,
@@ -29,10 +30,8 @@ from lists.models import DataType, List
 TEXT_TYPES = (DataType.TEXT, DataType.COMMENT_AREA, DataType.CONTENT_BLOCK)
 
 
-class SetCouponSettings(TypedDict):
-    action: str
+class SetCouponSettings(FieldSettings):
     pool: int | None
-    field: int | None
 
 
 class SetCoupon(ActionKindUnit):

@@ -6,39 +6,34 @@ Settings: ``{"action": "SetDate", "field": id, "offset_days": N}``.
 from __future__ import annotations
 
 import datetime
-from typing import Any, TypedDict
+from typing import Any
 
 from django import forms
 
 from conductor.engine.batch import StepBatch
-from conductor.engine.outcomes import Outcome
 from conductor.models import Step
 from conductor.steps.actions.base import (
-    ActionKindUnit,
+    FieldActionUnit,
+    FieldSettings,
     chosen_pk,
     entry_date,
     field_choice,
     field_problems,
-    write_field,
 )
 from conductor.steps.context import Names, VersionContext, label, whole_number
-from conductor.steps.references import FIELD, Reference
 from lists.models import DataType, List
 
 MAX_OFFSET_DAYS = 36_500
 
 
-class SetDateSettings(TypedDict):
-    action: str
-    field: int | None
+class SetDateSettings(FieldSettings):
     offset_days: int
 
 
-class SetDate(ActionKindUnit):
+class SetDate(FieldActionUnit):
     kind = "SetDate"
     choice_label = "Set a date field to the step-entry date ± days"
     title = "Set date"
-    references = (Reference("field", FIELD),)
     problem_fields = [("offset_days", "offset_days"), ("field", "date_field")]
 
     def check(self, step: Step, context: VersionContext) -> list[str]:
@@ -48,12 +43,9 @@ class SetDate(ActionKindUnit):
             problems.append(f"{label(step)}: offset_days is a whole number of days.")
         return problems
 
-    def run(self, batch: StepBatch) -> dict[int, Outcome]:
+    def values(self, batch: StepBatch) -> dict[int, object]:
         offset = datetime.timedelta(days=int(batch.step.settings.get("offset_days", 0)))
-        write_field(
-            batch, {e.pk: (entry_date(batch, e) + offset).isoformat() for e in batch.enrollments}
-        )
-        return {}
+        return {e.pk: (entry_date(batch, e) + offset).isoformat() for e in batch.enrollments}
 
     def summary(self, settings: dict[str, Any], names: Names) -> str:
         return f"{names.field(settings)} = entry date {settings.get('offset_days', 0):+d} days"

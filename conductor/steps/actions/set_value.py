@@ -6,39 +6,34 @@ format> or null}`` (null clears the field).
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from conductor.engine.batch import StepBatch
-from conductor.engine.outcomes import Outcome
 from conductor.models import Step
 from conductor.steps.actions.base import (
-    ActionKindUnit,
     AddError,
+    FieldActionUnit,
+    FieldSettings,
     chosen_pk,
     field_choice,
     field_problems,
-    write_field,
 )
 from conductor.steps.context import Names, VersionContext, label, whole_number
-from conductor.steps.references import FIELD, Reference
 from lists.field_types import clean_value
 from lists.models import List
 
 
-class SetValueSettings(TypedDict):
-    action: str
-    field: int | None
+class SetValueSettings(FieldSettings):
     value: str | None
 
 
-class SetValue(ActionKindUnit):
+class SetValue(FieldActionUnit):
     kind = "SetValue"
     choice_label = "Set a field to a value, or clear it"
     title = "Set value"
-    references = (Reference("field", FIELD),)
     problem_fields = [("give a value", "value"), ("field", "value_field")]
     problem_fallback = "value"  # clean_value's own message
 
@@ -54,9 +49,8 @@ class SetValue(ActionKindUnit):
                 problems.append(f"{label(step)}: {' '.join(error.messages)}")
         return problems
 
-    def run(self, batch: StepBatch) -> dict[int, Outcome]:
-        write_field(batch, {e.pk: batch.step.settings["value"] for e in batch.enrollments})
-        return {}
+    def values(self, batch: StepBatch) -> dict[int, object]:
+        return {e.pk: batch.step.settings["value"] for e in batch.enrollments}
 
     def summary(self, settings: dict[str, Any], names: Names) -> str:
         field = names.field(settings)

@@ -9,31 +9,27 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any, TypedDict
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from conductor.engine.batch import StepBatch
-from conductor.engine.outcomes import Outcome
 from conductor.models import Step
 from conductor.steps.actions.base import (
-    ActionKindUnit,
+    FieldActionUnit,
+    FieldSettings,
     chosen_pk,
     field_choice,
     field_problems,
-    write_field,
 )
 from conductor.steps.context import Names, VersionContext, label, whole_number
-from conductor.steps.references import FIELD, Reference
 from lists.models import DataType, List
 
 _random = random.SystemRandom()
 
 
-class SplitTestSettings(TypedDict):
-    action: str
-    field: int | None
+class SplitTestSettings(FieldSettings):
     weights: list[int] | None
 
 
@@ -50,11 +46,10 @@ class WeightsField(forms.CharField):
         return [int(part) for part in parts]
 
 
-class SplitTest(ActionKindUnit):
+class SplitTest(FieldActionUnit):
     kind = "SplitTest"
     choice_label = "Split test: a random group number into a number field"
     title = "Split test"
-    references = (Reference("field", FIELD),)
     problem_fields = [("weights", "weights"), ("field", "split_field")]
 
     def check(self, step: Step, context: VersionContext) -> list[str]:
@@ -68,11 +63,10 @@ class SplitTest(ActionKindUnit):
             problems.append(f"{label(step)}: weights are 2 to 20 whole numbers above 0.")
         return problems
 
-    def run(self, batch: StepBatch) -> dict[int, Outcome]:
+    def values(self, batch: StepBatch) -> dict[int, object]:
         weights = [int(w) for w in batch.step.settings["weights"]]
         groups = range(1, len(weights) + 1)
-        write_field(batch, {e.pk: _random.choices(groups, weights)[0] for e in batch.enrollments})
-        return {}
+        return {e.pk: _random.choices(groups, weights)[0] for e in batch.enrollments}
 
     def summary(self, settings: dict[str, Any], names: Names) -> str:
         weights = ":".join(str(w) for w in settings.get("weights") or [])

@@ -1,0 +1,135 @@
+"""Messages, their links, and the deliveries of them that Message steps write
+and the engine sends (``conductor.engine.delivery``)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from conductor.models.enrollments import StepRun
+from conductor.tracking.link_text import address_problems
+from contacts.models import Contact
+from lists.models import List
+
+
+class Message(models.Model):
+    """An email of a list: Django templates for subject, HTML and text, with
+    merge fields for profile values, the coupon and the trigger."""
+
+    list = models.ForeignKey(List, on_delete=models.PROTECT, related_name="messages")
+    name = models.CharField(max_length=200)
+    subject = models.CharField(max_length=500)
+    html_body = models.TextField(blank=True)
+    text_body = models.TextField()
+    from_name = models.CharField(max_length=200, blank=True, help_text="The list's when blank.")
+    from_email = models.EmailField(blank=True, help_text="The list's when blank.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """Refuse tracked links whose address comes from a merge field
+        (``conductor.tracking.link_text.address_problem``), on the body holding them."""
+        problems = address_problems(self)
+        if problems:
+            raise ValidationError(problems)
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "Pending"
+    SENDING = "Sending"  # claimed by a worker, not yet handed to the mail server
+    HANDED = "Handed"  # handed to the mail server; its answer not yet recorded
+    SENT = "Sent"
+    SKIPPED = "Skipped"  # unsubscribed, banned or suppressed at send time
+    #: The worker stopped (or the connection dropped) while the mail server
+    #: had the email: it may or may not have gone out. Never sent again
+    #: unless staff choose to resend it (Conductor, Deliveries).
+    UNCERTAIN = "Uncertain"
+    FAILED = "Failed"  # emails left Sending by workers before Handed existed
+
+
+#: The statuses of a delivery whose email may have reached its contact: its
+#: opens, clicks, bounces and complaints count.
+MAY_HAVE_GONE_OUT = (DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN, DeliveryStatus.FAILED)
+
+
+class Delivery(models.Model):
+    """The email of one Message step visit: written with the step's run, sent
+    after that commits, by whichever worker claims it first
+    (``conductor.engine.delivery``). At most once: only the emails a worker
+    has handed to its connections and not yet heard back about (at most two
+    per connection: ``2 * EMAIL_CONNECTIONS`` per worker) can be left
+    ``Uncertain`` by a crash;
+    the rest of its claim goes back to ``Pending`` for another worker."""
+
+    step_run = models.OneToOneField(StepRun, on_delete=models.CASCADE, related_name="delivery")
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="deliveries")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    #: The claim of the worker sending it; on a Sent delivery, set until its
+    #: "sent" activity is recorded (a worker that dies leaves that to the sweep).
+    claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    #: The merge fields the email was rendered with, so its browser version
+    #: and its links show what the contact received, not today's profile.
+    merge_context = models.JSONField(default=dict, blank=True, editable=False)
+    #: The subject as rendered for the contact: what Segment reports of every
+    #: activity of this email (empty for emails sent before it was kept).
+    subject = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="delivery_unsent",
+                condition=Q(status__in=["Pending", "Sending", "Handed"]),
+            ),
+            # Sent emails whose activity is not yet recorded: a handful at a time.
+            models.Index(
+                fields=["claim_expires_at"],
+                name="delivery_sent_unrecorded",
+                condition=Q(status="Sent") & ~Q(claim_token=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message} to {self.contact}: {self.status}"
+
+
+class MessageLink(models.Model):
+    """A link of a message, as written in its template: the stable id that
+    tracked links and click reports name. A tracked link can only lead to
+    one of these, rendered for the contact who clicked."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="links")
+    url = models.TextField(help_text="The link's address as written in the template.")
+    #: sha256 of ``url``: unique per message without indexing long text.
+    url_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["message_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "url_hash"], name="message_link_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
