@@ -13,7 +13,7 @@ help:
 	@echo "make venv    create .venv and install the project with its dev extras"
 	@echo "make run     migrate, seed demo data, serve http://127.0.0.1:$(PORT)/admin/ + a qcluster worker"
 	@echo "make test    the whole suite on SQLite, then on a throwaway PostgreSQL (PYTEST_ARGS=...)"
-	@echo "make lint    ruff check and ruff format --check"
+	@echo "make lint    ruff check, ruff format --check and mypy"
 	@echo "make format  ruff format and ruff check --fix"
 	@echo "make clean   remove test artefacts and caches (keeps .venv and var/db.sqlite3)"
 
@@ -36,14 +36,16 @@ test: $(VENV_STAMP)
 	bash scripts/ensure_system_deps.sh
 	$(PY) scripts/run_test_suites.py $(PYTEST_ARGS)
 
+# mypy's Django plugin loads config.settings, which wants DEBUG (or a SECRET_KEY).
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=true SECRET_KEY=mypy-only-insecure-key $(VENV)/bin/mypy .
 
 format: $(VENV_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf var/test-artifacts var/test.sqlite3 var/test.sqlite3-* .pytest_cache .ruff_cache
+	rm -rf var/test-artifacts var/test.sqlite3 var/test.sqlite3-* .pytest_cache .ruff_cache .mypy_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

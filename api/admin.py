@@ -3,7 +3,7 @@ created or its secret replaced; it is stored only hashed."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,6 +17,9 @@ from oauth2_provider.models import AccessToken, Application, Grant, IDToken, Ref
 from api.models import ApiClient
 from api.scopes import Scope
 from api.services import create_api_client
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups
 
 # Clients are made here, with their scopes; the toolkit's own pages would make
 # applications without any. Its access tokens stay listed, to be revoked.
@@ -59,7 +62,7 @@ class ApiClientAdmin(admin.ModelAdmin):
     readonly_fields = ["client_id", "created_at"]
     actions = ["replace_secret", "revoke_tokens"]
 
-    def get_fields(self, request: HttpRequest, obj: ApiClient | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiClient | None = None) -> _FieldGroups:
         return ["name", "scopes"] if obj is None else ["name", "client_id", "scopes", "created_at"]
 
     @admin.display(description="Client id")

@@ -93,7 +93,7 @@ SCOPE_VIEW_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Scope.CONTACT: ("contacts.view_contact",),
     Scope.EVENT: ("lists.view_event", "lists.view_eventgroup"),
     Scope.SEGMENTATION: ("lists.view_profilefield", "lists.view_profilefieldgroup"),
-    Scope.MESSAGE: ("conductor.view_message",),
+    Scope.MESSAGE: ("emails.view_message",),
     Scope.REPORT: ("contacts.view_activity",),
 }
 
@@ -166,6 +166,7 @@ class ApiView(APIView):
         super().initial(request, *args, **kwargs)  # authenticates first: 401 before 400
         # DRF finds no handler only after initial(); a PUT to a GET-only route
         # would otherwise be judged on its body (415) before its method (405).
+        assert request.method is not None  # always set on a request being served
         method = request.method.lower()
         if method not in self.http_method_names or not hasattr(self, method):
             self.http_method_not_allowed(request)

@@ -11,7 +11,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
@@ -63,8 +63,9 @@ class IndexedListSerializer(serializers.ListSerializer):
         except serializers.ValidationError as error:
             detail = error.detail
             if isinstance(detail, dict) and all(isinstance(key, int) for key in detail):
+                by_index = cast(dict[int, Any], detail)  # the stubs key details by name only
                 raise serializers.ValidationError(
-                    [detail.get(index, {}) for index in range(len(data))]
+                    [by_index.get(index, {}) for index in range(len(data))]
                 ) from None
             raise
 

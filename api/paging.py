@@ -17,7 +17,9 @@ from django.db.models import QuerySet
 
 from api.errors import invalid
 
-T = TypeVar("T")
+T = TypeVar("T", bound=models.Model)
+#: A key column as the model's options give it (a relation is refused).
+Column = models.Field | models.ForeignObjectRel
 
 DEFAULT_COUNT = 1000
 MAX_COUNT = 5000
@@ -40,7 +42,7 @@ def encode_cursor(values: Sequence[object]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(params: Any, columns: Sequence[models.Field]) -> list[Any] | None:
+def decode_cursor(params: Any, columns: Sequence[Column]) -> list[Any] | None:
     """The key values after which the page starts; None for the first page.
 
     A cursor is the client's text, so a hand-made one is checked to hold what
@@ -66,7 +68,7 @@ def decode_cursor(params: Any, columns: Sequence[models.Field]) -> list[Any] | N
     return values
 
 
-def _fits(value: object, column: models.Field) -> bool:
+def _fits(value: object, column: Column) -> bool:
     if isinstance(column, models.IntegerField):  # AutoField and BigAutoField too
         return type(value) is int and 0 <= value <= _BIGINT_MAX
     if isinstance(column, models.CharField | models.TextField):
@@ -75,11 +77,11 @@ def _fits(value: object, column: models.Field) -> bool:
 
 
 def keyset_page(
-    queryset: QuerySet,
+    queryset: QuerySet[T],
     *,
     params: Any,
     key: Sequence[str],
-    after: Callable[[QuerySet, list[Any]], QuerySet],
+    after: Callable[[QuerySet[T], list[Any]], QuerySet[T]],
     key_of: Callable[[T], Sequence[object]],
 ) -> tuple[list[T], str | None]:
     """One page of ``queryset`` ordered by ``key``; ``after`` narrows the

@@ -5,7 +5,7 @@ fields ignored on input and unknown fields refused by name."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
@@ -18,7 +18,9 @@ class ApiSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"non_field_errors": [f"Expected a JSON object, not {type(data).__name__}."]}
             )
-        by_lower = {name.lower(): name for name in self.fields}
+        # The field names (iterating a BindingDict yields them; its stubs say fields).
+        names = list(self.fields.keys())
+        by_lower = {name.lower(): name for name in names}
         normalised: dict[str, Any] = {}
         unknown: list[str] = []
         for key, value in data.items():
@@ -44,8 +46,17 @@ class ApiSerializer(serializers.Serializer):
         return super().to_internal_value(normalised)
 
 
-def validated(serializer_class: type[ApiSerializer], data: Any, **kwargs: Any) -> dict[str, Any]:
-    """Validate ``data``; raises ValidationError (a 400 naming every problem)."""
+@overload
+def validated(
+    serializer_class: type[ApiSerializer], data: Any, *, many: Literal[True], **kwargs: Any
+) -> list[dict[str, Any]]: ...
+@overload
+def validated(
+    serializer_class: type[ApiSerializer], data: Any, *, many: Literal[False] = ..., **kwargs: Any
+) -> dict[str, Any]: ...
+def validated(serializer_class: type[ApiSerializer], data: Any, **kwargs: Any) -> Any:
+    """Validate ``data`` (a list of them with ``many=True``); raises
+    ValidationError (a 400 naming every problem)."""
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

@@ -47,7 +47,8 @@ def failed(request: HttpRequest, client_id: str) -> None:
 
 def succeeded(request: HttpRequest, client_id: str) -> None:
     # As AXES_RESET_ON_SUCCESS does for staff: a right secret clears the count.
-    AxesProxyHandler.reset_attempts(username=PREFIX + client_id, ip_address=request.axes_ip_address)
+    ip_address = request.axes_ip_address  # type: ignore[attr-defined]  # django-axes sets it on requests it handles
+    AxesProxyHandler.reset_attempts(username=PREFIX + client_id, ip_address=ip_address)
 
 
 def locked_response() -> JsonResponse:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -117,7 +118,7 @@ def enter_contacts(bench: BenchList, flow: Flow, contact_ids: list[int]) -> None
     list_id = bench.email_list.pk
     triggers = list(Trigger.objects.filter(pk=flow.trigger.pk).select_related("conversation"))
     for start in range(0, len(contact_ids), ENTRY_BATCH):
-        rows = [
+        rows: list[tuple[int, int, str, dict[str, Any]]] = [
             (contact_id, list_id, ActivityKind.EVENT_FIRED, details)
             for contact_id in contact_ids[start : start + ENTRY_BATCH]
         ]

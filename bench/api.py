@@ -266,7 +266,8 @@ def count_errors(setup: Setup, counters: dict, figures: WrkFigures) -> int:
     """
     from contacts.models import Contact
 
-    answered, sent = set(), set()
+    answered: set[str] = set()
+    sent: set[str] = set()
     for thread in counters["threads"]:
         if "unrecognised" in thread["ok"]:
             raise SystemExit("A 2xx answer's resourceId is not the address; see api_post.lua.")
@@ -356,6 +357,7 @@ def write_contacts(conn, setup: Setup, thread: int, deadline: float) -> int:
                 CONTACT_UPSERT,
                 (setup.baseline_list_id, email, new_email_key(), now, Jsonb(profile), now, now),
             ).fetchone()
+            details: dict[str, object]
             if inserted:
                 kind, details = "subscribed", {"method": "API"}
             else:

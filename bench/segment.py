@@ -183,6 +183,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True
         )
+        assert self.process.stdout is not None  # stdout=PIPE
         self.endpoint = f"http://127.0.0.1:{self.process.stdout.readline().strip()}"
 
     def reset(self, *, faulty: bool = False) -> None:

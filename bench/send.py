@@ -202,7 +202,8 @@ def log(message: str) -> None:
 def publish_message_flow(bench):
     from _conductor import publish_flow
 
-    from conductor.models import Message, StepKind
+    from conductor.models import StepKind
+    from emails.models import Message
 
     message = Message.objects.create(
         list=bench.email_list,
@@ -231,11 +232,12 @@ def smtp_baseline(email_url: str, count: int, workers: int) -> float:
     """``workers`` processes posting ``count`` copies of one of the sent
     emails, already rendered, to the same server with plain smtplib: what
     the SMTP exchange itself costs, here, with this server."""
-    from conductor.models import Delivery
-    from conductor.tracking.render import build_email
+    from emails.models import Delivery
+    from emails.render import build_email
 
-    delivery = Delivery.objects.select_related("message", "contact__list", "step_run__enrollment")
-    raw = build_email(delivery.first()).message().as_bytes(linesep="\r\n")
+    delivery = Delivery.objects.select_related("message", "contact__list").first()
+    assert delivery is not None, "the run sent no email"
+    raw = build_email(delivery).message().as_bytes(linesep="\r\n")
     host, port = email_url.removeprefix("smtp://").split(":")
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "email.eml"
@@ -254,7 +256,7 @@ def smtp_baseline(email_url: str, count: int, workers: int) -> float:
 
 
 def check(inbox: Inbox, prefix: str, count: int) -> tuple[int, int, int]:
-    from conductor.models import Delivery, DeliveryStatus
+    from emails.models import Delivery, DeliveryStatus
 
     addresses = [f"{prefix}{n:07d}@example.com" for n in range(count)]
     with inbox.lock:

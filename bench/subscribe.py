@@ -13,8 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import TYPE_CHECKING, cast
 
 from _setup import fresh_database, start_django
+
+if TYPE_CHECKING:
+    from contacts.models import Contact
 
 
 def main() -> None:
@@ -59,7 +63,11 @@ def run(count: int, batch: int) -> dict[str, object]:
         update_profiles(
             email_list=service_list,
             updates=[
-                (r.contact, {fields[0]: "Ada", fields[1]: "12/10/1815", fields[2]: n})
+                # Every address is new, so every result has its contact.
+                (
+                    cast("Contact", r.contact),
+                    {fields[0]: "Ada", fields[1]: "12/10/1815", fields[2]: n},
+                )
                 for n, r in enumerate(results)
             ],
             update_type=UpdateType.UPDATE,

@@ -224,6 +224,7 @@ def fire_and_wait(bench, contact) -> Sample:
 
     with transaction.atomic():
         activity = fire_event(event=bench.entered, contact=contact, data={"bench": True})
+    assert activity is not None  # the bench's events are never blocked
     committed = time.perf_counter()
     runs = StepRun.objects.filter(enrollment__contact=contact).order_by("visit")
     while (waited := time.perf_counter() - committed) < TIMEOUT:

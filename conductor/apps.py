@@ -13,7 +13,8 @@ schedule_conductor = SweepSchedule(name=CONDUCTOR_SCHEDULE, func=CONDUCTOR_FUNC,
 
 class ConductorConfig(AppConfig):
     """Workflows ("conversations"). It learns of contact activity through
-    ``contacts.hooks.activities_recorded`` (conductor.engine.entry)."""
+    ``contacts.hooks.activities_recorded`` (conductor.engine.entry); its
+    Message steps send through the emails app."""
 
     name = "conductor"
     verbose_name = "Conductor"
@@ -23,6 +24,4 @@ class ConductorConfig(AppConfig):
         from conductor.steps.built_in import register_built_in
 
         register_built_in()
-        from conductor.tracking import conversions  # noqa: F401 - connects the conversion receiver
-
         schedule_conductor.connect(self)

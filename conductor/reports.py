@@ -24,10 +24,11 @@ from django.db.models import Count, FloatField, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
-from conductor.models import Conversation, Delivery, DeliveryStatus
+from conductor.models import Conversation
 from conductor.steps.references import MESSAGE, referenced
 from conductor.steps.registry import sending_kinds, unit_for
 from contacts.models import Activity, ActivityKind
+from emails.models import Delivery, DeliveryStatus
 
 #: Activity kind → the figure counting the contacts it happened to.
 CONTACT_FIGURES = {
@@ -113,7 +114,8 @@ def conversation_summary(conversation: Conversation) -> Summary:
 def conversation_messages(conversation: Conversation, *, previous_versions: bool = False):
     """The messages the conversation's sending steps (Message) name: of its
     latest published version, or of every published version."""
-    from conductor.models import Message, Step, Version
+    from conductor.models import Step, Version
+    from emails.models import Message
 
     versions = Version.objects.filter(conversation=conversation, published_at__isnull=False)
     if not previous_versions:

@@ -16,9 +16,10 @@ from django.db.models import Exists, IntegerField, Min, OuterRef, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
-from conductor.models import Conversation, Delivery, DeliveryStatus, Message
+from conductor.models import Conversation
 from contacts.models import Activity, ActivityKind
 from contacts.selectors import within
+from emails.models import Delivery, DeliveryStatus, Message
 
 #: The activity an email of a conversation can cause.
 EMAIL_ACTIVITY_KINDS = (

@@ -25,10 +25,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 #: The project's own apps: their actions must declare their permissions.
-PROJECT_APPS = ("lists", "contacts", "conductor", "integrations", "api")
+PROJECT_APPS = ("lists", "contacts", "emails", "conductor", "integrations", "api")
 
 
-def _actions(model_admin: admin.ModelAdmin) -> Iterable[tuple[str, Callable[..., Any]]]:
+def _actions(model_admin: admin.ModelAdmin) -> Iterable[tuple[str, Any]]:
+    """Each action's name and function (Any: Django reads attributes such as
+    ``allowed_permissions`` off it, and so do we)."""
     for action in model_admin.actions or ():
         function = getattr(type(model_admin), action) if isinstance(action, str) else action
         yield getattr(function, "__name__", str(action)), function
@@ -62,7 +64,8 @@ def refuse_unpermitted_actions(site: admin.AdminSite) -> None:
         ) -> HttpResponse:
             name = request.POST.get("action", "") if request.method == "POST" else ""
             if name:
-                known = {found: str(text) for _, found, text in model_admin._get_base_actions()}
+                base_actions = model_admin._get_base_actions()  # type: ignore[attr-defined]  # private ModelAdmin API, not in django-stubs
+                known = {found: str(text) for _, found, text in base_actions}
                 if name in known and name not in model_admin.get_actions(request):
                     description = known[name].replace("%(verbose_name_plural)s", "items")
                     raise PermissionDenied(
@@ -71,13 +74,13 @@ def refuse_unpermitted_actions(site: admin.AdminSite) -> None:
                     )
             return django_changelist_view(request, extra_context)
 
-        model_admin.changelist_view = changelist_view
+        model_admin.changelist_view = changelist_view  # type: ignore[method-assign]  # deliberately wraps this instance's view
 
 
 @checks.register(checks.Tags.admin)
 def check_admin_actions(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Every action of the project's admins names the permission it needs."""
-    problems = []
+    problems: list[checks.CheckMessage] = []
     for model, model_admin in admin.site._registry.items():
         if not _is_project_admin(model_admin):
             continue

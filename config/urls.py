@@ -11,7 +11,7 @@ urlpatterns = [
     re_path(r"^OAuth2/Token/?$", ClientCredentialsTokenView.as_view(), name="oauth2-token"),
     path("email/v1/", include("api.urls")),
     path("", include("contacts.urls")),  # double opt-in confirmation links
-    path("", include("conductor.urls")),  # the links inside sent emails
+    path("", include("emails.urls")),  # the links inside sent emails
     # The admin's files with DEBUG on (`make run` serves through gunicorn, not runserver);
     # nothing without DEBUG, where collectstatic and the proxy serve them.
     *staticfiles_urlpatterns(),

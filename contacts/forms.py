@@ -45,7 +45,8 @@ class ContactForm(forms.ModelForm):
         return normalise_email(self.cleaned_data["email"])
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()  # a ModelForm's returns its cleaned_data
+        data = self.cleaned_data
         if self.instance.pk:
             try:
                 self.schema.clean(self.profile_values())
@@ -54,7 +55,9 @@ class ContactForm(forms.ModelForm):
         elif data.get("list") and data.get("email"):
             blocked = blocked_results(data["list"], [data["email"]])
             if blocked:
-                self.add_error("email", blocked[data["email"]].error)
+                why = blocked[data["email"]].error
+                assert why is not None  # a blocked address's result says why
+                self.add_error("email", why)
             elif Contact.objects.filter(list=data["list"], email=data["email"]).exists():
                 self.add_error("email", "This address is already on the list.")
         return data

@@ -11,12 +11,14 @@ model is the lists app's, so its pages keep their names
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.text import capfirst
@@ -54,9 +56,10 @@ class UniqueNamesFormSet(BaseInlineFormSet):
         seen: set[str] = set()
         for form in self.forms:
             name = (getattr(form, "cleaned_data", None) or {}).get("name")
-            if not name or self._should_delete_form(form):
+            if not name or self._should_delete_form(form):  # type: ignore[attr-defined]  # private BaseFormSet API, not in django-stubs
                 continue
             if name.lower() in seen:
+                assert self.model is not None  # an inline formset's model
                 noun = self.model._meta.verbose_name_plural
                 raise ValidationError(f"Two {noun} are named {name!r} (names ignore case).")
             seen.add(name.lower())
@@ -67,7 +70,7 @@ class ProfileFieldGroupFormSet(UniqueNamesFormSet):
         super().clean()
         refusals = []
         for form in self.initial_forms:
-            if form.instance.pk and self._should_delete_form(form):
+            if form.instance.pk and self._should_delete_form(form):  # type: ignore[attr-defined]  # private BaseFormSet API, not in django-stubs
                 try:
                     check_field_group_empty(group=form.instance)
                 except FieldGroupNotEmpty as refusal:
@@ -76,14 +79,15 @@ class ProfileFieldGroupFormSet(UniqueNamesFormSet):
             raise ValidationError(refusals)
 
     # The admin always saves with commit=True; these save through the services.
-    def save_new(self, form: NamedForm, commit: bool = True) -> ProfileFieldGroup:
+    # (The forms are NamedForms: the inline's ``form``.)
+    def save_new(self, form: ModelForm, commit: bool = True) -> ProfileFieldGroup:
         data = form.cleaned_data
         return create_field_group(
             email_list=self.instance, name=data["name"], position=data["position"]
         )
 
     def save_existing(
-        self, form: NamedForm, obj: ProfileFieldGroup, commit: bool = True
+        self, form: ModelForm, obj: ProfileFieldGroup, commit: bool = True
     ) -> ProfileFieldGroup:
         update_field_group(
             group=obj, name=form.cleaned_data["name"], position=form.cleaned_data["position"]
@@ -119,11 +123,12 @@ class ProfileFieldForm(NamedForm):
 
 
 class ProfileFieldFormSet(UniqueNamesFormSet):
-    def save_new(self, form: ProfileFieldForm, commit: bool = True) -> ProfileField:
+    # The forms are ProfileFieldForms: the inline's ``form``.
+    def save_new(self, form: ModelForm, commit: bool = True) -> ProfileField:
         return create_field(**_field_values(form))
 
     def save_existing(
-        self, form: ProfileFieldForm, obj: ProfileField, commit: bool = True
+        self, form: ModelForm, obj: ProfileField, commit: bool = True
     ) -> ProfileField:
         # Checked again, under a lock, by the service: a refusal now would be
         # a race with another change of this field.
@@ -134,7 +139,7 @@ class ProfileFieldFormSet(UniqueNamesFormSet):
         delete_field(field=obj)  # and its values, from every contact of the list
 
 
-def _field_values(form: ProfileFieldForm) -> dict[str, Any]:
+def _field_values(form: ModelForm) -> dict[str, Any]:
     keys = ("group", "name", "data_type", "max_length", "position")
     return {key: form.cleaned_data[key] for key in keys}
 
@@ -202,7 +207,7 @@ class ListAdmin(DeletesThroughServices):
         delete_list(email_list=obj)
 
     def get_deleted_objects(
-        self, objs: QuerySet[List] | list[List], request: HttpRequest
+        self, objs: QuerySet[List] | Sequence[List], request: HttpRequest
     ) -> tuple[list[Any], dict[str, int], set[str], list[str]]:
         """What deleting ``objs`` removes, counted per kind of row instead of
         Django's list of every row (a list may hold millions of contacts).

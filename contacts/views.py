@@ -22,10 +22,11 @@ def confirm_subscription_view(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "contacts/optin/invalid.html", status=404)
     context = {"list_name": contact.list.name, "email": contact.email}
     if request.method == "GET":
-        template = {
+        templates: dict[str, str] = {
             SubscriptionState.PENDING: "contacts/optin/confirm.html",
             SubscriptionState.SUBSCRIBED: "contacts/optin/already_subscribed.html",
-        }.get(contact.state, "contacts/optin/closed.html")
+        }
+        template = templates.get(contact.state, "contacts/optin/closed.html")
         return render(request, template, context)
     outcome = confirm_subscription(contact=contact).outcome
     if outcome in (Outcome.SUBSCRIBED, Outcome.RESUBSCRIBED):

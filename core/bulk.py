@@ -14,10 +14,13 @@ import datetime
 import json
 import math
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, router
 from django.db.models.expressions import RawSQL
+
+M = TypeVar("M", bound=models.Model)
 
 MAX_PARAMS = 30000  # below SQLite's 32766 bound variables per statement
 MAX_ROWS = 2000
@@ -30,11 +33,22 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
     model = type(objs[0])
     connection = connections[router.db_for_write(model)]
     meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns = _fields(meta, fields)
     if connection.vendor == "postgresql":
         _update_json(connection, meta, columns, objs)
     else:
         _update_values(connection, meta, columns, objs)
+
+
+def _fields(meta: models.options.Options, names: Sequence[str]) -> list[models.Field]:
+    """The named fields, to write: concrete ones (``get_field`` also gives the
+    reverse relations, which have no column)."""
+    return cast(list[models.Field], [meta.get_field(name) for name in names])
+
+
+def _column(field: models.Field) -> str:
+    """The column of a concrete field (the stubs allow None, for the others)."""
+    return cast(str, field.column)
 
 
 def _update_json(connection, meta, columns: list[models.Field], objs) -> None:
@@ -139,11 +153,11 @@ def insert_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
     model = type(objs[0])
     connection = connections[router.db_for_write(model)]
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs)
+        model._default_manager.bulk_create(objs)  # every model's is its ``objects``
         return
     quote = connection.ops.quote_name
-    columns = [model._meta.get_field(name) for name in fields]
-    names = ", ".join(quote(f.column) for f in columns)
+    columns = _fields(model._meta, fields)
+    names = ", ".join(quote(_column(f)) for f in columns)
     readers = [_copy_reader(f, connection, adding=False) for f in columns]
     with connection.cursor() as cursor:
         sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN"
@@ -152,7 +166,7 @@ def insert_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
                 copy.write_row([read(obj) for read in readers])
 
 
-def create_rows(objs: Sequence[models.Model]) -> Sequence[models.Model]:
+def create_rows(objs: Sequence[M]) -> Sequence[M]:
     """Insert unsaved ``objs`` (all of one model, with an auto-increment
     primary key) and give each its id, like ``bulk_create``.
 
@@ -167,12 +181,12 @@ def create_rows(objs: Sequence[models.Model]) -> Sequence[models.Model]:
     alias = router.db_for_write(model)
     connection = connections[alias]
     if connection.vendor != "postgresql" or not isinstance(meta.pk, models.AutoField):
-        return model.objects.bulk_create(objs)
+        return model._default_manager.bulk_create(objs)  # every model's is its ``objects``
     for obj in objs:  # as bulk_create: related objects saved since they were assigned
-        obj._prepare_related_fields_for_save(operation_name="create_rows")
+        obj._prepare_related_fields_for_save(operation_name="create_rows")  # type: ignore[attr-defined]  # private Model API, not in django-stubs
     quote = connection.ops.quote_name
     columns = list(meta.concrete_fields)
-    names = ", ".join(quote(f.column) for f in columns)
+    names = ", ".join(quote(_column(f)) for f in columns)
     readers = [_copy_reader(f, connection, adding=True) for f in columns]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -208,15 +222,17 @@ def _copy_reader(field: models.Field, connection, *, adding: bool):
     ``get_db_prep_save`` of it (after ``pre_save`` when inserting), skipped
     for the plain values it would hand back unchanged. A thousand rows of
     ten columns make ten thousand calls: the shortcut halves their cost."""
+    value_of: Callable[[models.Model], object]
     if adding and (
         getattr(field, "auto_now", False)
         or getattr(field, "auto_now_add", False)
         or isinstance(field, models.FileField)
     ):
 
-        def value_of(obj: models.Model) -> object:
+        def pre_save(obj: models.Model) -> object:
             return field.pre_save(obj, True)
 
+        value_of = pre_save
     else:
         value_of = operator.attrgetter(field.attname)
     plain = _plain_type(field)

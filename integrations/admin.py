@@ -8,7 +8,8 @@ its body."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
@@ -21,6 +22,19 @@ from integrations.models import DEFAULT_ENDPOINT, SegmentIntegration, SegmentLis
 from integrations.segment import services
 from integrations.segment.endpoints import allowed_origins
 from lists.models import ProfileField
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _Counts(TypedDict):
+    """What ``services.with_counts`` annotates an integration with."""
+
+    backlog: int
+    delivered: int
+    dead_letters: int
+    last_error: str | None
+    last_error_at: datetime.datetime | None
 
 
 class SegmentIntegrationForm(forms.ModelForm):
@@ -120,22 +134,22 @@ class SegmentIntegrationAdmin(admin.ModelAdmin):
         return obj.masked_write_key
 
     @admin.display(description="backlog")
-    def backlog(self, obj: SegmentIntegration) -> int:
-        return obj.backlog  # type: ignore[attr-defined]
+    def backlog(self, obj: WithAnnotations[SegmentIntegration, _Counts]) -> int:
+        return obj.backlog
 
     @admin.display(description="delivered")
-    def delivered(self, obj: SegmentIntegration) -> int:
-        return obj.delivered  # type: ignore[attr-defined]
+    def delivered(self, obj: WithAnnotations[SegmentIntegration, _Counts]) -> int:
+        return obj.delivered
 
     @admin.display(description="dead letters")
-    def dead_letters(self, obj: SegmentIntegration) -> int:
-        return obj.dead_letters  # type: ignore[attr-defined]
+    def dead_letters(self, obj: WithAnnotations[SegmentIntegration, _Counts]) -> int:
+        return obj.dead_letters
 
     @admin.display(description="last error")
-    def last_error(self, obj: SegmentIntegration) -> str:
-        if not obj.last_error:  # type: ignore[attr-defined]
+    def last_error(self, obj: WithAnnotations[SegmentIntegration, _Counts]) -> str:
+        if not obj.last_error:
             return "—"
-        return f"{obj.last_error_at:%Y-%m-%d %H:%M:%S}: {obj.last_error}"  # type: ignore[attr-defined]
+        return f"{obj.last_error_at:%Y-%m-%d %H:%M:%S}: {obj.last_error}"
 
     @admin.display(description="latest dead letters")
     def dead_letter_table(self, obj: SegmentIntegration) -> str:

@@ -6,7 +6,7 @@ through contacts' services, which this app must not import."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -38,7 +38,8 @@ class NamedForm(forms.ModelForm):
     services word it, instead of the database constraint's bare name."""
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()  # a ModelForm's returns its cleaned_data
+        cleaned = self.cleaned_data
         name = cleaned.get("name")
         list_id = getattr(cleaned.get("list"), "pk", None) or self.instance.list_id
         if name and list_id:
@@ -57,7 +58,10 @@ def refusal_text(refusal: Exception) -> str:
     if isinstance(refusal, ProtectedError | RestrictedError):
         users = sorted(
             f"{o._meta.verbose_name} {str(o)!r}"
-            for o in (getattr(refusal, "protected_objects", None) or refusal.restricted_objects)
+            for o in (
+                getattr(refusal, "protected_objects", None)
+                or cast(RestrictedError, refusal).restricted_objects  # not a ProtectedError
+            )
         )
         return f"it is still used by {shown(users)}."
     assert isinstance(refusal, ValidationError)
@@ -167,7 +171,7 @@ class EventAdmin(DeletesThroughServices):
         return ["list"] if obj else []  # conversations trigger on it in this list
 
     def save_model(self, request: HttpRequest, obj: Event, form: Any, change: bool) -> None:
-        values = {"name": obj.name, "status": obj.status, "group_id": obj.group_id}
+        values: dict[str, Any] = {"name": obj.name, "status": obj.status, "group_id": obj.group_id}
         if change:
             update_event(event=obj, **values)
         else:

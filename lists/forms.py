@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
 
@@ -13,7 +15,7 @@ SWITCH_CHOICES = [("", "—"), ("on", "On"), ("off", "Off")]
 def form_field_for(field: ProfileField, *, initial: object = None) -> forms.Field:
     """A form field for ``field`` whose cleaned value ``lists.field_types.clean_value``
     accepts (blank means no value)."""
-    common = {"label": field.name, "required": False, "initial": initial}
+    common: dict[str, Any] = {"label": field.name, "required": False, "initial": initial}
     data_type = DataType(field.data_type)
     if data_type == DataType.NUMERIC:
         return forms.DecimalField(decimal_places=2, max_digits=18, **common)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -207,5 +208,9 @@ class Event(models.Model):
         return self.status == EventStatus.ACTIVE
 
     def clean(self) -> None:
-        if self.group_id and self.list_id and self.group.list_id != self.list_id:
+        if (
+            self.group_id
+            and self.list_id
+            and cast(EventGroup, self.group).list_id != self.list_id  # group_id is set
+        ):
             raise ValidationError({"group": "The event group belongs to another list."})

@@ -11,6 +11,14 @@ from lists.field_types import clean_value
 from lists.models import List, ProfileField, ProfileFieldGroup
 
 FieldRef = ProfileField | int | str
+#: Values by field reference, keyed all by fields, all by ids, all by names or
+#: mixed (a Mapping is invariant in its key, so each is spelt out).
+FieldValues = (
+    Mapping[ProfileField, object]
+    | Mapping[int, object]
+    | Mapping[str, object]
+    | Mapping[FieldRef, object]
+)
 
 
 class ProfileSchema:
@@ -54,7 +62,7 @@ class ProfileSchema:
             )
         return field
 
-    def clean(self, values: Mapping[FieldRef, object]) -> dict[str, str | None]:
+    def clean(self, values: FieldValues) -> dict[str, str | None]:
         """Return ``{field key: canonical value or None}``; raise one
         ValidationError listing every unknown field and every bad value."""
         cleaned: dict[str, str | None] = {}

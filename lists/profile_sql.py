@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db.models import F, Func, TextField
+from django.db.models import F, Field, Func, TextField
 from django.db.utils import NotSupportedError
 
 _KEY = re.compile(r"[0-9]+")
@@ -26,7 +26,7 @@ Sql = tuple[str, list[Any]]
 class ProfileText(Func):
     """The stored text of one profile field (``None`` when the key is missing)."""
 
-    output_field = TextField()
+    output_field: Field[Any, Any] = TextField()  # subclasses read the text as other types
 
     def __init__(self, key: str, column: str = "profile") -> None:
         if not _KEY.fullmatch(key):
@@ -45,8 +45,8 @@ class ProfileText(Func):
             return f"json_extract({column}, %s)", [*params, f'$."{self.key}"']
         raise NotSupportedError(f"profile values cannot be read on {connection.vendor}")
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Sql:
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Sql:  # type: ignore[override]  # params in a list, as Django 5.2 builds them; the stubs say tuple
         return self.extract(compiler, connection)
 
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Sql:
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Sql:  # type: ignore[override]  # as as_sql: a list of params
         return self.extract(compiler, connection)  # not Func's numeric CAST wrapper

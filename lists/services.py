@@ -46,7 +46,7 @@ class Refusal(ValidationError):
     form shows it on that field; ``worded()`` builds the message, and
     subclasses take nouns there for callers that name things differently."""
 
-    code: ClassVar[str]
+    code: str  # each subclass's; ValidationError's own attribute, so not a ClassVar
     about: ClassVar[str | None] = None
 
     def __init__(self) -> None:

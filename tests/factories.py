@@ -11,16 +11,15 @@ import factory
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from conductor.engine.step_emails import step_run_type
 from conductor.models import (
     ChildEvent,
     Conversation,
     Coupon,
     CouponKind,
     CouponPool,
-    Delivery,
     Enrollment,
     EnrollmentState,
-    Message,
     Step,
     StepKind,
     StepOutcome,
@@ -31,12 +30,13 @@ from conductor.models import (
     Version,
 )
 from contacts.models import Contact, SubscriptionState
+from emails.models import Delivery, Message
 from integrations.models import DEFAULT_ENDPOINT, SegmentIntegration, SegmentListSync
 from integrations.segment.services import ensure_shards
 from lists.models import DataType, Event, List, ProfileField, ProfileFieldGroup
 
 
-class ListFactory(factory.django.DjangoModelFactory):
+class ListFactory(factory.django.DjangoModelFactory[List]):
     class Meta:
         model = List
 
@@ -46,7 +46,7 @@ class ListFactory(factory.django.DjangoModelFactory):
     time_zone = "America/New_York"
 
 
-class ProfileFieldGroupFactory(factory.django.DjangoModelFactory):
+class ProfileFieldGroupFactory(factory.django.DjangoModelFactory[ProfileFieldGroup]):
     class Meta:
         model = ProfileFieldGroup
 
@@ -54,7 +54,7 @@ class ProfileFieldGroupFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Group {n}")
 
 
-class ProfileFieldFactory(factory.django.DjangoModelFactory):
+class ProfileFieldFactory(factory.django.DjangoModelFactory[ProfileField]):
     class Meta:
         model = ProfileField
 
@@ -65,7 +65,7 @@ class ProfileFieldFactory(factory.django.DjangoModelFactory):
     max_length = 50
 
 
-class EventFactory(factory.django.DjangoModelFactory):
+class EventFactory(factory.django.DjangoModelFactory[Event]):
     class Meta:
         model = Event
 
@@ -73,7 +73,7 @@ class EventFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Event {n}")
 
 
-class ContactFactory(factory.django.DjangoModelFactory):
+class ContactFactory(factory.django.DjangoModelFactory[Contact]):
     class Meta:
         model = Contact
 
@@ -93,7 +93,7 @@ def next_position(siblings: QuerySet[Any]) -> int:
     return 0 if last is None else last + 1
 
 
-class MessageFactory(factory.django.DjangoModelFactory):
+class MessageFactory(factory.django.DjangoModelFactory[Message]):
     class Meta:
         model = Message
 
@@ -103,7 +103,7 @@ class MessageFactory(factory.django.DjangoModelFactory):
     text_body = "Hello"
 
 
-class ConversationFactory(factory.django.DjangoModelFactory):
+class ConversationFactory(factory.django.DjangoModelFactory[Conversation]):
     """A conversation with its working version and that version's main thread,
     as ``conductor.versions.create_conversation`` makes it."""
 
@@ -118,7 +118,7 @@ class ConversationFactory(factory.django.DjangoModelFactory):
     )
 
 
-class VersionFactory(factory.django.DjangoModelFactory):
+class VersionFactory(factory.django.DjangoModelFactory[Version]):
     """The next version of its conversation (working unless ``published_at``
     is given), with its main thread."""
 
@@ -136,7 +136,7 @@ class VersionFactory(factory.django.DjangoModelFactory):
     )
 
 
-class ThreadFactory(factory.django.DjangoModelFactory):
+class ThreadFactory(factory.django.DjangoModelFactory[Thread]):
     """A version's main thread, or with ``parent_step`` a child thread hanging
     off that Wait (for contacts who opened the message, unless ``child_event``
     says otherwise), after the version's other threads."""
@@ -164,18 +164,18 @@ def default_settings(step: Any) -> dict[str, Any]:
     the thread's first step; none for a Terminate (or a kind of another app)."""
     email_list = step.thread.version.conversation.list
     if step.kind == StepKind.MESSAGE:
-        return {"message": MessageFactory(list=email_list).pk, "variants": []}
+        return {"message": MessageFactory.create(list=email_list).pk, "variants": []}
     if step.kind == StepKind.WAIT:
         return {"kind": "duration", "days": 1}
     if step.kind == StepKind.ACTION:
-        return {"action": "FireEvent", "event": EventFactory(list=email_list).pk}
+        return {"action": "FireEvent", "event": EventFactory.create(list=email_list).pk}
     if step.kind == StepKind.GO_TO:
         first = step.thread.steps.order_by("position", "id").first()
         return {"target": str(first.key) if first else None, "criteria": None}
     return {}
 
 
-class StepFactory(factory.django.DjangoModelFactory):
+class StepFactory(factory.django.DjangoModelFactory[Step]):
     """A step at the end of its thread: a Terminate, or a step of ``kind``
     with that kind's ``default_settings`` unless ``settings`` are given."""
 
@@ -191,10 +191,10 @@ class StepFactory(factory.django.DjangoModelFactory):
 
 def add_step(thread: Thread, kind: str, /, name: str = "", **settings: Any) -> Step:
     """A step of ``kind`` with exactly ``settings`` at the end of ``thread``."""
-    return StepFactory(thread=thread, kind=kind, name=name, settings=settings)
+    return StepFactory.create(thread=thread, kind=kind, name=name, settings=settings)
 
 
-class TriggerFactory(factory.django.DjangoModelFactory):
+class TriggerFactory(factory.django.DjangoModelFactory[Trigger]):
     """A first-ever subscription trigger, or an external event one when
     given its ``event``."""
 
@@ -222,13 +222,13 @@ def conversation_with_steps(
 ) -> tuple[Conversation, list[Step]]:
     """An unpublished conversation of ``email_list`` entered by ``trigger``
     (of ``event``), its main thread holding ``steps`` (kind, settings) in order."""
-    conversation = ConversationFactory(list=email_list, name=name)
+    conversation = ConversationFactory.create(list=email_list, name=name)
     TriggerFactory(conversation=conversation, kind=trigger, event=event)
     thread = main_thread(conversation)
     return conversation, [add_step(thread, kind, **settings) for kind, settings in steps]
 
 
-class EnrollmentFactory(factory.django.DjangoModelFactory):
+class EnrollmentFactory(factory.django.DjangoModelFactory[Enrollment]):
     """A new contact of the conversation's list inside it: at ``step`` (whose
     thread and version it takes) or, without one, at the start of ``thread``;
     active and due now, unless ``state`` says otherwise."""
@@ -255,7 +255,7 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     )
 
 
-class StepRunFactory(factory.django.DjangoModelFactory):
+class StepRunFactory(factory.django.DjangoModelFactory[StepRun]):
     """A passed visit of ``step`` by an enrollment at that step."""
 
     class Meta:
@@ -267,20 +267,30 @@ class StepRunFactory(factory.django.DjangoModelFactory):
     outcome = StepOutcome.PASSED
 
 
-class DeliveryFactory(factory.django.DjangoModelFactory):
+class DeliveryFactory(factory.django.DjangoModelFactory[Delivery]):
     """The pending email of a Message step's visit, to the enrolled contact."""
 
     class Meta:
         model = Delivery
 
-    step_run = factory.SubFactory(StepRunFactory, step__kind=StepKind.MESSAGE)
+    class Params:
+        step_run = factory.SubFactory(StepRunFactory, step__kind=StepKind.MESSAGE)
+
+    source_type = factory.LazyFunction(step_run_type)
+    source_id = factory.SelfAttribute("step_run.pk")
     message = factory.LazyAttribute(
         lambda delivery: Message.objects.get(pk=delivery.step_run.step.settings["message"])
     )
     contact = factory.SelfAttribute("step_run.enrollment.contact")
+    merge_context = factory.LazyAttribute(
+        lambda delivery: {"trigger": {"kind": delivery.step_run.enrollment.trigger_kind}}
+    )
+    details = factory.LazyAttribute(
+        lambda delivery: {"conversation_id": delivery.step_run.enrollment.conversation_id}
+    )
 
 
-class CouponPoolFactory(factory.django.DjangoModelFactory):
+class CouponPoolFactory(factory.django.DjangoModelFactory[CouponPool]):
     """A pool of unique codes, or with ``kind=CouponKind.STATIC`` one code for all."""
 
     class Meta:
@@ -294,7 +304,7 @@ class CouponPoolFactory(factory.django.DjangoModelFactory):
     )
 
 
-class CouponFactory(factory.django.DjangoModelFactory):
+class CouponFactory(factory.django.DjangoModelFactory[Coupon]):
     """A unique code not yet handed out, never expiring."""
 
     class Meta:
@@ -307,7 +317,7 @@ class CouponFactory(factory.django.DjangoModelFactory):
 # --- Integrations ------------------------------------------------------------
 
 
-class SegmentIntegrationFactory(factory.django.DjangoModelFactory):
+class SegmentIntegrationFactory(factory.django.DjangoModelFactory[SegmentIntegration]):
     """An enabled integration sending to Segment's own endpoint, with its shards."""
 
     class Meta:
@@ -326,7 +336,7 @@ class SegmentIntegrationFactory(factory.django.DjangoModelFactory):
             ensure_shards(integration)
 
 
-class SegmentListSyncFactory(factory.django.DjangoModelFactory):
+class SegmentListSyncFactory(factory.django.DjangoModelFactory[SegmentListSync]):
     """A list synced to an integration without a userId field, its backfill
     not yet run."""
 

@@ -51,7 +51,7 @@ class CollectingHandler:
         message = email.message_from_bytes(content, policy=email.policy.default)
         with self._lock:
             self.envelopes.append(envelope)
-            self.messages.append(message)  # type: ignore[arg-type]
+            self.messages.append(message)
         return "250 Message accepted for delivery"
 
 
@@ -90,7 +90,7 @@ def text_of(message: EmailMessage, subtype: str = "plain") -> str:
     """The decoded text/``subtype`` part of a received message."""
     part = message.get_body(preferencelist=(subtype,))
     assert part is not None, f"the message has no text/{subtype} part"
-    return part.get_content()  # type: ignore[union-attr]
+    return part.get_content()
 
 
 @pytest.fixture

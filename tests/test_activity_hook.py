@@ -2,17 +2,18 @@
 and then what they derived from it, as a batch of its own."""
 
 import datetime
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from conductor.tracking.conversions import record_conversions
 from contacts.hooks import activities_recorded, record_activities
 from contacts.models import Activity, ActivityKind, Contact
 from contacts.services import fire_event, subscribe_contact, subscribe_contacts
 from contacts.services.common import activity_for
+from emails.conversions import record_conversions
 from integrations.segment.outbox import write_segment_messages
 from tests.factories import ContactFactory, EventFactory, ListFactory, MessageFactory
 from tests.segment_server import allow, make_integration, outbox, speed_up
@@ -143,8 +144,8 @@ ENDPOINT = "http://127.0.0.1:9"  # never contacted here: nothing is delivered
 @contextmanager
 def conversions_and_segment(*, segment_first: bool):
     """The conversion and Segment outbox receivers in the app order, or the other."""
-    pair = [
-        ("conductor.record_conversions", record_conversions),
+    pair: list[tuple[str, Callable[..., object]]] = [
+        ("emails.record_conversions", record_conversions),
         ("integrations.segment.write_messages", write_segment_messages),
     ]
     for uid, _ in pair:

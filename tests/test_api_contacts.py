@@ -239,7 +239,7 @@ def test_it_refuses_a_suppressed_address(api, shop):
 
 
 def unsubscribed(email_list, email: str = "gone@example.com") -> Contact:
-    return ContactFactory(
+    return ContactFactory.create(
         list=email_list,
         email=email,
         state=SubscriptionState.UNSUBSCRIBED,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conductor.models import MessageLink
+from emails.models import MessageLink
 from tests.api_helpers import api_caller, assert_error
 from tests.tracking_helpers import engagement_story
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def shop() -> List:
-    return ListFactory(name="Shop")
+    return ListFactory.create(name="Shop")
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def checkout(shop: List) -> EventGroup:
 
 @pytest.fixture
 def abandoned(shop: List, checkout: EventGroup) -> Event:
-    return EventFactory(list=shop, group=checkout, name="Cart abandoned")
+    return EventFactory.create(list=shop, group=checkout, name="Cart abandoned")
 
 
 # --- Events ------------------------------------------------------------------------

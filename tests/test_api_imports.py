@@ -334,7 +334,9 @@ BAD_REQUESTS = {
         lambda s: {
             "fileMappings": [
                 mapping(0, "Email"),
-                mapping(1, "SegmentationField", segmentationFieldId=ProfileFieldFactory().pk),
+                mapping(
+                    1, "SegmentationField", segmentationFieldId=ProfileFieldFactory.create().pk
+                ),
             ]
         },
         ["fileMappings[1].segmentationFieldId", "not a profile field of list 'Shop'"],
@@ -363,7 +365,10 @@ BAD_REQUESTS = {
     ),
     "event of another list": (
         lambda s: {
-            "fileMappings": [mapping(0, "Email"), mapping(3, "Event", eventId=EventFactory().pk)]
+            "fileMappings": [
+                mapping(0, "Email"),
+                mapping(3, "Event", eventId=EventFactory.create().pk),
+            ]
         },
         ["fileMappings[1].eventId", "Column 3", "not an event of list 'Shop'"],
     ),

@@ -277,7 +277,7 @@ def _statements_to_delete(api, contacts: int) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    email_list = ListFactory()
+    email_list = ListFactory.create()
     emails = [f"person{n}@example.com" for n in range(contacts)]
     subscribe_contacts(email_list=email_list, emails=emails, method="API")
     with CaptureQueriesContext(connection) as queries:

@@ -9,7 +9,7 @@ from email.utils import formataddr
 import pytest
 from django.core.mail import BadHeaderError
 
-from conductor.tracking.mime import CampaignEmail
+from emails.mime import CampaignEmail
 
 
 def parsed(message: CampaignEmail):

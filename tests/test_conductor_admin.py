@@ -58,7 +58,9 @@ def add_step(client, thread: Thread, kind: str, **data):
 
 
 def added(thread: Thread) -> Step:
-    return thread.steps.order_by("-position").first()
+    step = thread.steps.order_by("-position").first()
+    assert step is not None, "the thread has no step"
+    return step
 
 
 def terminate(client, thread: Thread) -> Step:

@@ -12,11 +12,8 @@ from django.utils import timezone
 from conductor.engine.tasks import run_due
 from conductor.models import (
     Coupon,
-    Delivery,
-    DeliveryStatus,
     Enrollment,
     EnrollmentState,
-    Message,
     Step,
     StepKind,
     StepOutcome,
@@ -34,6 +31,7 @@ from contacts.services import (
     unsubscribe_contact,
     update_profile,
 )
+from emails.models import Delivery, DeliveryStatus, Message
 from lists.models import ProfileField
 from tests.factories import (
     ContactFactory,
@@ -70,7 +68,7 @@ def make_due(enrollment: Enrollment) -> None:
     Enrollment.objects.filter(pk=enrollment.pk).update(due_at=timezone.now())
 
 
-TERMINATE = (StepKind.TERMINATE, {})
+TERMINATE: tuple[str, dict[str, object]] = (StepKind.TERMINATE, {})
 
 
 def test_a_first_subscription_enters_and_passes_actions_a_message_and_a_wait(shop, smtp_server):
@@ -438,8 +436,8 @@ def test_sending_takes_one_statement_per_group_of_connections_beyond_a_constant(
     from django.test.utils import CaptureQueriesContext
 
     from conductor.engine.claims import claim_due
-    from conductor.engine.delivery import send_deliveries
     from conductor.engine.runner import run_claimed
+    from emails.sending.delivery import send_deliveries
     from integrations.segment.outbox import forget_synced_lists
     from tests.tracking_helpers import publish_mailing
 

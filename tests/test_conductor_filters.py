@@ -47,7 +47,7 @@ def matching(email_list: List, data: dict[str, Any]) -> set[str]:
 
 def errors(email_list: List, data: object) -> list[str]:
     with pytest.raises(ValidationError) as raised:
-        parse_criteria(email_list, data)  # type: ignore[arg-type]
+        parse_criteria(email_list, data)  # type: ignore[arg-type]  # malformed on purpose
     return raised.value.messages
 
 

@@ -16,17 +16,10 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from conductor.models import (
-    Delivery,
-    DeliveryStatus,
-    Enrollment,
-    EnrollmentState,
-    StepKind,
-    StepRun,
-    TriggerKind,
-)
+from conductor.models import Enrollment, EnrollmentState, StepKind, StepRun, TriggerKind
 from conductor.versions import publish
 from contacts.models import Contact
+from emails.models import Delivery, DeliveryStatus
 from tests.factories import MessageFactory, conversation_with_steps
 from tests.smtp import start_smtp_server
 from tests.test_import_admin_browser import database_url
@@ -38,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def contacts_due(shop, count: int) -> None:
     """``count`` contacts just entered into a published Message → Terminate conversation."""
-    send = (StepKind.MESSAGE, {"message": MessageFactory(list=shop).pk})
+    send = (StepKind.MESSAGE, {"message": MessageFactory.create(list=shop).pk})
     conversation, _ = conversation_with_steps(shop, send, (StepKind.TERMINATE, {}), name="Race")
     version = publish(conversation)
     main = version.threads.get(is_main=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ from conductor.models import (
     Conversation,
     CouponKind,
     CouponPool,
-    Message,
     Step,
     StepKind,
     Thread,
@@ -28,6 +28,7 @@ from conductor.models import (
 )
 from conductor.versions import publish, version_problems, working_version
 from conductor.waits import Anniversary, AnniversaryMode, FixedDate, ProfileDate
+from emails.models import Message
 from lists.models import DataType, Event, List, ProfileField
 from tests.factories import (
     ConversationFactory,
@@ -55,7 +56,7 @@ SHOP_FIELDS = {
 EVENTS = ("Order placed", "Cart abandoned")
 
 
-def furnish(email_list: List, fields: dict[str, str]) -> List:
+def furnish(email_list: List, fields: Mapping[str, str]) -> List:
     """Give ``email_list`` the profile fields ``fields`` and the events EVENTS."""
     group = ProfileFieldGroupFactory(list=email_list)
     for name, data_type in fields.items():
@@ -67,7 +68,7 @@ def furnish(email_list: List, fields: dict[str, str]) -> List:
 
 def outlet(*, fields: dict[str, str] | None = None) -> List:
     """A second list (another environment's) with the same names as the shop."""
-    return furnish(ListFactory(name="Outlet"), fields or {**SHOP_FIELDS, **EXTRA_FIELDS})
+    return furnish(ListFactory.create(name="Outlet"), fields or {**SHOP_FIELDS, **EXTRA_FIELDS})
 
 
 def field(email_list: List, name: str) -> int:
@@ -81,17 +82,19 @@ def conversation(shop) -> Conversation:
     furnish(shop, EXTRA_FIELDS)
     order = Event.objects.get(list=shop, name="Order placed")
     cart = Event.objects.get(list=shop, name="Cart abandoned")
-    welcome = MessageFactory(
+    welcome = MessageFactory.create(
         list=shop, name="Welcome", subject="Hi {{ first_name }}", html_body="<p>Hi</p>",
         text_body="Hi", from_name="Shop", from_email="hello@shop.example",
     )  # fmt: skip
-    thanks = MessageFactory(list=shop, name="Thanks", subject="Thanks", text_body="Ta")
-    unique = CouponPoolFactory(list=shop, name="Birthday codes", expiry_cutoff=dt.date(2030, 1, 31))
-    static = CouponPoolFactory(
+    thanks = MessageFactory.create(list=shop, name="Thanks", subject="Thanks", text_body="Ta")
+    unique = CouponPoolFactory.create(
+        list=shop, name="Birthday codes", expiry_cutoff=dt.date(2030, 1, 31)
+    )
+    static = CouponPoolFactory.create(
         list=shop, name="Summer", kind=CouponKind.STATIC, static_code="SUMMER10"
     )
-    conversation = ConversationFactory(list=shop, name="Birthday")
-    by_event = TriggerFactory(conversation=conversation, event=order)
+    conversation = ConversationFactory.create(list=shop, name="Birthday")
+    by_event = TriggerFactory.create(conversation=conversation, event=order)
     TriggerFactory(conversation=conversation)
     main = main_thread(conversation)
     first = add_step(
@@ -134,7 +137,7 @@ def conversation(shop) -> Conversation:
     criteria = parse_criteria(shop, criteria).to_settings()
     add_step(main, StepKind.GO_TO, "Loyal?", target=str(waiting.key), criteria=criteria)
     add_step(main, StepKind.TERMINATE)
-    child = ThreadFactory(
+    child = ThreadFactory.create(
         parent_step=waiting, name="Opened", child_event=ChildEvent.CLICKED_LINK,
         link_url="https://shop.example/sale",
     )  # fmt: skip

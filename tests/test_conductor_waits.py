@@ -28,13 +28,22 @@ KIRITIMATI = ZoneInfo("Pacific/Kiritimati")
 BIRTHDAY = 7  # the id of a Date profile field
 
 
-def at(zone: ZoneInfo, *fields: int, fold: int = 0) -> dt.datetime:
+def at(
+    zone: ZoneInfo,
+    year: int,
+    month: int,
+    day: int,
+    hour: int = 0,
+    minute: int = 0,
+    *,
+    fold: int = 0,
+) -> dt.datetime:
     """A wall time in ``zone`` as a UTC instant."""
-    return dt.datetime(*fields, tzinfo=zone, fold=fold).astimezone(UTC)
+    return dt.datetime(year, month, day, hour, minute, tzinfo=zone, fold=fold).astimezone(UTC)
 
 
-def utc(*fields: int) -> dt.datetime:
-    return dt.datetime(*fields, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def released(
@@ -66,7 +75,7 @@ def birthday_rule(
 
 def problems(data: object) -> list[str]:
     with pytest.raises(ValidationError) as raised:
-        wait_rule_from_settings(data)  # type: ignore[arg-type]
+        wait_rule_from_settings(data)  # type: ignore[arg-type]  # malformed on purpose
     return raised.value.messages
 
 
@@ -230,7 +239,7 @@ def test_an_unknown_kind_or_a_non_object_is_refused() -> None:
         "not None."
     ]
     with pytest.raises(ValidationError) as raised:
-        Duration.from_settings([1, 2])  # type: ignore[arg-type]
+        Duration.from_settings([1, 2])  # type: ignore[arg-type]  # not an object, on purpose
     assert raised.value.messages[0] == "Wait: settings must be an object, not [1, 2]."
 
 
@@ -247,14 +256,16 @@ def test_one_kinds_settings_are_refused_by_another_kind() -> None:
 
 def test_a_one_day_wait_keeps_the_local_time_across_spring_forward() -> None:
     entered = at(NEW_YORK, 2024, 3, 9, 9)
-    assert released(Duration(days=1), entered, NEW_YORK) == at(NEW_YORK, 2024, 3, 10, 9)
-    assert released(Duration(days=1), entered, NEW_YORK) - entered == dt.timedelta(hours=23)
+    later = released(Duration(days=1), entered, NEW_YORK)
+    assert later == at(NEW_YORK, 2024, 3, 10, 9)
+    assert later - entered == dt.timedelta(hours=23)
 
 
 def test_a_one_day_wait_keeps_the_local_time_across_fall_back() -> None:
     entered = at(NEW_YORK, 2024, 11, 2, 9)
-    assert released(Duration(days=1), entered, NEW_YORK) == at(NEW_YORK, 2024, 11, 3, 9)
-    assert released(Duration(days=1), entered, NEW_YORK) - entered == dt.timedelta(hours=25)
+    later = released(Duration(days=1), entered, NEW_YORK)
+    assert later == at(NEW_YORK, 2024, 11, 3, 9)
+    assert later - entered == dt.timedelta(hours=25)
 
 
 def test_a_one_day_wait_keeps_the_local_time_across_both_changes_in_london() -> None:

@@ -9,9 +9,9 @@ import json
 import pytest
 from django.utils import timezone
 
-from conductor.models import Delivery
 from contacts.models import Activity, ActivityKind, SubscriptionState, UnsubscribeMethod
 from contacts.services import fire_event
+from emails.models import Delivery
 from lists.models import BounceHandling
 from tests.factories import EventFactory
 from tests.tracking_helpers import html_of, links, path_of, publish_mailing, send_to

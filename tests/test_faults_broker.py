@@ -45,7 +45,7 @@ from tests.redis_server import redis_server as redis_server  # the fixture
 pytestmark = pytest.mark.django_db(transaction=True)
 
 #: The schedules that find work whose task was never queued (``migrate`` makes them).
-SWEEPS = ("conductor", "resume-imports", "resume-opt-in-confirmations", "segment")
+SWEEPS = ("conductor", "emails", "resume-imports", "resume-opt-in-confirmations", "segment")
 
 
 @pytest.fixture
@@ -159,7 +159,7 @@ def test_with_redis_down_a_contact_post_with_events_answers_201_and_the_sweep_st
 def test_with_redis_down_import_contacts_exits_0_with_its_true_counts_and_completes(
     redis_broker, caplog, capsys, tmp_path: Path
 ):
-    shop = ListFactory(name="Shop")
+    shop = ListFactory.create(name="Shop")
     conversation(shop, trigger=TriggerKind.SUBSCRIBE)
     path = tmp_path / "contacts.csv"
     path.write_text("Email\na@x.io\nb@x.io\nnot-an-address\n")

@@ -25,9 +25,10 @@ from django.db import connection
 from django.urls import reverse
 
 from conductor.engine.tasks import run_due
-from conductor.models import Delivery, DeliveryStatus, Enrollment, EnrollmentState
+from conductor.models import Enrollment, EnrollmentState
 from contacts.models import Activity, ActivityKind
 from contacts.services import subscribe_contact
+from emails.models import Delivery, DeliveryStatus
 from tests.smtp import HOST, CollectingHandler, SmtpServer, free_port
 from tests.test_conductor_race import contacts_due
 from tests.test_faults_workers import ON_SQLITE
@@ -240,12 +241,12 @@ def test_a_connection_dropped_after_data_is_uncertain_never_resent_and_staff_may
 
         # Staff see it among the deliveries, and choose to send it again.
         listing = admin_client.get(
-            reverse("admin:conductor_delivery_changelist"), {"status__exact": "Uncertain"}
+            reverse("admin:emails_delivery_changelist"), {"status__exact": "Uncertain"}
         ).content.decode()
         assert "bo@example.com" in listing and "ada@example.com" not in listing
         handler.drop_after_data.clear()
         response = admin_client.post(
-            reverse("admin:conductor_delivery_changelist"),
+            reverse("admin:emails_delivery_changelist"),
             {"action": "resend_selected", "_selected_action": [bo.pk]},
         )
         assert response.status_code == 302

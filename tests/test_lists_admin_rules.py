@@ -194,8 +194,8 @@ def form_data(email_list: List) -> tuple[dict[str, object], dict[Model, str]]:
             ["name", "group", "data_type", "max_length", "position"],
         ),
     }
-    for prefix, (rows, names) in inlines.items():
-        rows = list(rows)
+    for prefix, (queryset, names) in inlines.items():
+        rows = list(queryset)
         data |= {f"{prefix}-TOTAL_FORMS": len(rows), f"{prefix}-INITIAL_FORMS": len(rows)}
         data |= {f"{prefix}-MIN_NUM_FORMS": 0, f"{prefix}-MAX_NUM_FORMS": 1000}
         for n, row in enumerate(rows):

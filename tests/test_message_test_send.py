@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conductor.models import Delivery, Message
 from contacts.models import Activity
 from contacts.services import subscribe_contact, update_profile
+from emails.models import Delivery, Message
 from tests.factories import MessageFactory
 from tests.smtp import text_of
 from tests.tracking_helpers import HTML, TEXT
@@ -16,17 +16,17 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def message(shop) -> Message:
-    return MessageFactory(
+    return MessageFactory.create(
         list=shop, subject="Sale for {{ profile.first_name }}", html_body=HTML, text_body=TEXT
     )
 
 
 def url(message: Message) -> str:
-    return f"/admin/conductor/message/{message.pk}/test-send/"
+    return f"/admin/emails/message/{message.pk}/test-send/"
 
 
 def test_the_change_page_links_to_the_test_send_form(admin_client, message):
-    page = admin_client.get(f"/admin/conductor/message/{message.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/emails/message/{message.pk}/change/").content.decode()
     assert url(message) in page
     assert admin_client.get(url(message)).status_code == 200
 

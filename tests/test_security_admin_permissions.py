@@ -9,6 +9,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission, User
 from django.core import mail
+from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 from oauth2_provider.models import AccessToken
@@ -39,7 +40,7 @@ def staff(*permissions: str) -> Client:
     return client
 
 
-def admin_urls(model: type, kind: str, *args: object) -> str:
+def admin_urls(model: type[Model], kind: str, *args: object) -> str:
     opts = model._meta
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_{kind}", args=args)
 
@@ -168,16 +169,16 @@ def test_a_packages_action_takes_the_change_permission_too():
 
 def test_a_test_send_takes_the_change_permission_on_messages(shop, smtp_server):
     message = MessageFactory(list=shop)
-    url = f"/admin/conductor/message/{message.pk}/test-send/"
-    change_page = f"/admin/conductor/message/{message.pk}/change/"
-    viewer = staff("conductor.view_message")
+    url = f"/admin/emails/message/{message.pk}/test-send/"
+    change_page = f"/admin/emails/message/{message.pk}/change/"
+    viewer = staff("emails.view_message")
     assert url not in viewer.get(change_page).content.decode()
     assert viewer.get(url).status_code == 403
     refused = viewer.post(url, {"email": "anyone@example.com"})
     assert refused.status_code == 403
     assert "Sending a test needs the permission to change messages" in refused.content.decode()
     assert smtp_server.messages == [] and mail.outbox == []
-    editor = staff("conductor.view_message", "conductor.change_message")
+    editor = staff("emails.view_message", "emails.change_message")
     assert url in editor.get(change_page).content.decode()
     assert editor.post(url, {"email": "anyone@example.com"}).status_code == 302
     (email,) = smtp_server.messages

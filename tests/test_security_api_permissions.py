@@ -16,8 +16,8 @@ from django.test import Client
 
 from api.base import session_permissions
 from api.scopes import Scope
-from conductor.tracking.links import link_ids
 from contacts.imports.models import ListImport
+from emails.tracking.links import link_ids
 from lists.models import EventGroup
 from tests.api_helpers import ALL_SCOPES, api_caller
 from tests.factories import ContactFactory, EventFactory, ListFactory
@@ -26,13 +26,13 @@ from tests.tracking_helpers import publish_mailing
 pytestmark = pytest.mark.django_db
 
 #: The apps whose rows a refused request must leave as they were.
-WATCHED_APPS = ("lists", "contacts", "conductor", "integrations", "api")
+WATCHED_APPS = ("lists", "contacts", "emails", "conductor", "integrations", "api")
 
 
-def snapshot() -> dict[str, list[tuple[Any, ...]]]:
+def snapshot() -> dict[str, list[str]]:
     """Every row of the project's tables, to compare before and after."""
     return {
-        model._meta.label: sorted(map(repr, model.objects.order_by("pk").values_list()))
+        model._meta.label: sorted(map(repr, model._default_manager.order_by("pk").values_list()))
         for app in WATCHED_APPS
         for model in apps.get_app_config(app).get_models()
     }
@@ -180,7 +180,8 @@ def world(shop):
 def _view_of(path: str) -> Any:
     from django.urls import resolve
 
-    return resolve(f"/email/v1/{path}").func.view_class
+    view: Any = resolve(f"/email/v1/{path}").func  # as_view() gives it view_class
+    return view.view_class
 
 
 def _call(client: Client, operation: Operation, **headers: Any) -> Any:

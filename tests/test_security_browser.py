@@ -56,8 +56,8 @@ def test_the_admin_the_api_pages_and_an_emails_pages_work_under_the_policy(
     for path in (
         "/admin/",
         f"/admin/conductor/conversation/{conversation.pk}/change/",
-        f"/admin/conductor/message/{message.pk}/change/",
-        f"/admin/conductor/message/{message.pk}/test-send/",
+        f"/admin/emails/message/{message.pk}/change/",
+        f"/admin/emails/message/{message.pk}/test-send/",
         "/admin/contacts/contact/",
         f"/email/v1/List/{shop.pk}/Contact",
         "/email/v1/schema/docs/",

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -138,7 +138,7 @@ def runserver_address() -> Iterator[tuple[str, int]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server.server_address[:2]
+        yield cast(tuple[str, int], server.server_address[:2])  # an IPv4 address
     finally:
         server.shutdown()
         server.server_close()
@@ -393,7 +393,8 @@ def error_requests(
     elif body:
         requests[400] = (own, {**body, "data": b"[]"}, True)
     if body:
-        limit = resolve(own).func.view_class.max_body_bytes
+        view: Any = resolve(own).func  # as_view() gives it view_class
+        limit = view.view_class.max_body_bytes
         requests[413] = (own, {**body, "data": b" " * (limit + 1)}, True)
         requests[415] = (own, {**body, "content_type": "text/plain"}, True)
     return requests

@@ -16,9 +16,9 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Permission, User
 
 from conductor.engine.tasks import run_due
-from conductor.models import Message
 from contacts.models import ActivityKind, Contact
 from contacts.services import subscribe_contact, update_profile
+from emails.models import Message
 from lists.models import List
 from tests.factories import ProfileFieldFactory
 from tests.test_security_http import exchange, gunicorn, request_bytes
@@ -48,7 +48,9 @@ def sign_in(address, username: str, password: str) -> dict[str, str]:
     token, then the session cookie it answers with."""
     form_page = exchange(address, request_bytes("GET", "/admin/login/", {}))
     cookies = cookies_of(form_page)
-    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', form_page.body).group(1)
+    found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', form_page.body)
+    assert found is not None, "the sign-in form has no CSRF token"
+    token = found.group(1)
     body = urlencode(
         {"csrfmiddlewaretoken": token.decode(), "username": username, "password": password}
     ).encode()

@@ -62,7 +62,7 @@ def stranger() -> Iterator[SegmentServer]:
 
 
 def opens(shop, count: int) -> None:
-    contact = ContactFactory(list=shop)
+    contact = ContactFactory.create(list=shop)
     record_activities(
         [
             Activity(

@@ -11,10 +11,11 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from conductor.engine.tasks import run_due
-from conductor.models import Delivery, Message, MessageLink, StepKind
+from conductor.models import StepKind
 from conductor.versions import publish, working_version
 from contacts.models import ActivityKind
 from contacts.services import fire_event, subscribe_contact, update_profile
+from emails.models import Delivery, Message, MessageLink
 from lists.models import ProfileField
 from tests.factories import (
     ConversationFactory,
@@ -38,7 +39,7 @@ WHY = "takes its address from a merge field; only its path, query or fragment ma
 @pytest.fixture
 def last_name(shop) -> ProfileField:
     first = ProfileField.objects.get(list=shop, name="First Name")
-    return ProfileFieldFactory(group=first.group, name="Last Name", max_length=200)
+    return ProfileFieldFactory.create(group=first.group, name="Last Name", max_length=200)
 
 
 def message_with(shop, url: str) -> Message:
@@ -49,6 +50,7 @@ def message_with(shop, url: str) -> Message:
 def send_with(shop, smtp_server, address: str, **values: str):
     """Subscribe ``address`` with these profile values and send it what is due."""
     contact = subscribe_contact(email_list=shop, email=address, method="API").contact
+    assert contact is not None, f"{address} was not subscribed"
     update_profile(contact=contact, values=values)
     run_due()
     (email,) = [m for m in smtp_server.messages if m["To"] == address]
@@ -118,7 +120,7 @@ def test_the_admin_shows_a_bare_text_link_taking_its_host_from_a_merge_field_on_
     shop, admin_client
 ):
     response = admin_client.post(
-        reverse("admin:conductor_message_add"),
+        reverse("admin:emails_message_add"),
         {
             "list": shop.pk, "name": "Sale", "subject": "Sale",
             "html_body": "", "text_body": f"Hello, see {HOST_FROM_MERGE} today",
@@ -207,7 +209,7 @@ def test_a_test_send_of_a_link_taking_its_host_from_a_merge_field_is_refused_nam
     message = MessageFactory(list=shop, text_body=f"See {HOST_FROM_MERGE}")
     contact = subscribe_contact(email_list=shop, email="ada@example.com", method="API").contact
     update_profile(contact=contact, values={"Last Name": "@evil.example/x"})
-    url = reverse("admin:conductor_message_test_send", args=[message.pk])
+    url = reverse("admin:emails_message_test_send", args=[message.pk])
     response = admin_client.post(url, {"email": "ada@example.com"})
     assert response.status_code == 200
     assert f"Not sent: The link {HOST_FROM_MERGE} {WHY}" in response.content.decode()
@@ -261,7 +263,7 @@ def test_a_test_sends_subject_is_plain_text_on_one_line(shop, admin_client, smtp
     message = MessageFactory(list=shop, subject="Sale for {{ profile.first_name }}")
     contact = subscribe_contact(email_list=shop, email="ada@example.com", method="API").contact
     update_profile(contact=contact, values={"First Name": "<b>Ada</b>\r\nBcc: eve@evil.example"})
-    url = reverse("admin:conductor_message_test_send", args=[message.pk])
+    url = reverse("admin:emails_message_test_send", args=[message.pk])
     assert admin_client.post(url, {"email": "ada@example.com"}).status_code == 302
     (email,) = smtp_server.messages
     assert email["Subject"] == "[Test] Sale for <b>Ada</b> Bcc: eve@evil.example"

@@ -52,7 +52,7 @@ def integration(shop, segment_server: SegmentServer):
 def opens(shop, count: int, *, contacts: int = 1, **details: object) -> list[str]:
     """``count`` email_opened activities spread over ``contacts`` contacts;
     returns the messageIds written, in order."""
-    people = [ContactFactory(list=shop) for _ in range(contacts)]
+    people = [ContactFactory.create(list=shop) for _ in range(contacts)]
     record_activities(
         [
             Activity(

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conductor.models import Delivery
+from emails.models import Delivery
 from tests.segment_server import allow, make_integration, outbox, speed_up
 from tests.tracking_helpers import html_of, links, path_of, publish_mailing, send_to
 

@@ -66,6 +66,7 @@ def trait(email_list) -> str:
 
 def subscribed(shop, email: str, **profile: str) -> Contact:
     contact = subscribe_contact(email_list=shop, email=email, method="API").contact
+    assert contact is not None, f"{email} was not subscribed"
     if profile:
         update_profile(contact=contact, values=profile)
     return contact
@@ -173,7 +174,7 @@ def test_an_address_change_nulls_the_old_address_then_sets_the_new_one(shop, int
 def test_an_email_sent_by_a_conversation_tracks_email_sent_with_subject_and_campaign(
     shop, integration, smtp_server: SmtpServer
 ):
-    welcome = MessageFactory(list=shop, subject="Welcome aboard")
+    welcome = MessageFactory.create(list=shop, subject="Welcome aboard")
     send = (StepKind.MESSAGE, {"message": welcome.pk})
     conversation, _ = conversation_with_steps(
         shop, send, (StepKind.TERMINATE, {}), name="Welcome series"

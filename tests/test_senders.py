@@ -9,10 +9,10 @@ import threading
 import pytest
 from aiosmtpd.controller import Controller
 
-from conductor.engine.senders import Senders, ServerGone
 from conductor.engine.tasks import run_due
-from conductor.models import Delivery, DeliveryStatus
 from contacts.services import subscribe_contact
+from emails.models import Delivery, DeliveryStatus
+from emails.sending.senders import Senders, ServerGone
 from tests.smtp import HOST, CollectingHandler, free_port
 from tests.tracking_helpers import publish_mailing
 

@@ -6,7 +6,7 @@ as the built-in kinds are, with no migration and no other file touched."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import pytest
 from django import forms
@@ -63,7 +63,7 @@ class TagStepForm(StepForm):
     value = forms.CharField(required=False)
 
     def add_setting_fields(self) -> None:
-        self.fields["field"].queryset = ProfileField.objects.filter(
+        cast(forms.ModelChoiceField, self.fields["field"]).queryset = ProfileField.objects.filter(
             list=self.email_list, data_type=DataType.TEXT
         )
 

@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from conductor.engine.tasks import run_due
-from conductor.models import Conversation, Message, StepKind
+from conductor.models import Conversation, StepKind
 from conductor.versions import publish
 from contacts.services import fire_event, subscribe_contact, update_profile
+from emails.models import Message
 from tests.factories import EventFactory, MessageFactory, conversation_with_steps
 
 HTML = """<html><body>
@@ -27,7 +28,7 @@ URL = re.compile(r"""https?://[^\s"'<>]+""")
 def publish_mailing(shop) -> Message:
     """A published conversation sending one message (links in both bodies)
     to every first-time subscriber of ``shop``."""
-    message = MessageFactory(
+    message = MessageFactory.create(
         list=shop, name="Sale", subject="Sale for {{ profile.first_name }}",
         html_body=HTML, text_body=TEXT,
     )  # fmt: skip
@@ -39,6 +40,7 @@ def publish_mailing(shop) -> Message:
 
 def send_to(shop, smtp_server, address: str, first_name: str = "Ada"):
     contact = subscribe_contact(email_list=shop, email=address, method="API").contact
+    assert contact is not None, f"{address} was not subscribed"
     update_profile(contact=contact, values={"First Name": first_name})
     run_due()
     (email,) = [m for m in smtp_server.messages if m["To"] == address]

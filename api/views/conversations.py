@@ -19,7 +19,7 @@ from api.paging import pk_page
 from api.routes import route
 from api.scopes import Scope
 from api.views.lists import LIST_ID, path_id
-from conductor.models import Conversation, Message, MessageLink
+from conductor.models import Conversation
 from conductor.reports import (
     Summary,
     conversation_messages,
@@ -28,6 +28,7 @@ from conductor.reports import (
     message_summaries,
 )
 from conductor.selectors import first_sent_at
+from emails.models import Message, MessageLink
 
 CONVERSATION_ID = path_id("conversation_id", "Identifier used to locate the conversation.")
 MESSAGE_ID = path_id("conversation_message_id", "Identifier used to locate the message.")

@@ -26,9 +26,10 @@ from api.views.conversations import (
     conversation_schema,
 )
 from api.views.lists import LIST_ID
-from conductor.models import Conversation, Delivery
+from conductor.models import Conversation
 from conductor.selectors import activity_by_delivery, link_clicks_between, sent_deliveries
 from contacts.models import Activity, ActivityKind
+from emails.models import Delivery
 
 DATES = [OpenApiParameter("startDate", str), OpenApiParameter("endDate", str)]
 #: ``activityType`` → the activity kind a contact must have for its row to be listed.

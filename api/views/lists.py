@@ -122,7 +122,7 @@ class UnsupportedText(_Unsupported):
 )
 class UnsupportedTextList(_Unsupported):
     neutral: ClassVar[object] = []
-    accepted = ([],)
+    accepted: ClassVar[tuple[object, ...]] = ([],)
     hint = "[] or null"
 
 

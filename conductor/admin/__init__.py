@@ -1,9 +1,9 @@
 """The Conductor admin, which is the workflow editor: conversations (the
 working version's threads and steps, triggers, diagram, publishing, counts),
-threads with drag-and-drop step order, steps with per-kind forms, messages,
-coupon pools with code uploads, enrollments, and deliveries (the emails
-sent, and those a crash left uncertain)."""
+threads with drag-and-drop step order, steps with per-kind forms, coupon
+pools with code uploads, and enrollments. Messages and deliveries are the
+emails app's (``emails.admin``)."""
 
-from conductor.admin import content, conversations, coupons, deliveries, steps, threads
+from conductor.admin import conversations, coupons, enrollments, steps, threads
 
-__all__ = ["content", "conversations", "coupons", "deliveries", "steps", "threads"]
+__all__ = ["conversations", "coupons", "enrollments", "steps", "threads"]

@@ -22,7 +22,6 @@ from conductor.models import (
     Conversation,
     Enrollment,
     EnrollmentState,
-    Message,
     Step,
     Trigger,
     Version,
@@ -30,6 +29,7 @@ from conductor.models import (
 from conductor.reports import Summary, message_summaries
 from conductor.steps.registry import all_units
 from conductor.versions import create_conversation, publish, published_version, working_version
+from emails.models import Message
 from lists.models import Event
 
 

@@ -5,9 +5,9 @@
 - ``claims``: due enrollments are claimed in batches no two workers share.
 - ``runner``: a claimed batch is run step by step, the enrollments at the
   same step together, each step visit logged once.
-- ``delivery``: the emails of Message steps, sent after their step commits.
-- ``smtp``: one email's SMTP exchange, on each of ``senders``' connections.
-- ``delivery_recovery``: the end of a delivery's claim (released, or its
-  "sent" activity recorded) and the sweep of what stopped workers left.
-- ``tasks``: the django-q2 task and schedule, and ``run_conductor``'s loop.
+- ``child_threads``: opens and clicks of an email start the child threads
+  waiting for them.
+- ``tasks``: the django-q2 task and schedule, and ``run_conductor``'s loop;
+  each run also sends the emails its Message steps wrote
+  (``emails.sending``).
 """

@@ -23,13 +23,12 @@ from django.db.models import QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
 
+from conductor.engine.step_emails import runs_of
 from conductor.engine.tasks import queue_run
 from conductor.models import (
     ChildEvent,
-    Delivery,
     Enrollment,
     EnrollmentState,
-    MessageLink,
     Step,
     StepOutcome,
     StepRun,
@@ -38,6 +37,7 @@ from conductor.models import (
 from conductor.steps.registry import sending_kinds, waiting_kinds
 from contacts.hooks import activities_recorded
 from contacts.models import Activity, ActivityKind
+from emails.models import MessageLink
 
 ENGAGEMENT = (ActivityKind.EMAIL_OPENED, ActivityKind.EMAIL_CLICKED)
 
@@ -78,10 +78,8 @@ def enter_child_threads(
     ]
     if not engaged:
         return
-    deliveries = Delivery.objects.select_related("step_run").in_bulk(
-        {a.details["delivery_id"] for a in engaged}
-    )
-    enrollment_ids = {d.step_run.enrollment_id for d in deliveries.values()}
+    runs = runs_of({a.details["delivery_id"] for a in engaged})
+    enrollment_ids = {run.enrollment_id for run in runs.values()}
     waiting = {
         e.pk: e
         for e in Enrollment.objects.filter(
@@ -99,11 +97,11 @@ def enter_child_threads(
     links = dict(MessageLink.objects.filter(pk__in=link_ids).values_list("pk", "url"))
     moved = 0
     for activity in engaged:
-        delivery = deliveries.get(activity.details["delivery_id"])
-        enrollment = waiting.get(delivery.step_run.enrollment_id) if delivery else None
-        if enrollment is None or not children.get(enrollment.step_id):
+        run = runs.get(activity.details["delivery_id"])
+        enrollment = waiting.get(run.enrollment_id) if run else None
+        if run is None or enrollment is None or not children.get(enrollment.step_id):
             continue
-        if not _sent_before_this_wait(delivery, enrollment):
+        if not _sent_before_this_wait(run, enrollment):
             continue
         written = links.get(activity.details.get("link_id"))
         events = events_of(activity, written)
@@ -123,8 +121,8 @@ def enter_child_threads(
         transaction.on_commit(queue_run)
 
 
-def _sent_before_this_wait(delivery: Delivery, enrollment: Enrollment) -> bool:
-    """The email is of this stay's message: the last Message step before the
+def _sent_before_this_wait(run: StepRun, enrollment: Enrollment) -> bool:
+    """The email (sent by ``run``) is of this stay's message: the last Message step before the
     Wait in its thread, run for this enrollment before it entered the Wait."""
     wait = enrollment.step
     message_step = (
@@ -135,7 +133,6 @@ def _sent_before_this_wait(delivery: Delivery, enrollment: Enrollment) -> bool:
         .values_list("pk", flat=True)
         .first()
     )
-    run = delivery.step_run
     return (
         run.step_id == message_step
         and run.enrollment_id == enrollment.pk

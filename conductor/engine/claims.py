@@ -5,17 +5,12 @@ from __future__ import annotations
 import datetime
 import uuid
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from conductor.models import Enrollment, EnrollmentState
-
-
-def lease() -> datetime.timedelta:
-    """How long a claim holds (``CONDUCTOR_LEASE_SECONDS``)."""
-    return datetime.timedelta(seconds=settings.CONDUCTOR_LEASE_SECONDS)
+from core.claims import lease
 
 
 def _due(now: datetime.datetime):

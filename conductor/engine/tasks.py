@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 
 from conductor.engine.claims import any_due, claim_due
-from conductor.engine.delivery import send_deliveries
 from conductor.engine.runner import run_claimed
 from contacts.queueing import enqueue_now
+from emails.sending.delivery import send_deliveries
 
 BATCH = 1000
 #: A task stops taking new batches after this long, leaving the rest to the

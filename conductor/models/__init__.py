@@ -23,7 +23,7 @@ from conductor.models.enrollments import (
     StepOutcome,
     StepRun,
 )
-from conductor.models.messages import (
+from emails.models import (
     MAY_HAVE_GONE_OUT,
     Delivery,
     DeliveryStatus,

@@ -3,6 +3,7 @@ log of every step it passed (``StepRun``)."""
 
 from __future__ import annotations
 
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -122,6 +123,15 @@ class StepRun(models.Model):
     outcome = models.CharField(max_length=12, choices=StepOutcome.choices)
     ran_at = models.DateTimeField(default=timezone.now)
     details = models.JSONField(default=dict, blank=True)
+    #: The email a Message step's run sent (at most one: the delivery's
+    #: source is this run), for queries such as
+    #: ``Delivery.objects.filter(step_run__enrollment__conversation=...)``.
+    deliveries = GenericRelation(
+        "emails.Delivery",
+        content_type_field="source_type",
+        object_id_field="source_id",
+        related_query_name="step_run",
+    )
 
     class Meta:
         ordering = ["enrollment_id", "visit"]

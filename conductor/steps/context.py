@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from conductor.models import CouponPool, Message, Step, Trigger, Version
-from conductor.tracking.link_text import address_problems
+from conductor.models import CouponPool, Step, Trigger, Version
+from emails.models import Message
+from emails.tracking.link_text import address_problems
 from lists.models import Event, ProfileField
 
 

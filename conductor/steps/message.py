@@ -12,15 +12,17 @@ from django import forms
 from django.db import transaction
 
 from conductor.engine.batch import StepBatch
-from conductor.engine.delivery import blocked_addresses, queue_deliveries
 from conductor.engine.outcomes import NEXT, Finish, Outcome
+from conductor.engine.step_emails import delivery_of
 from conductor.forms.base import Fieldsets, StepForm
-from conductor.models import Delivery, Message, Step, StepKind, Trigger, Version
+from conductor.models import Step, StepKind, Trigger, Version
 from conductor.steps.context import Names, VersionContext, label, whole_number
 from conductor.steps.references import MESSAGE, TRIGGER, Reference
 from conductor.steps.unit import StepKindUnit
 from contacts.models import SubscriptionState
 from core.bulk import create_rows
+from emails.models import Message
+from emails.sending.delivery import blocked_addresses, queue_deliveries
 
 
 class Variant(TypedDict):
@@ -148,14 +150,8 @@ class MessageUnit(StepKindUnit):
                 outcomes[enrollment.pk] = Finish(reason=f"Not sent: {why}.", skipped=True)
                 continue
             message_id = by_trigger.get(enrollment.trigger_id, settings["message"])
-            deliveries.append(
-                Delivery(
-                    step_run=batch.runs[enrollment.pk],
-                    message_id=message_id,
-                    contact=contact,
-                    created_at=batch.now,
-                )
-            )
+            run = batch.runs[enrollment.pk]
+            deliveries.append(delivery_of(run, enrollment, message_id, batch.now))
             outcomes[enrollment.pk] = NEXT
         create_rows(deliveries)
         if deliveries:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conductor.models import CouponPool, Message, Step, Thread, Trigger, Version
+from conductor.models import CouponPool, Step, Thread, Trigger, Version
 from conductor.steps.unit import unit_of
 from conductor.transfer.errors import TransferError
 from conductor.transfer.references import EVENT, FIELD, MESSAGE, POOL, swap_settings
+from emails.models import Message
 from lists.models import Event, ProfileField
 
 FORMAT_VERSION = 1

@@ -10,13 +10,14 @@ from typing import Any
 
 from django.db import transaction
 
-from conductor.models import Conversation, CouponPool, Message, Step, Thread, Trigger
+from conductor.models import Conversation, CouponPool, Step, Thread, Trigger
 from conductor.steps.registry import unit_for
 from conductor.transfer.errors import TransferError
 from conductor.transfer.exporting import MESSAGE_KEYS
 from conductor.transfer.reading import read_document
 from conductor.transfer.references import EVENT, FIELD, MESSAGE, POOL, swap_settings
 from conductor.versions import create_conversation, version_problems, working_version
+from emails.models import Message
 from lists.models import DataType, Event, List, ProfileField
 
 

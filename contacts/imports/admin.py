@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -30,6 +30,9 @@ from django.utils.html import format_html
 from contacts.imports.models import ImportRowResult, ImportStatus, ListImport, RowResult
 from contacts.imports.source import parse_mapping
 from contacts.imports.tasks import enqueue_import
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
 
 #: The change page reloads itself this often (seconds) until the import has finished.
 REFRESH_SECONDS = 2
@@ -196,10 +199,9 @@ class ListImportAdmin(admin.ModelAdmin):
 
     # --- The upload page and the result page. ---
 
-    def get_fieldsets(
-        self, request: HttpRequest, obj: ListImport | None = None
-    ) -> list[tuple[str | None, dict[str, Any]]]:
-        return self.upload_fieldsets if obj is None else self.result_fieldsets
+    def get_fieldsets(self, request: HttpRequest, obj: ListImport | None = None) -> _FieldsetSpec:
+        fieldsets = self.upload_fieldsets if obj is None else self.result_fieldsets
+        return cast("_FieldsetSpec", fieldsets)  # plain dicts of fieldset options
 
     def get_readonly_fields(self, request: HttpRequest, obj: ListImport | None = None) -> list[str]:
         return [] if obj is None else self.readonly_fields
@@ -294,7 +296,7 @@ class ListImportAdmin(admin.ModelAdmin):
         )
         return [rejected, *super().get_urls()]
 
-    def rejected_rows_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def rejected_rows_view(self, request: HttpRequest, object_id: str) -> StreamingHttpResponse:
         list_import = self.get_object(request, unquote(object_id))
         if list_import is None:
             raise Http404("No such import.")

@@ -13,6 +13,7 @@ import csv
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db.backends.utils import CursorWrapper
 from psycopg import Copy
@@ -20,6 +21,9 @@ from psycopg import Copy
 from contacts.imports.models import ListImport
 from contacts.imports.rows import width_problem
 from contacts.imports.source import BOM, CHUNK, Layout, iter_rows
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 #: The staged rows: ``row_number``, ``problem`` and the cells ``c0, c1, …``.
 RAW = "import_raw"
@@ -37,7 +41,7 @@ def stage_file(
     list_import: ListImport,
     layout: Layout,
     path: Path,
-    progress: Callable[[int], None],
+    progress: Callable[[int], object],
 ) -> None:
     """Create the staging table ``RAW`` and fill it with the file's rows."""
     _Staging(cursor, list_import, layout, path, progress).run()
@@ -58,9 +62,10 @@ class _Tee(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.stream.read(len(buffer))
-        buffer[: len(data)] = data
+    def readinto(self, buffer: Buffer) -> int:
+        view = memoryview(buffer)  # io hands over a writable memoryview already
+        data = self.stream.read(len(view))
+        view[: len(data)] = data
         if data:
             # The server would read a byte-order mark as part of the first cell.
             self.copy.write(data[len(BOM) :] if self.first and data.startswith(BOM) else data)
@@ -79,7 +84,7 @@ class _Staging:
         list_import: ListImport,
         layout: Layout,
         path: Path,
-        progress: Callable[[int], None],
+        progress: Callable[[int], object],
     ) -> None:
         self.cursor = cursor
         self.list_import = list_import
@@ -155,7 +160,8 @@ class _Staging:
         with self.cursor.cursor.copy(sql) as copy:
             for number, cells in rows:
                 problem = width_problem(self.layout, cells)
-                copy.write_row((number, problem, *(empty if problem else cells)))
+                # width_problem names a problem for cells that are None.
+                copy.write_row((number, problem, *(empty if problem or cells is None else cells)))
                 count += 1
                 if count % PROGRESS_STEP == 0:
                     self.progress(PROGRESS_STEP)

@@ -75,6 +75,7 @@ class PortableImport(ImportPath):
             problem = width_problem(self.layout, cells)
             email = given = None
             if problem is None:
+                assert cells is not None  # width_problem names a problem otherwise
                 given = cells[self.layout.email_index].strip()[:254]
                 email, problem = address(cells, self.layout)
             batch.append((number, email, given, None if problem else json.dumps(cells), problem))
@@ -121,9 +122,9 @@ class PortableImport(ImportPath):
         contacts: dict[str, Contact] = {}
         existing: list[tuple[Contact, dict[int, str | None]]] = []
         for email, (number, _) in latest.items():
-            result, contact, reason, created = states[email]
+            result, contact, refusal, created = states[email]
             given, _, reasons = results[number]
-            reasons = reasons + ([reason] if reason else [])
+            reasons = reasons + ([refusal] if refusal else [])
             if contact is not None and result in APPLIES_VALUES:
                 contacts[email] = contact
                 reasons += checked[email].problems

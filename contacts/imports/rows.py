@@ -81,7 +81,7 @@ class ImportPath(abc.ABC):
         list_import: ListImport,
         layout: Layout,
         path: Path,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> None:
         self.list_import = list_import
         self.layout = layout

@@ -71,7 +71,7 @@ def layout_for(list_import: ListImport, header: list[str]) -> Layout:
 def run_import(
     import_id: int,
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
     engine: str | None = None,
 ) -> ListImport:
     """Process one import if this worker can claim it; returns it as it stands

@@ -28,8 +28,8 @@ class Bind:
     …; the fixed parameters go by other names). One value bound twice gets
     one placeholder. Pass ``params`` to ``cursor.execute``."""
 
-    def __init__(self, **named: object) -> None:
-        self.params: dict[str, object] = dict(named)
+    def __init__(self, **named: str | int | None) -> None:
+        self.params: dict[str, str | int | None] = dict(named)
         self._names: dict[tuple[type, object], str] = {}
 
     def __call__(self, value: str | int | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -53,7 +54,7 @@ def ban_addresses(
         )
     for email, index in first.items():
         results[index] = ContactResult(email, Outcome.BANNED, contacts.get(email))
-    return results  # type: ignore[return-value]
+    return cast(list[ContactResult], results)  # every slot is filled by now
 
 
 def ban_address(*, email_list: List, email: str, reason: str = "") -> ContactResult:
@@ -100,7 +101,7 @@ def suppress_addresses(*, emails: Sequence[str], reason: str = "") -> list[Conta
         record_activities(activities)
     for email, index in first.items():
         results[index] = ContactResult(email, Outcome.SUPPRESSED)
-    return results  # type: ignore[return-value]
+    return cast(list[ContactResult], results)  # every slot is filled by now
 
 
 def unsuppress_addresses(*, emails: Sequence[str]) -> int:

@@ -9,11 +9,14 @@ deletes).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import models, router, transaction
 from django.db.models.deletion import Collector, get_candidate_relations_to_delete
+from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.utils import timezone
 
 from contacts.hooks import record_activities
@@ -23,6 +26,9 @@ from contacts.services.common import activity_for
 from contacts.services.profile import UpdateType
 from core.bulk import update_rows
 from lists.models import Event, List, ProfileField
+
+if TYPE_CHECKING:
+    from django.db.models.options import Options
 
 BATCH = 5000  # contacts per locked batch when clearing a field's values
 IN_PROGRESS = (ImportStatus.DATA_UPLOADED, ImportStatus.PROCESSING_DATA)
@@ -150,7 +156,10 @@ def _delete_rows_of_other_apps(email_list: List, using: str) -> None:
     go: their cascades run, SET_NULL becomes one UPDATE, and a PROTECT or
     RESTRICT relation that is in use refuses the deletion."""
     collector = Collector(using=using, origin=email_list)
-    for relation in get_candidate_relations_to_delete(Contact._meta):
+    # The stubs take any model's options (Options is invariant) and call the
+    # reverse relations it gives fields.
+    relations = get_candidate_relations_to_delete(cast("Options[models.Model]", Contact._meta))
+    for relation in cast(Iterable[ForeignObjectRel], relations):
         if relation.related_model is Activity:
             continue
         rows = relation.related_model._base_manager.using(using).filter(
@@ -167,6 +176,7 @@ def _delete_rows_of_other_apps(email_list: List, using: str) -> None:
                     },
                 )
             continue
+        assert relation.on_delete is not None  # a ForeignKey's, as every candidate is
         relation.on_delete(collector, relation.field, rows, using)
     collector.delete()
 

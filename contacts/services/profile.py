@@ -14,9 +14,9 @@ from contacts.models import ActivityKind, Contact
 from contacts.services.common import activity_for, chunks
 from core.bulk import update_rows
 from lists.models import List
-from lists.profile_schema import FieldRef, ProfileSchema
+from lists.profile_schema import FieldValues, ProfileSchema
 
-Values = Mapping[FieldRef, object]
+Values = FieldValues
 
 
 class UpdateType(enum.StrEnum):

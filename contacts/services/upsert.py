@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 
@@ -16,7 +16,7 @@ from contacts.services.profile import UpdateType, update_profiles
 from contacts.services.subscriptions import _subscribe as subscribe_in_transaction
 from contacts.services.subscriptions import unsubscribe_contacts
 from lists.models import Event, List
-from lists.profile_schema import FieldRef, ProfileSchema
+from lists.profile_schema import FieldValues, ProfileSchema
 
 
 def _refuse(message: str, code: str, **params: object) -> ValidationError:
@@ -29,7 +29,7 @@ def save_contact(
     email: str,
     state: str | None = None,
     external_contact_id: str | None = None,
-    values: Mapping[FieldRef, object] | None = None,
+    values: FieldValues | None = None,
     events: Sequence[Event] = (),
     override_unsubscribe: bool = False,
     subscribed_by_contact: bool = False,
@@ -53,6 +53,7 @@ def save_contact(
     values = values or {}
     email = normalise_email(email)
     limit = Contact._meta.get_field("external_contact_id").max_length
+    assert limit is not None  # a CharField's
     if external_contact_id is not None and len(external_contact_id) > limit:
         raise _refuse(
             "externalContactID is longer than %(limit)s characters.",
@@ -87,7 +88,7 @@ def _save(
     email: str,
     state: str | None,
     external_contact_id: str | None,
-    values: Mapping[FieldRef, object],
+    values: FieldValues,
     cleaned: dict[str, str | None],
     schema: ProfileSchema,
     events: Sequence[Event],
@@ -130,7 +131,7 @@ def _save(
 def _subscribe(
     email_list: List,
     email: str,
-    values: Mapping[FieldRef, object],
+    values: FieldValues,
     cleaned: dict[str, str | None],
     events: Sequence[Event],
     *,

@@ -33,10 +33,11 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.dispatch import receiver
 
-from conductor.models import Conversation, Delivery, Message
-from conductor.tracking.link_text import TEMPLATE_SYNTAX
+from conductor.models import Conversation
 from contacts.hooks import activities_recorded
 from contacts.models import Activity, ActivityKind, Contact, SubscriptionState, UnsubscribeMethod
+from emails.models import Delivery, Message
+from emails.tracking.link_text import TEMPLATE_SYNTAX
 from integrations.models import SHARDS, SegmentListSync, SegmentMessage
 from integrations.segment import payloads
 from integrations.segment.queueing import queue_delivery_on_commit
@@ -251,11 +252,12 @@ class MessageBuilder:
             yield row.contact_id, row.email, self._identify(row, sync, row.email, True)
             return
         if kind in IDENTIFY_KINDS:
-            subscribed = {
+            by_kind: dict[str, bool] = {
                 ActivityKind.SUBSCRIBED: True,
                 ActivityKind.RESUBSCRIBED: True,
                 ActivityKind.UNSUBSCRIBED: False,
-            }.get(kind, row.state == SubscriptionState.SUBSCRIBED)
+            }
+            subscribed = by_kind.get(kind, row.state == SubscriptionState.SUBSCRIBED)
             yield row.contact_id, row.email, self._identify(row, sync, row.email, subscribed)
         event = payloads.TRACK_EVENTS.get(kind)
         if event is not None:
@@ -301,11 +303,12 @@ class MessageBuilder:
         )
 
     def _old_contacts(self) -> dict[int, tuple[str, dict[str, Any]]]:
-        ids = {
+        found = (
             payloads.as_id(row.details.get("old_contact_id"))
             for row in self.rows
             if row.kind == ActivityKind.ADDRESS_CHANGED
-        } - {None}
+        )
+        ids = {pk for pk in found if pk is not None}
         if not ids:
             return {}
         return {

@@ -28,7 +28,7 @@ message's template (``Sale for {{ profile.first_name }}``): without a delivery
 that kept its subject (an email sent before deliveries did), it is the
 message's subject only when that has no merge field, and is left out otherwise.
 
-``conductor.engine.delivery`` writes ``email_sent`` with ``message_id``,
+``emails.sending.delivery`` writes ``email_sent`` with ``message_id``,
 ``delivery_id`` and ``conversation_id``, and keeps the rendered subject on the
 delivery; the engagement records (opens, clicks, unsubscribes from the email,
 bounces, complaints, conversions) carry the same three keys, so each of their
@@ -44,7 +44,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 
@@ -177,7 +177,7 @@ def as_id(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(cast(Any, value))  # whatever it is: int() refuses it below if it must
     except (TypeError, ValueError):
         return None
 

@@ -1,6 +1,6 @@
-"""Sending the emails of Message steps, at most once each.
+"""Sending emails, at most once each.
 
-A Message step writes a ``Delivery`` with its step run; after that commits,
+A source (a Message step's run) writes a ``Delivery``; after that commits,
 a worker claims a batch (Pending → Sending under a lease and a token, SKIP
 LOCKED), skips the addresses that may not be mailed now, renders the rest
 and sends them over ``EMAIL_CONNECTIONS`` connections at once (``senders``).
@@ -38,16 +38,16 @@ from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from conductor.engine.claims import lease
-from conductor.engine.delivery_recovery import record_sent, recover_abandoned, release
-from conductor.engine.senders import MaybeDelivered, Senders, ServerGone
-from conductor.engine.smtp import send_one
-from conductor.models import Delivery, DeliveryStatus, Message
-from conductor.tracking.mime import CampaignEmail
-from conductor.tracking.render import MessageTemplates, build_email, merge_fields
 from contacts.models import Ban, Contact, SubscriptionState, Suppression
 from contacts.queueing import enqueue_now
 from core.bulk import json_strings, update_rows
+from core.claims import lease
+from emails.mime import CampaignEmail
+from emails.models import Delivery, DeliveryStatus, Message
+from emails.render import MessageTemplates, build_email, merge_fields
+from emails.sending.recovery import record_sent, recover_abandoned, release
+from emails.sending.senders import MaybeDelivered, Senders, ServerGone
+from emails.sending.smtp import send_one
 from lists.models import List, ProfileField
 
 logger = logging.getLogger(__name__)
@@ -65,9 +65,8 @@ DELIVERY_FIELDS = [
     "contact__email_key",
     "contact__state",
     "contact__profile",
-    "step_run__enrollment__conversation_id",
-    "step_run__enrollment__trigger_kind",
-    "step_run__enrollment__trigger_details",
+    "merge_context",
+    "details",
 ]
 
 
@@ -84,8 +83,8 @@ def blocked_addresses(email_list: List, contacts: Iterable[Contact]) -> dict[str
 
 
 def queue_deliveries() -> None:
-    """Have a worker send the pending deliveries (called once a step commits)."""
-    enqueue_now(send_deliveries, task_name="conductor-deliveries", sweep="conductor")
+    """Have a worker send the pending deliveries (called once their source commits)."""
+    enqueue_now(send_deliveries, task_name="emails-deliveries", sweep="emails")
 
 
 def send_deliveries(limit: int = BATCH) -> int:
@@ -122,11 +121,11 @@ def _claim(limit: int) -> tuple[str, list[int]]:
 
 
 def _load(ids: list[int]) -> list[Delivery]:
-    """The claimed deliveries with what sending reads of their contacts and
-    enrollments (only that: most of a batch's time would otherwise go into
+    """The claimed deliveries with what sending reads of them and their
+    contacts (only that: most of a batch's time would otherwise go into
     building model instances); their messages and lists, one each."""
     deliveries = list(
-        Delivery.objects.select_related("contact", "step_run__enrollment")
+        Delivery.objects.select_related("contact")
         .only(*DELIVERY_FIELDS)
         .filter(pk__in=ids)
         .order_by("created_at", "pk")
@@ -228,7 +227,7 @@ class _Renderer:
             delivery.merge_context = merge_fields(delivery, self.fields[list_id])
             email = build_email(delivery, templates=self.templates[message.pk])
         except Exception as error:  # a template error: this email only
-            logger.warning("conductor: delivery %s not rendered: %s", delivery.pk, error)
+            logger.warning("emails: delivery %s not rendered: %s", delivery.pk, error)
             release([delivery], token, error)
             return None
         delivery.subject = email.subject  # Segment reports it with each of its activities
@@ -275,11 +274,11 @@ class _Progress:
         if error is None:
             delivery.status, delivery.sent_at, delivery.error = DeliveryStatus.SENT, now, ""
         elif isinstance(error, MaybeDelivered):
-            logger.warning("conductor: delivery %s uncertain: %s", delivery.pk, error)
+            logger.warning("emails: delivery %s uncertain: %s", delivery.pk, error)
             delivery.status, delivery.error = DeliveryStatus.UNCERTAIN, UNCERTAIN_DROPPED
             delivery.claim_token, delivery.claim_expires_at = "", None
         else:  # certainly not sent (refused, or never reached the server): again later
-            logger.warning("conductor: delivery %s not sent: %s", delivery.pk, error)
+            logger.warning("emails: delivery %s not sent: %s", delivery.pk, error)
             delivery.status, delivery.error = DeliveryStatus.PENDING, str(error)[:2000]
             delivery.claim_token, delivery.claim_expires_at = "", None
         return delivery

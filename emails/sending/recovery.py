@@ -13,11 +13,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conductor.models import Delivery, DeliveryStatus
-from conductor.tracking.activity import delivery_activity
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind
 from core.bulk import update_rows
+from emails.models import Delivery, DeliveryStatus
+from emails.tracking.activity import delivery_activity
 
 #: Sent deliveries of stopped workers whose activity one sweep records.
 RECORD_BATCH = 500
@@ -30,7 +30,7 @@ SENT_ACTIVITY_FIELDS = [
     "sent_at",
     "contact__list_id",
     "contact__email",
-    "step_run__enrollment__conversation_id",
+    "details",
 ]
 
 
@@ -89,7 +89,7 @@ def recover_abandoned() -> int:
         sent = list(
             Delivery.objects.filter(lapsed, status=DeliveryStatus.SENT)
             .exclude(claim_token="")
-            .select_related("contact", "step_run__enrollment")
+            .select_related("contact")
             .only(*SENT_ACTIVITY_FIELDS)
             .select_for_update(skip_locked=True, of=("self",))[:RECORD_BATCH]
         )

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conductor.models import MAY_HAVE_GONE_OUT, Delivery, MessageLink
-from conductor.tracking.activity import delivery_activity, delivery_details
-from conductor.tracking.tokens import read_token
 from contacts.hooks import record_activities
 from contacts.models import ActivityKind, SubscriptionState, UnsubscribeMethod
 from contacts.services import unsubscribe_contact
+from emails.models import MAY_HAVE_GONE_OUT, Delivery, MessageLink
+from emails.tracking.activity import delivery_activity, delivery_details
+from emails.tracking.tokens import read_token
 
 MAX_USER_AGENT = 500
 
@@ -54,7 +54,7 @@ def link_for(token: str) -> tuple[Delivery, MessageLink] | None:
 
 def _sent_delivery(pk: int) -> Delivery | None:
     return (
-        Delivery.objects.select_related("message", "contact__list", "step_run__enrollment")
+        Delivery.objects.select_related("message", "contact__list")
         # A token exists only in a rendered email; Failed ones may have gone out.
         .filter(pk=pk, status__in=MAY_HAVE_GONE_OUT)
         .first()

@@ -49,7 +49,7 @@ def _key(kind: str, secret: str) -> tuple[hashlib._Hash, hashlib._Hash]:
     (RFC 2104): each MAC then costs two hash copies, not a key schedule."""
     if kind not in KINDS:
         raise ValueError(f"unknown tracking token kind {kind!r}")
-    key = hashlib.sha256(f"conductor.tracking.{kind}:{secret}".encode()).digest().ljust(64, b"\0")
+    key = hashlib.sha256(f"emails.tracking.{kind}:{secret}".encode()).digest().ljust(64, b"\0")
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
     return inner, outer

@@ -1,16 +1,18 @@
-"""Messages, their links, and the deliveries of them that Message steps write
-and the engine sends (``conductor.engine.delivery``)."""
+"""Messages, their links, and their deliveries: one email to one contact,
+written by whatever sends it (a Conductor Message step today) and sent by
+``emails.sending.delivery``."""
 
 from __future__ import annotations
 
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from conductor.models.enrollments import StepRun
-from conductor.tracking.link_text import address_problems
 from contacts.models import Contact
+from emails.tracking.link_text import address_problems
 from lists.models import List
 
 
@@ -35,7 +37,7 @@ class Message(models.Model):
 
     def clean(self) -> None:
         """Refuse tracked links whose address comes from a merge field
-        (``conductor.tracking.link_text.address_problem``), on the body holding them."""
+        (``emails.tracking.link_text.address_problem``), on the body holding them."""
         problems = address_problems(self)
         if problems:
             raise ValidationError(problems)
@@ -60,15 +62,27 @@ MAY_HAVE_GONE_OUT = (DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN, DeliveryStat
 
 
 class Delivery(models.Model):
-    """The email of one Message step visit: written with the step's run, sent
-    after that commits, by whichever worker claims it first
-    (``conductor.engine.delivery``). At most once: only the emails a worker
-    has handed to its connections and not yet heard back about (at most two
-    per connection: ``2 * EMAIL_CONNECTIONS`` per worker) can be left
-    ``Uncertain`` by a crash;
-    the rest of its claim goes back to ``Pending`` for another worker."""
+    """One email to one contact: written by its source in the transaction
+    that decides to send it, sent after that commits by whichever worker
+    claims it first (``emails.sending.delivery``). At most once: only the
+    emails a worker has handed to its connections and not yet heard back
+    about (at most two per connection: ``2 * EMAIL_CONNECTIONS`` per worker)
+    can be left ``Uncertain`` by a crash; the rest of its claim goes back to
+    ``Pending`` for another worker.
 
-    step_run = models.OneToOneField(StepRun, on_delete=models.CASCADE, related_name="delivery")
+    Its source is the row that asked for it (a Conductor step run today; a
+    broadcast or a transactional send later), at most one email per source.
+    The source supplies what the email needs of it: merge fields of its own
+    (``merge_context``, such as the trigger) and what names it in every
+    activity of the email (``details``, such as the conversation). The
+    sending never looks back at the source, so this app knows no sender."""
+
+    # Indexed by the unique constraint below, which leads with it.
+    source_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    source_id = models.PositiveBigIntegerField()
+    source = GenericForeignKey("source_type", "source_id")
     message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="deliveries")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(
@@ -81,9 +95,14 @@ class Delivery(models.Model):
     claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
-    #: The merge fields the email was rendered with, so its browser version
-    #: and its links show what the contact received, not today's profile.
+    #: Before sending, the merge fields its source supplies (``trigger``);
+    #: once rendered, every merge field the email was rendered with, so its
+    #: browser version and its links show what the contact received, not
+    #: today's profile.
     merge_context = models.JSONField(default=dict, blank=True, editable=False)
+    #: What names the email's source in each of its activities, after
+    #: ``message_id`` and ``delivery_id`` (``{"conversation_id": 7}``).
+    details = models.JSONField(default=dict, blank=True, editable=False)
     #: The subject as rendered for the contact: what Segment reports of every
     #: activity of this email (empty for emails sent before it was kept).
     subject = models.TextField(blank=True, editable=False)
@@ -94,6 +113,9 @@ class Delivery(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["source_type", "source_id"], name="delivery_once_per_source"
             ),
         ]
         indexes = [

@@ -14,11 +14,11 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils.html import escape
 
-from conductor.models import Delivery, Message
-from conductor.tracking import link_text, links
-from conductor.tracking.mime import CampaignEmail
-from conductor.tracking.tokens import make_token
 from contacts.models import Contact
+from emails.mime import CampaignEmail
+from emails.models import Delivery, Message
+from emails.tracking import link_text, links
+from emails.tracking.tokens import make_token
 from lists.models import ProfileField
 
 _NAME = re.compile(r"[^a-z0-9]+")
@@ -27,14 +27,20 @@ _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 def merge_fields(delivery: Delivery, fields: list[ProfileField] | None = None) -> dict[str, object]:
     """What a message's templates may use: ``email``, ``email_key``,
-    ``profile.<field name in snake_case>``, ``trigger`` (what brought the
-    contact in) and ``list``; plus ``links`` (browser, pass_along,
-    unsubscribe), added when rendering. ``fields``: the list's profile fields,
-    when the caller has them."""
-    contact = delivery.contact
-    enrollment = delivery.step_run.enrollment
-    trigger = {"kind": enrollment.trigger_kind, **enrollment.trigger_details}
-    return _merge_fields(contact, fields, trigger)
+    ``profile.<field name in snake_case>`` and ``list``, read now; the merge
+    fields the delivery's source supplied (``trigger``: what brought the
+    contact in); plus ``links`` (browser, pass_along, unsubscribe), added
+    when rendering. ``fields``: the list's profile fields, when the caller
+    has them."""
+    supplied = delivery.merge_context or {}
+    return {**supplied, **_merge_fields(delivery.contact, fields, supplied.get("trigger", {}))}
+
+
+def rendered_fields(delivery: Delivery) -> dict[str, object]:
+    """The merge fields ``delivery``'s email was rendered with; before it is
+    rendered (or for an email sent before they were kept), ``merge_fields``."""
+    kept = delivery.merge_context or {}
+    return kept if "profile" in kept else merge_fields(delivery)
 
 
 def _merge_fields(
@@ -67,7 +73,7 @@ def tracking_url(kind: str, delivery_id: int, link_id: int | None = None) -> str
 @functools.lru_cache(maxsize=16)
 def _url_around_token(kind: str) -> tuple[str, str]:
     # Resolved once per kind: an email has seven of these URLs.
-    path = reverse(f"conductor:track-{kind}", kwargs={"token": "TOKEN"})
+    path = reverse(f"emails:track-{kind}", kwargs={"token": "TOKEN"})
     before, _, after = path.partition("TOKEN")
     return before, after
 
@@ -109,7 +115,7 @@ def render(
         "pass_along": tracking_url("share", delivery.pk),
         "unsubscribe": tracking_url("unsubscribe", delivery.pk),
     }
-    context = {**(delivery.merge_context or merge_fields(delivery)), "links": page_links}
+    context = {**rendered_fields(delivery), "links": page_links}
 
     @functools.cache  # a link is in the text and the HTML: one token each
     def click(link_id: int) -> str:

@@ -12,8 +12,8 @@ import smtplib
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 
-from conductor.engine.senders import MaybeDelivered
-from conductor.tracking.mime import CampaignEmail
+from emails.mime import CampaignEmail
+from emails.sending.senders import MaybeDelivered
 
 
 def send_one(email: CampaignEmail, smtp: BaseEmailBackend) -> None:

@@ -22,8 +22,8 @@ import hashlib
 import re
 from collections.abc import Callable
 
-from conductor.models import Message, MessageLink
-from conductor.tracking.link_text import (
+from emails.models import Message, MessageLink
+from emails.tracking.link_text import (
     HREF,
     PLACEHOLDER,
     TEXT_URL,

@@ -1,23 +1,20 @@
-"""The activity Conductor records about one of its emails: the contact it
-went to, and details naming the email (``message_id``, ``delivery_id``,
-``conversation_id``) before what happened to it."""
+"""The activity recorded about one email: the contact it went to, and
+details naming the email (``message_id``, ``delivery_id``, then what names
+its source, such as ``conversation_id``) before what happened to it."""
 
 from __future__ import annotations
 
 import datetime
 
-from conductor.models import Delivery
 from contacts.models import Activity
 from contacts.services import email_activity
+from emails.models import Delivery
 
 
 def delivery_details(delivery: Delivery) -> dict[str, object]:
-    """The details naming the email of ``delivery`` (its message, itself and its conversation)."""
-    return {
-        "message_id": delivery.message_id,
-        "delivery_id": delivery.pk,
-        "conversation_id": delivery.step_run.enrollment.conversation_id,
-    }
+    """The details naming the email of ``delivery``: its message, itself, and
+    what its source asked to be named by (its conversation)."""
+    return {"message_id": delivery.message_id, "delivery_id": delivery.pk, **delivery.details}
 
 
 def delivery_activity(

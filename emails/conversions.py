@@ -51,7 +51,7 @@ def window() -> datetime.timedelta:
     return datetime.timedelta(days=settings.CONVERSION_WINDOW_DAYS)
 
 
-@receiver(activities_recorded, dispatch_uid="conductor.record_conversions")
+@receiver(activities_recorded, dispatch_uid="emails.record_conversions")
 def record_conversions(
     sender: Any,
     activities: QuerySet[Activity],

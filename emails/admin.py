@@ -1,5 +1,7 @@
-"""Messages (the emails Message steps send) and enrollments (contacts inside
-conversations, read-only, with held ones resumable)."""
+"""The emails' admin: messages (with "Send a test"), and deliveries, one row
+per email: what was sent, skipped, is waiting, or is uncertain (the worker
+stopped, or the connection dropped, while the mail server had it), with a
+resend for those."""
 
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from conductor.engine.holds import resume_held
-from conductor.models import Enrollment, Message
-from conductor.tracking.render import build_test_email
+from emails.models import Delivery, DeliveryStatus, Message
+from emails.render import build_test_email
+from emails.sending.delivery import resend_uncertain
 
 
 class TestSendForm(forms.Form):
@@ -44,7 +46,7 @@ class MessageAdmin(admin.ModelAdmin):
         test_send = path(
             "<path:object_id>/test-send/",
             self.admin_site.admin_view(self.test_send_view),
-            name="conductor_message_test_send",
+            name="emails_message_test_send",
         )
         return [test_send, *super().get_urls()]
 
@@ -65,7 +67,7 @@ class MessageAdmin(admin.ModelAdmin):
             else:
                 messages.success(request, f"Sent a test of “{message}” to {address}.")
                 return HttpResponseRedirect(
-                    reverse("admin:conductor_message_change", args=[message.pk])
+                    reverse("admin:emails_message_change", args=[message.pk])
                 )
         context = {
             **self.admin_site.each_context(request),
@@ -74,50 +76,38 @@ class MessageAdmin(admin.ModelAdmin):
             "form": form,
             "title": f"Send a test of “{message}”",
         }
-        return TemplateResponse(request, "admin/conductor/message/test_send.html", context)
+        return TemplateResponse(request, "admin/emails/message/test_send.html", context)
 
 
-@admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
-    list_display = [
-        "contact",
-        "conversation",
-        "version_number",
-        "thread",
-        "step",
-        "state",
-        "due_at",
-        "held_reason",
-        "ignored_triggers",
-    ]
-    list_filter = [
-        "state",
-        ("conversation", admin.RelatedOnlyFieldListFilter),
-        ("step", admin.RelatedOnlyFieldListFilter),
-    ]
-    list_select_related = ["contact", "conversation", "version", "thread", "step__thread"]
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["contact", "message", "status", "sent_at", "error"]
+    list_filter = ["status", ("message", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["contact", "message"]
     search_fields = ["contact__email"]
-    show_full_result_count = False
-    actions = ["resume_held_enrollments"]
-
-    @admin.display(description="Version", ordering="version__number")
-    def version_number(self, obj: Enrollment) -> int:
-        return obj.version.number
+    search_help_text = "An address, or its beginning."
+    show_full_result_count = False  # millions of rows
+    fields = ["contact", "message", "status", "created_at", "sent_at", "subject", "error"]
+    readonly_fields = fields
+    actions = ["resend_selected"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+        return False  # Message steps write them
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False  # the record of what was sent stays
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_resume_permission(self, request: HttpRequest) -> bool:
-        # Enrollments are never edited here; resuming one is its own right.
-        return request.user.has_perm("conductor.change_enrollment")
-
-    @admin.action(description="Resume held enrollments (Active, due now)", permissions=["resume"])
-    def resume_held_enrollments(self, request: HttpRequest, queryset: QuerySet[Enrollment]) -> None:
-        resumed = resume_held(queryset)
-        self.message_user(request, f"Resumed {resumed} held enrollments.", messages.SUCCESS)
+    @admin.action(
+        description="Resend the selected uncertain emails (the contact may get them twice)",
+        permissions=["change"],
+    )
+    def resend_selected(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        others = queryset.exclude(status=DeliveryStatus.UNCERTAIN).count()
+        resent = resend_uncertain(queryset)
+        self.message_user(request, f"{resent} uncertain emails queued to send again.")
+        if others:
+            self.message_user(
+                request,
+                f"{others} selected emails were not uncertain and were left as they are.",
+                messages.WARNING,
+            )

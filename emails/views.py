@@ -1,4 +1,4 @@
-"""Public pages behind the links of sent emails (``conductor.tracking``):
+"""Public pages behind the links of sent emails (``emails.tracking``):
 the open pixel, tracked links, the browser and pass-along versions, and the
 unsubscribe page with its RFC 8058 one-click POST. A forged or altered link
 gets a 404 and records nothing."""
@@ -18,12 +18,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from conductor.models import Delivery
-from conductor.tracking import engagement, feedback
-from conductor.tracking.link_text import is_tracked, rendered_problem
-from conductor.tracking.render import merge_fields
-from conductor.tracking.render import render as render_email
 from contacts.models import SubscriptionState
+from emails import feedback
+from emails.models import Delivery
+from emails.render import render as render_email
+from emails.render import rendered_fields
+from emails.tracking import engagement
+from emails.tracking.link_text import is_tracked, rendered_problem
 
 #: A transparent 1 by 1 pixel GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -57,7 +58,7 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
     if found is None:
         raise Http404("This link is not valid.")
     delivery, link = found
-    context = delivery.merge_context or merge_fields(delivery)
+    context = rendered_fields(delivery)
     url = Template(link.url).render(Context(context, autoescape=False)).strip()
     # Only where the template itself says: a profile value must never pick the host.
     if not is_tracked(url) or rendered_problem(link.url, url) is not None:
@@ -118,14 +119,14 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     context = {"email": contact.email, "list_name": contact.list.name}
     if request.method == "GET":
         template = (
-            "conductor/tracking/unsubscribed.html"
+            "emails/tracking/unsubscribed.html"
             if contact.state == SubscriptionState.UNSUBSCRIBED
-            else "conductor/tracking/unsubscribe.html"
+            else "emails/tracking/unsubscribe.html"
         )
         return render(request, template, context)
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     engagement.unsubscribe(delivery, one_click=one_click)
-    return render(request, "conductor/tracking/unsubscribed.html", context)
+    return render(request, "emails/tracking/unsubscribed.html", context)
 
 
 @csrf_exempt  # a server-to-server call, authenticated by its bearer secret
@@ -133,7 +134,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def email_feedback(request: HttpRequest) -> HttpResponse:
     """The bounce and complaint webhook: ``Authorization: Bearer
     <EMAIL_FEEDBACK_SECRET>`` and a JSON body of reports (see
-    ``conductor.tracking.feedback``). A bad request names every problem and
+    ``emails.feedback``). A bad request names every problem and
     changes nothing."""
     secret = settings.EMAIL_FEEDBACK_SECRET
     if not secret:

@@ -1,6 +1,6 @@
 """Reading the links of a message's templates, with no model: which links
 are tracked, each link's origin, and whether its address may hold merge
-fields (``address_problem``; see ``conductor.tracking.links``). The models
+fields (``address_problem``; see ``emails.tracking.links``). The models
 check messages with it when they are saved."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from conductor.models import Message
+    from emails.models import Message
 
 HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 # A bare address ends at white space, except inside a merge field's braces.

@@ -1,11 +1,11 @@
-"""Public pages of the conductor app (included at the site's root): the
-links inside sent emails."""
+"""Public pages of the emails app (included at the site's root): the
+links inside sent emails, and the feedback webhook of the mail service."""
 
 from django.urls import path
 
-from conductor import views
+from emails import views
 
-app_name = "conductor"
+app_name = "emails"
 urlpatterns = [
     path("t/o/<str:token>/", views.open_pixel, name="track-open"),
     path("t/c/<str:token>/", views.click, name="track-click"),

@@ -1,5 +1,5 @@
 """Bounces and spam complaints reported by the mail server or provider
-(the webhook in ``conductor.views``), and what they do to the contact.
+(the webhook in ``emails.views``), and what they do to the contact.
 
 One report names the email by the ``Message-ID`` it was sent with
 (``<delivery-ID@domain>``) and says what happened:
@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from conductor.models import MAY_HAVE_GONE_OUT, Delivery
-from conductor.tracking.activity import delivery_activity, delivery_details
 from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind, SubscriptionState, UnsubscribeMethod
 from contacts.services import unsubscribe_contact
+from emails.models import MAY_HAVE_GONE_OUT, Delivery
+from emails.tracking.activity import delivery_activity, delivery_details
 from lists.models import BounceHandling
 
 KINDS = ("hard_bounce", "soft_bounce", "complaint")
@@ -63,7 +63,7 @@ def parse_reports(payload: object) -> list[Report]:
         found = _check(item, label(index), problems)
         if found is not None:
             wanted.append((label(index), item, found))
-    deliveries = Delivery.objects.select_related("contact__list", "step_run__enrollment").in_bulk(
+    deliveries = Delivery.objects.select_related("contact__list").in_bulk(
         [pk for _, _, pk in wanted]
     )
     reports: list[Report] = []

@@ -68,7 +68,7 @@ class Senders:
         self.lock = threading.Lock()
         self.last_error: Exception | None = None
         self.threads = [
-            threading.Thread(target=self._run, name=f"conductor-smtp-{n}", daemon=True)
+            threading.Thread(target=self._run, name=f"emails-smtp-{n}", daemon=True)
             for n in range(connections)
         ]
 
@@ -173,7 +173,7 @@ class Senders:
             backend = get_connection()
             backend.open()
         except Exception as error:
-            logger.warning("conductor: cannot reach the mail server: %s", error)
+            logger.warning("emails: cannot reach the mail server: %s", error)
             self.last_error = error
             return None
         return backend

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+from core.schedules import SweepSchedule
+
+#: The django-q2 schedule that sends the emails no task has sent, every minute.
+EMAILS_SCHEDULE = "emails"
+EMAILS_FUNC = "emails.sending.tasks.sweep"
+
+schedule_emails = SweepSchedule(name=EMAILS_SCHEDULE, func=EMAILS_FUNC, minutes=1)
+
+
+class EmailsConfig(AppConfig):
+    """Email: messages, their rendering and sending, deliveries, tracked
+    links, feedback and conversions, for whatever sends (Conductor's Message
+    steps today). It uses ``contacts`` and ``lists`` and knows no sender."""
+
+    name = "emails"
+    verbose_name = "Emails"
+
+    def ready(self) -> None:
+        from emails import conversions  # noqa: F401 - connects the conversion receiver
+
+        schedule_emails.connect(self)
