@@ -76,8 +76,8 @@ class QueryLog:
         self.labels = {step.pk: f"{n} {describe(step)}" for n, step in enumerate(flow.steps)}
         self.current = OUTSIDE
         self.queries: dict[str, Counter] = defaultdict(Counter)  # label → kind → count
-        self.seconds: dict[str, Counter] = defaultdict(Counter)  # label → kind → seconds
-        self.walls: Counter = Counter()  # label → seconds in _run_group
+        self.seconds: dict[str, Counter[str]] = defaultdict(Counter)  # label → kind → seconds
+        self.walls: dict[str, float] = defaultdict(float)  # label → seconds in _run_group
         self.groups: Counter = Counter()  # label → _run_group calls
 
     @contextlib.contextmanager
@@ -115,7 +115,7 @@ class QueryLog:
         finally:
             kind = classify(sql)
             self.queries[self.current][kind] += 1
-            self.seconds[self.current][kind] += time.perf_counter() - started
+            self.seconds[self.current][kind] += time.perf_counter() - started  # type: ignore[assignment]  # Counter sums floats too; typeshed counts ints
 
     def report(self, ran: int, wall: float) -> None:
         total_queries = sum(sum(c.values()) for c in self.queries.values())

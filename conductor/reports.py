@@ -31,7 +31,7 @@ from contacts.models import Activity, ActivityKind
 from emails.models import Delivery, DeliveryStatus
 
 #: Activity kind → the figure counting the contacts it happened to.
-CONTACT_FIGURES = {
+CONTACT_FIGURES: dict[str, str] = {
     ActivityKind.EMAIL_OPENED: "opened",
     ActivityKind.EMAIL_CLICKED: "clicked",
     ActivityKind.EMAIL_BOUNCED: "bounced",
@@ -74,8 +74,8 @@ def message_summaries(conversation: Conversation) -> dict[int, Summary]:
         .annotate(n=Count("pk"))
         .order_by()
     )
-    for row in sent:
-        summaries.setdefault(row["message_id"], Summary()).sent = row["n"]
+    for counted in sent:
+        summaries.setdefault(counted["message_id"], Summary()).sent = counted["n"]
     activity = (
         Activity.objects.filter(
             list_id=conversation.list_id,

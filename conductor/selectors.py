@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Exists, IntegerField, Min, OuterRef, QuerySet
 from django.db.models.fields.json import KeyTextTransform
@@ -20,6 +21,9 @@ from conductor.models import Conversation
 from contacts.models import Activity, ActivityKind
 from contacts.selectors import within
 from emails.models import Delivery, DeliveryStatus, Message
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 #: The activity an email of a conversation can cause.
 EMAIL_ACTIVITY_KINDS = (
@@ -32,7 +36,15 @@ EMAIL_ACTIVITY_KINDS = (
 )
 
 
-def conversation_email_activity(*, conversation: Conversation) -> QuerySet[Activity]:
+class _DeliveryId(TypedDict):
+    """What ``conversation_email_activity`` annotates each activity with."""
+
+    delivery: int | None
+
+
+def conversation_email_activity(
+    *, conversation: Conversation
+) -> QuerySet[WithAnnotations[Activity, _DeliveryId]]:
     """The activity the conversation's emails caused, each row annotated with
     ``delivery``: the id of the delivery whose email it came of."""
     return Activity.objects.filter(
@@ -83,6 +95,7 @@ def activity_by_delivery(
         delivery__in=list(delivery_ids)
     )
     for row in activity.order_by("occurred_at", "pk"):
+        assert row.delivery is not None  # the filter above names a delivery
         by_delivery[row.delivery].append(row)
     return dict(by_delivery)
 

@@ -187,6 +187,7 @@ def copy_version(version: Version) -> Version:
     for thread in version.threads.select_related("parent_step"):
         new_thread = _copied(thread, THREAD_COPIED, version=copy)
         if thread.parent_step_id:
+            assert thread.parent_step is not None  # its id is set
             pending_children.append((new_thread, str(thread.parent_step.key)))
         else:
             new_thread.save()

@@ -5,6 +5,8 @@ resend for those."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -88,7 +90,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     search_help_text = "An address, or its beginning."
     show_full_result_count = False  # millions of rows
     fields = ["contact", "message", "status", "created_at", "sent_at", "subject", "error"]
-    readonly_fields = fields
+    readonly_fields = cast(list[str], fields)  # names only, no groups
     actions = ["resend_selected"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

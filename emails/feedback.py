@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -48,7 +49,7 @@ def parse_reports(payload: object) -> list[Report]:
     [...]}``. Every problem of every report is named (``events[2].kind: …``)
     in one ValidationError, and then nothing is applied."""
     batch = isinstance(payload, dict) and "events" in payload
-    items = payload["events"] if batch else [payload]
+    items = cast(dict[str, object], payload)["events"] if batch else [payload]  # batch: a dict
     if not isinstance(items, list) or not items:
         raise ValidationError('Send one report object, or {"events": [reports]}.')
     if len(items) > MAX_REPORTS:

@@ -16,6 +16,7 @@ import re
 import secrets
 from email.header import Header
 from email.utils import formatdate
+from typing import cast
 
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
@@ -31,8 +32,11 @@ class CampaignEmail(EmailMultiAlternatives):
 
     #: The bare sender address (``from_email`` may carry a display name).
     envelope_from: str = ""
+    #: Rendered text (``emails.render``), never lazy strings.
+    subject: str
+    body: str
 
-    def message(self) -> RawMessage:  # type: ignore[override]
+    def message(self) -> RawMessage:  # type: ignore[override]  # backends only read its bytes
         headers = [
             ("From", self.from_email),
             ("To", ", ".join(self.to)),
@@ -53,7 +57,7 @@ class CampaignEmail(EmailMultiAlternatives):
                 f"--{boundary}",
                 *_part("plain", self.body),
                 f"--{boundary}",
-                *_part("html", html),
+                *_part("html", cast(str, html)),  # attached as text by emails.render
                 f"--{boundary}--",
                 "",
             ]

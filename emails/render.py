@@ -122,7 +122,7 @@ def render(
         return tracking_url("click", delivery.pk, link_id)
 
     subject = subject_line(templates.subject.render(Context(context, autoescape=False)))
-    text = templates.text.render(Context(context, autoescape=False))
+    text: str = templates.text.render(Context(context, autoescape=False))
     text = links.fill(text, click) + _text_footer(message, page_links)
     html = ""
     if templates.html is not None:

@@ -103,7 +103,7 @@ def _email_page(request: HttpRequest, token: str, *, link: str, click: str) -> H
         response = HttpResponse(rendered.html, content_type="text/html; charset=utf-8")
     else:
         response = HttpResponse(rendered.text, content_type="text/plain; charset=utf-8")
-    response._csp_replace = EMAIL_PAGE_POLICY  # django-csp's per-response policy
+    response._csp_replace = EMAIL_PAGE_POLICY  # type: ignore[attr-defined]  # django-csp's per-response policy
     return response
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def delivery_from_another_source(contact: Contact) -> Delivery:
     """A delivery whose source is not a Conductor step run (here the
     contact row itself stands in for a broadcast or a transactional send)."""
-    message = MessageFactory(
+    message = MessageFactory.create(
         list=contact.list,
         subject="For {{ trigger.campaign }}",
         text_body="Hello {{ email }}, about {{ trigger.campaign }}.",

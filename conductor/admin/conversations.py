@@ -4,6 +4,8 @@ published version with its per-step counts."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
@@ -31,6 +33,16 @@ from conductor.steps.registry import all_units
 from conductor.versions import create_conversation, publish, published_version, working_version
 from emails.models import Message
 from lists.models import Event
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _Numbers(TypedDict):
+    """What ``ConversationAdmin.get_queryset`` annotates a conversation with."""
+
+    published_number: int | None
+    inside: int
 
 
 class TriggerInline(admin.TabularInline):
@@ -101,11 +113,11 @@ class ConversationAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="Published version", ordering="published_number")
-    def published_version_number(self, obj: Conversation) -> int | None:
+    def published_version_number(self, obj: WithAnnotations[Conversation, _Numbers]) -> int | None:
         return obj.published_number
 
     @admin.display(description="Contacts inside", ordering="inside")
-    def contacts_inside(self, obj: Conversation) -> int:
+    def contacts_inside(self, obj: WithAnnotations[Conversation, _Numbers]) -> int:
         return obj.inside
 
     # --- Add: list and name, through the service ---------------------------
@@ -190,6 +202,7 @@ class ConversationAdmin(admin.ModelAdmin):
             )
             where = ""
             if thread.parent_step_id:
+                assert thread.parent_step is not None  # its id is set
                 event = thread.get_child_event_display()
                 where = f" — child of {step_label(thread.parent_step)} on {event}"
             blocks.append(

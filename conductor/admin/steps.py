@@ -87,6 +87,7 @@ class StepAdmin(StepSummaryMixin, admin.ModelAdmin):
         if obj is not None and not self.has_change_permission(request, obj):
             return [(None, {"fields": READ_ONLY_FIELDS})]
         thread, kind = (obj.thread, obj.kind) if obj else self._new_step_target(request)
+        assert thread is not None  # add_view refuses a missing thread before any form
         fieldsets = step_form_for(kind, thread).layout(thread.version)
         if obj is not None and unit_of(obj).waits:
             fieldsets.append(("Child threads", {"fields": ["child_threads"]}))
@@ -148,7 +149,7 @@ class StepAdmin(StepSummaryMixin, admin.ModelAdmin):
         thread = obj.thread
         super().delete_model(request, obj)
         renumber_steps(thread)
-        request.conductor_thread_id = thread.pk  # type: ignore[attr-defined]
+        request.conductor_thread_id = thread.pk  # type: ignore[attr-defined]  # kept for response_delete
 
     def response_delete(self, request, obj_display, obj_id):
         thread_id = getattr(request, "conductor_thread_id", None)

@@ -4,6 +4,8 @@ edited on the step's own page, whose form depends on its kind."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from adminsortable2.admin import SortableAdminBase, SortableTabularInline
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -61,7 +63,7 @@ class PublishedStepInline(StepSummaryMixin, admin.TabularInline):
     model = Step
     fk_name = "thread"
     fields = ["position", "kind", "name", "summary"]
-    readonly_fields = fields
+    readonly_fields = cast(list[str], fields)  # names only, no groups
     extra = 0
     show_change_link = True
 
@@ -125,7 +127,9 @@ class ThreadAdmin(SortableAdminBase, admin.ModelAdmin):
 
     def save_model(self, request, obj: Thread, form, change: bool) -> None:
         if not change:
-            obj.version = self._version_for_add(request)
+            version = self._version_for_add(request)
+            assert version is not None  # add_view answers 400 without one
+            obj.version = version
             obj.position = obj.version.threads.count()
         super().save_model(request, obj, form, change)
 
@@ -160,7 +164,7 @@ class ThreadAdmin(SortableAdminBase, admin.ModelAdmin):
         return HttpResponseRedirect(conversation_url(obj))
 
     def delete_model(self, request: HttpRequest, obj: Thread) -> None:
-        request.conductor_back_url = conversation_url(obj)  # type: ignore[attr-defined]
+        request.conductor_back_url = conversation_url(obj)  # type: ignore[attr-defined]  # kept for response_delete
         super().delete_model(request, obj)
 
     def response_delete(self, request, obj_display, obj_id):

@@ -88,11 +88,12 @@ def enter_child_threads(
     }
     if not waiting:
         return
-    children: dict[int, list[Thread]] = {}
-    for thread in Thread.objects.filter(
+    # By parent step id; looked up with an enrollment's step_id, which may be None.
+    children: dict[int | None, list[Thread]] = {}
+    for child in Thread.objects.filter(
         parent_step__in={e.step_id for e in waiting.values()}
     ).order_by("position", "id"):
-        children.setdefault(thread.parent_step_id, []).append(thread)
+        children.setdefault(child.parent_step_id, []).append(child)
     link_ids = {v for a in engaged if isinstance(v := a.details.get("link_id"), int)}
     links = dict(MessageLink.objects.filter(pk__in=link_ids).values_list("pk", "url"))
     moved = 0
@@ -125,6 +126,7 @@ def _sent_before_this_wait(run: StepRun, enrollment: Enrollment) -> bool:
     """The email (sent by ``run``) is of this stay's message: the last Message step before the
     Wait in its thread, run for this enrollment before it entered the Wait."""
     wait = enrollment.step
+    assert wait is not None  # a waiting enrollment is at its Wait
     message_step = (
         Step.objects.filter(
             thread_id=wait.thread_id, position__lt=wait.position, kind__in=sending_kinds()
@@ -142,6 +144,8 @@ def _sent_before_this_wait(run: StepRun, enrollment: Enrollment) -> bool:
 
 
 def _move(enrollment: Enrollment, thread: Thread, activity: Activity) -> bool:
+    wait = enrollment.step
+    assert wait is not None and enrollment.step_id is not None  # waiting at its Wait
     first = Step.objects.filter(thread=thread).order_by("position", "id").first()
     if first is None:
         return False
@@ -163,7 +167,7 @@ def _move(enrollment: Enrollment, thread: Thread, activity: Activity) -> bool:
     StepRun.objects.create(
         enrollment=enrollment,
         visit=enrollment.visit,
-        step=enrollment.step,
+        step=wait,
         outcome=StepOutcome.PASSED,
         ran_at=now,
         details={"child_thread": thread.pk, "activity_id": activity.pk},

@@ -3,6 +3,7 @@ in bulk, in the transaction that recorded it (``contacts.hooks``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, transaction
@@ -26,7 +27,7 @@ from contacts.hooks import activities_recorded
 from contacts.models import Activity, ActivityKind
 
 #: The activity that fires each trigger kind.
-KIND_OF = {
+KIND_OF: dict[str, TriggerKind] = {
     ActivityKind.SUBSCRIBED: TriggerKind.SUBSCRIBE,  # first-ever only: resubscribes differ
     ActivityKind.EVENT_FIRED: TriggerKind.EXTERNAL_EVENT,
     ActivityKind.PROFILE_UPDATED: TriggerKind.SEGMENT_UPDATE,
@@ -63,6 +64,7 @@ def _any_published_trigger(relevant: QuerySet[Activity], list_ids: frozenset[int
     """Whether any of these activities' lists has a published conversation
     with a trigger. Every write asks (each API post, each import batch) and
     most lists have none: one plain EXISTS, without building ORM joins."""
+    params: Sequence[object]
     if list_ids is not None:
         lists_sql, params = ", ".join(["%s"] * len(list_ids)), list(list_ids)
     else:

@@ -30,6 +30,7 @@ from conductor.models import (
     Version,
 )
 from conductor.steps.unit import unit_of
+from contacts.models import Contact
 from core.bulk import insert_rows, update_rows
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,10 @@ def run_claimed(token: str) -> int:
             now = timezone.now()
             groups: dict[tuple[int, int | None], list[Enrollment]] = defaultdict(list)
             for enrollment in enrollments:
-                if enrollment.state == EnrollmentState.ACTIVE and enrollment.due_at <= now:
+                if enrollment.state != EnrollmentState.ACTIVE:
+                    continue
+                assert enrollment.due_at is not None  # an active one is due (a constraint)
+                if enrollment.due_at <= now:
                     groups[(enrollment.version_id, enrollment.step_id)].append(enrollment)
             if not groups:
                 break
@@ -123,7 +127,7 @@ def _locked(token: str) -> list[Enrollment]:
     # One object per contact: a contact in two conversations of this claim
     # must see the profile the other just wrote. One per conversation too,
     # loaded once rather than joined to each of a thousand rows.
-    contacts = {}
+    contacts: dict[int, Contact] = {}
     conversations = Conversation.objects.select_related("list").in_bulk(
         {e.conversation_id for e in enrollments}
     )

@@ -68,7 +68,7 @@ class ProfileNumber(ProfileText):
 
     output_field = DecimalField(max_digits=18, decimal_places=2)
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Sql:
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Sql:  # type: ignore[override]  # as ProfileText.as_sql: a list of params
         value, params = self.extract(compiler, connection)
         if connection.vendor == "postgresql":
             # CASE, not AND: PostgreSQL may evaluate a cast before a guard beside it.
@@ -89,7 +89,7 @@ class ProfileDate(ProfileText):
 
     output_field = DateField()
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Sql:
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Sql:  # type: ignore[override]  # as ProfileText.as_sql: a list of params
         value, params = self.extract(compiler, connection)
         if connection.vendor == "postgresql":
             sql = f"(CASE WHEN {value} ~ %s THEN ({value})::date END)"
@@ -155,6 +155,7 @@ def _positive_q(condition: Condition, compare: CompareType) -> Q:
     if data_type in TEXT_TYPES:  # Equals, InCommaList
         return _any(Q(IExact(text, value)) for value in values)
     typed: ProfileText
+    bounds: list[Decimal] | list[datetime.date]
     if data_type == DataType.NUMERIC:
         typed, bounds = ProfileNumber(key), [Decimal(value) for value in values]
     else:

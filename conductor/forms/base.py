@@ -91,7 +91,8 @@ class StepForm(forms.ModelForm):
     # --- Validation ---------------------------------------------------------
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()  # a ModelForm's returns its cleaned_data
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned  # the unit's problems would only repeat the fields' own
         step: Step = self.instance

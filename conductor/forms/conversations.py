@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -24,7 +24,8 @@ class TriggerForm(forms.ModelForm):
         fields = ["kind", "event"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()  # a ModelForm's returns its cleaned_data
+        cleaned = self.cleaned_data
         kind, event = cleaned.get("kind"), cleaned.get("event")
         if kind == TriggerKind.EXTERNAL_EVENT and event is None:
             self.add_error("event", "Choose the event of an external-event trigger.")
@@ -51,16 +52,18 @@ class ChildThreadForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         version = self.instance.version if self.instance.pk else self.version
-        self.fields["parent_step"].queryset = Step.objects.filter(
+        parent_step = cast(forms.ModelChoiceField, self.fields["parent_step"])  # a ForeignKey's
+        parent_step.queryset = Step.objects.filter(
             version=version, kind__in=waiting_kinds()
         ).select_related("thread")
-        self.fields["parent_step"].required = True
-        self.fields["parent_step"].label = "Wait step"
+        parent_step.required = True
+        parent_step.label = "Wait step"
         self.fields["child_event"].required = True
         self.fields["link_url"].help_text = "Only for “Clicked a specific link”."
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()  # a ModelForm's returns its cleaned_data
+        cleaned = self.cleaned_data
         if cleaned.get("child_event") == "ClickedLink" and not cleaned.get("link_url"):
             self.add_error("link_url", "Give the link whose click starts this thread.")
         return cleaned

@@ -7,14 +7,14 @@ import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from conductor.models import Coupon, CouponKind, CouponPool
 
-MAX_CODE_LENGTH = Coupon._meta.get_field("code").max_length
+MAX_CODE_LENGTH = cast(int, Coupon._meta.get_field("code").max_length)  # a CharField's is set
 MAX_LINE_ERRORS = 20  # a wrong file has thousands of bad lines; the first ones say why
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -98,7 +98,8 @@ class CouponPoolForm(forms.ModelForm):
         return read_code_file(upload.read())
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()  # a ModelForm's returns its cleaned_data
+        cleaned = self.cleaned_data
         if cleaned.get("codes_file") and cleaned.get("kind") == CouponKind.STATIC:
             self.add_error("codes_file", "A static pool has one code (its static code), no file.")
         return cleaned

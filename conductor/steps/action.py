@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import reduce
 from operator import or_
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import Q
@@ -40,9 +40,8 @@ class ActionStepForm(StepForm):
 
     def add_setting_fields(self) -> None:
         actions = all_actions()
-        self.fields["action"].choices = [("", "---------")] + [
-            (a.kind, a.choice_label) for a in actions
-        ]
+        choice = cast(forms.ChoiceField, self.fields["action"])  # declared above
+        choice.choices = [("", "---------")] + [(a.kind, a.choice_label) for a in actions]
         for action in actions:
             self.fields.update(action.form_fields(self.email_list))
 
@@ -77,7 +76,7 @@ class ActionUnit(StepKindUnit):
     colour = "#dcfce7"
 
     @property
-    def references(self) -> tuple[Reference, ...]:  # type: ignore[override]
+    def references(self) -> tuple[Reference, ...]:  # type: ignore[override]  # read-only: nothing sets a unit's references
         """Every action's references, whichever action a step has: the same
         key means the same thing in every action."""
         return tuple(dict.fromkeys(r for a in all_actions() for r in a.references))

@@ -95,7 +95,7 @@ class Names:
 
     def field(self, settings: dict[str, Any], key: str = "field") -> str:
         """The name of the profile field ``settings[key]`` names, or "?"."""
-        return self.fields.get(settings.get(key), "?")  # type: ignore[arg-type]
+        return self.fields.get(settings.get(key), "?")  # type: ignore[arg-type]  # None when unset: finds no name
 
 
 def step_label(step: Step) -> str:

@@ -8,7 +8,7 @@ Settings: ``{"target": "<step key>", "criteria": <filter> or null}``.
 from __future__ import annotations
 
 import json
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -52,7 +52,8 @@ class GoToStepForm(StepForm):
     )
 
     def add_setting_fields(self) -> None:
-        self.fields["target"].choices = [("", "---------")] + [
+        target = cast(forms.ChoiceField, self.fields["target"])  # declared above
+        target.choices = [("", "---------")] + [
             (str(step.key), step_choice_label(step)) for step in self.version_steps
         ]
 

@@ -6,7 +6,7 @@ Settings: ``{"message": id, "variants": [{"trigger": id, "message": id}, ...]}``
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from django import forms
 from django.db import transaction
@@ -52,7 +52,7 @@ class MessageStepForm(StepForm):
 
     def add_setting_fields(self) -> None:
         messages = Message.objects.filter(list=self.email_list)
-        self.fields["message"].queryset = messages
+        cast(forms.ModelChoiceField, self.fields["message"]).queryset = messages  # declared above
         self.triggers = list(Trigger.objects.filter(conversation_id=self.version.conversation_id))
         for trigger in self.triggers:
             self.fields[_variant_field(trigger)] = forms.ModelChoiceField(
@@ -162,4 +162,4 @@ class MessageUnit(StepKindUnit):
         variants = len(step.settings.get("variants") or [])
         more = f" (+{variants} by trigger)" if variants else ""
         message = step.settings.get("message")
-        return names.messages.get(message, "no message chosen") + more  # type: ignore[arg-type]
+        return names.messages.get(message, "no message chosen") + more

@@ -10,7 +10,7 @@ itself, so a value it refuses is shown on the field it names.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
@@ -113,7 +113,8 @@ class WaitStepForm(StepForm):
     )
 
     def add_setting_fields(self) -> None:
-        self.fields["date_field"].queryset = ProfileField.objects.filter(
+        date_field = cast(forms.ModelChoiceField, self.fields["date_field"])  # declared above
+        date_field.queryset = ProfileField.objects.filter(
             list=self.email_list, data_type=DataType.DATE
         )
 

@@ -24,7 +24,8 @@ def dump(document: dict[str, Any]) -> str:
 
 def trigger_reference(trigger: Trigger) -> dict[str, str | None]:
     """A trigger as a file names it: its kind, and its event's name."""
-    return {"kind": trigger.kind, "event": trigger.event.name if trigger.event_id else None}
+    event = trigger.event if trigger.event_id else None
+    return {"kind": trigger.kind, "event": event.name if event is not None else None}
 
 
 def _thread_order(thread: Thread) -> tuple[bool, int, str, int]:
@@ -52,12 +53,13 @@ class _Exporter:
         self.problems: list[str] = []
 
     def swap(self, category: str, value: Any, path: str) -> Any:
-        known: dict[int, Any] = {
+        by_category: dict[str, dict[int, Any]] = {
             FIELD: self.fields,
             EVENT: self.events,
             MESSAGE: self.messages,
             POOL: self.pools,
-        }.get(category, self.triggers)
+        }
+        known = by_category.get(category, self.triggers)
         # A Wait's field id may be stored as digits: forms post numbers as text.
         if isinstance(value, str) and value.strip().isdecimal():
             value = int(value)
@@ -88,7 +90,8 @@ class _Exporter:
             Step.objects.filter(version=self.version),
             key=lambda s: (index[s.thread_id], s.position, str(s.key)),
         )
-        keys = {step.pk: str(step.key) for step in steps}
+        # int | None: a thread without a parent step looks up None and finds no key.
+        keys: dict[int | None, str] = {step.pk: str(step.key) for step in steps}
         step_entries = [
             {
                 "key": str(step.key),

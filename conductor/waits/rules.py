@@ -201,6 +201,7 @@ class Anniversary:
         )
         time = read.time_of_day("time")
         read.finish()
+        assert mode is not None  # a missing or unknown mode was a problem: finish() raised
         return cls(
             field_id=field_id,
             mode=AnniversaryMode(mode),

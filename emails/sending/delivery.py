@@ -193,10 +193,10 @@ def _send_all(deliveries: list[Delivery], token: str) -> int:
                         ready.append((delivery, email))
                 continue
             if len(ready) < connections and not rendered_all:
-                if (delivery := next(waiting, None)) is None:
+                if (pending := next(waiting, None)) is None:
                     rendered_all = True
-                elif (email := renderer.render(delivery, token)) is not None:
-                    ready.append((delivery, email))
+                elif (rendered := renderer.render(pending, token)) is not None:
+                    ready.append((pending, rendered))
                 continue
             if senders.in_flight == 0 and (not ready or time.monotonic() >= holds_until):
                 break  # all sent, or the rest wait for a claim of their own
@@ -252,7 +252,8 @@ class _Progress:
         (failures, which are rare, take one more)."""
         now = timezone.now()
         expires = now + lease()
-        sent, failed = [], []
+        sent: list[Delivery] = []
+        failed: list[Delivery] = []
         for delivery, error in results:
             (sent if error is None else failed).append(self._answer(delivery, error, now))
         for delivery in handing:

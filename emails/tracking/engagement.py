@@ -29,7 +29,7 @@ class Visitor:
     ip: str = ""
     user_agent: str = ""
 
-    def details(self) -> dict[str, str]:
+    def details(self) -> dict[str, object]:
         found = {"ip": self.ip, "user_agent": self.user_agent[:MAX_USER_AGENT]}
         return {key: value for key, value in found.items() if value}
 
@@ -45,7 +45,9 @@ def link_for(token: str) -> tuple[Delivery, MessageLink] | None:
     """The delivery and the link of its message a click token names, or None:
     a click can only lead to a link that message really contains."""
     ids = read_token("click", token)
-    delivery = None if ids is None else _sent_delivery(ids[0])
+    if ids is None:
+        return None
+    delivery = _sent_delivery(ids[0])
     if delivery is None:
         return None
     link = MessageLink.objects.filter(pk=ids[1], message_id=delivery.message_id).first()

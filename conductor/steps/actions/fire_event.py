@@ -42,7 +42,7 @@ class FireEvent(ActionKindUnit):
         return {}
 
     def summary(self, settings: dict[str, Any], names: Names) -> str:
-        return f"fire {names.events.get(settings.get('event'), '?')}"  # type: ignore[arg-type]
+        return f"fire {names.events.get(settings.get('event'), '?')}"  # type: ignore[arg-type]  # None when unset: finds no name
 
     def form_fields(self, email_list: List) -> dict[str, forms.Field]:
         events = Event.objects.filter(list=email_list)

@@ -79,7 +79,7 @@ class SetCoupon(ActionKindUnit):
         return Q(settings__pool=pool_id)
 
     def summary(self, settings: dict[str, Any], names: Names) -> str:
-        pool = names.pools.get(settings.get("pool"), "?")  # type: ignore[arg-type]
+        pool = names.pools.get(settings.get("pool"), "?")  # type: ignore[arg-type]  # None when unset: finds no name
         return f"coupon from {pool} into {names.field(settings)}"
 
     def form_fields(self, email_list: List) -> dict[str, forms.Field]:
