@@ -29,8 +29,10 @@ class ContactForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.profile_fields: list[ProfileField] = []
         if self.instance.pk:
-            self.fields["list"].disabled = True
-            self.fields["email"].disabled = True
+            # Absent for staff who may only view contacts: the admin shows them read-only.
+            for name in ("list", "email"):
+                if name in self.fields:
+                    self.fields[name].disabled = True
             self.schema = ProfileSchema(self.instance.list)
             self.profile_fields = self.schema.fields
             for field in self.profile_fields:

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from emails.admin_views import message_figures, source_filters
 from emails.models import Delivery, DeliveryStatus, Message
 from emails.render import build_test_email
 from emails.sending.delivery import resend_uncertain
@@ -31,6 +32,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ["list"]
     list_select_related = ["list"]
     search_fields = ["name", "subject"]
+    readonly_fields = ["sent_so_far"]
     fieldsets = [
         (None, {"fields": ["list", "name", "subject"]}),
         ("Sender", {"fields": ["from_name", "from_email"]}),
@@ -43,6 +45,16 @@ class MessageAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Message | None = None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None and request.user.has_perm("emails.view_delivery"):
+            fieldsets.append(("Sent", {"fields": ["sent_so_far"]}))
+        return fieldsets
+
+    @admin.display(description="Emails")
+    def sent_so_far(self, obj: Message) -> str:
+        return message_figures(obj)
 
     def get_urls(self):
         test_send = path(
@@ -84,7 +96,6 @@ class MessageAdmin(admin.ModelAdmin):
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = ["contact", "message", "status", "sent_at", "error"]
-    list_filter = ["status", ("message", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["contact", "message"]
     search_fields = ["contact__email"]
     search_help_text = "An address, or its beginning."
@@ -93,8 +104,16 @@ class DeliveryAdmin(admin.ModelAdmin):
     readonly_fields = cast(list[str], fields)  # names only, no groups
     actions = ["resend_selected"]
 
+    def get_list_filter(self, request: HttpRequest) -> list:
+        # The senders' own filters (Conductor's "By conversation") after the emails' own.
+        return ["status", ("message", admin.RelatedFieldListFilter), *source_filters]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # A contact's page links to its emails (``?contact__id__exact=``).
+        return lookup == "contact__id__exact" or super().lookup_allowed(lookup, value, request)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # Message steps write them
+        return False  # their sources write them
 
     def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
         return False  # the record of what was sent stays

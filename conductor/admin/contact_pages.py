@@ -1,0 +1,77 @@
+"""What Conductor adds to other apps' admin pages: on a contact's page, the
+conversations it is in and at which step; on the deliveries list, a filter
+by conversation."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from conductor.models import Conversation, Enrollment
+from conductor.steps.context import label
+from contacts.models import Contact
+from contacts.panels import ContactPanel, add_contact_panel
+from emails.admin_views import add_delivery_filter
+from emails.models import Delivery
+
+
+def contact_conversations(contact: Contact) -> SafeString:
+    """Each conversation ``contact`` entered: where it is now, or that it left."""
+    enrollments = (
+        Enrollment.objects.filter(contact=contact)
+        .select_related("conversation", "version", "step__thread")
+        .order_by("-entered_at", "-id")
+    )
+    if not enrollments:
+        return format_html("{}", "In no conversation.")
+    body = format_html_join(
+        "",
+        '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        (
+            (
+                reverse("admin:conductor_conversation_change", args=[e.conversation_id]),
+                e.conversation.name,
+                e.version.number,
+                e.get_state_display(),
+                label(e.step) if e.step is not None else "",
+                e.held_reason or (e.due_at.strftime("due %Y-%m-%d %H:%M UTC") if e.due_at else ""),
+            )
+            for e in enrollments
+        ),
+    )
+    return format_html(
+        '<table class="contact-conversations"><thead><tr><th>Conversation</th><th>Version</th>'
+        "<th>State</th><th>At step</th><th>Next, or why held</th></tr></thead>"
+        "<tbody>{}</tbody></table>",
+        body,
+    )
+
+
+class ConversationFilter(admin.SimpleListFilter):
+    """The emails of one conversation's Message steps."""
+
+    title = "conversation"
+    parameter_name = "conversation"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(str(pk), name) for pk, name in Conversation.objects.values_list("pk", "name")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()  # not a conversation: nothing, rather than everything
+        return queryset.filter(step_run__enrollment__conversation_id=int(value))
+
+
+add_contact_panel(
+    ContactPanel(
+        title="Conversations", permission="conductor.view_enrollment", render=contact_conversations
+    )
+)
+add_delivery_filter(ConversationFilter)
