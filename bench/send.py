@@ -237,7 +237,7 @@ def smtp_baseline(email_url: str, count: int, workers: int) -> float:
 
     delivery = Delivery.objects.select_related("message", "contact__list").first()
     assert delivery is not None, "the run sent no email"
-    raw = build_email(delivery).message().as_bytes(linesep="\r\n")
+    raw = build_email(delivery).wire_bytes()  # the bytes the worker's SMTP path sends
     host, port = email_url.removeprefix("smtp://").split(":")
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "email.eml"

@@ -7,12 +7,15 @@ instead of silently turning ``DEBUG=ture`` into ``False``.
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import zoneinfo
 from collections.abc import Callable
 from typing import TypeVar
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 T = TypeVar("T")
 
@@ -20,6 +23,7 @@ env = environ.Env()
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_DOTTED_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 
 
 def _raw(name: str) -> str | None:
@@ -82,3 +86,33 @@ def env_parsed(name: str, *, default: str, parse: Callable[[str], T], expected: 
         return parse(value)
     except Exception as exc:  # environ raises several types for a bad URL
         raise _fail(name, value, f"{expected} ({exc})") from None
+
+
+def env_dotted_path(name: str) -> str:
+    """A class named by its dotted path (``package.module.Class``), or ""
+    when unset. Its module must exist, but is not run here: settings are
+    still loading, and the module may read them. ``import_dotted_path``
+    imports the class once the apps are ready."""
+    value = env_str(name, default="")
+    if not value:
+        return ""
+    expected = "expected the dotted path of a class, such as emails.mailbox.MailboxBackend"
+    if not _DOTTED_PATH.fullmatch(value):
+        raise _fail(name, value, expected)
+    module = value.rpartition(".")[0]
+    try:
+        found = importlib.util.find_spec(module)  # runs the parent packages only
+    except Exception as exc:  # a parent that is missing, or fails as it loads
+        raise _fail(name, value, f"{expected} (cannot import {module}: {exc})") from None
+    if found is None:
+        raise _fail(name, value, f"{expected} (there is no module {module})")
+    return value
+
+
+def import_dotted_path(name: str, value: str) -> object:
+    """What ``value``, the dotted path environment variable ``name`` gave,
+    names; a path that cannot be imported names the variable."""
+    try:
+        return import_string(value)
+    except ImportError as exc:
+        raise _fail(name, value, f"cannot import it ({exc})") from None

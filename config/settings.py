@@ -10,7 +10,15 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_parsed, env_str, env_time_zone
+from config.env import (
+    env_bool,
+    env_dotted_path,
+    env_int,
+    env_list,
+    env_parsed,
+    env_str,
+    env_time_zone,
+)
 from config.origins import SEGMENT_HOSTS, parse_allowed_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -181,6 +189,11 @@ _email = env_parsed(
     expected="expected a URL such as smtp://user:pass@host:587, smtp+tls://… or consolemail://",
 )
 globals().update(_email)
+# Any email backend, by its class's dotted path, in place of the one EMAIL_URL
+# picks (whose host, port and login still apply): a provider's API backend,
+# or the development mailbox that `make run` uses (emails.mailbox.MailboxBackend).
+if _backend := env_dotted_path("EMAIL_BACKEND"):
+    EMAIL_BACKEND = _backend
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=30, minimum=1)

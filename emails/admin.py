@@ -1,13 +1,14 @@
 """The emails' admin: messages (with "Send a test"), and deliveries, one row
 per email: what was sent, skipped, is waiting, or is uncertain (the worker
 stopped, or the connection dropped, while the mail server had it), with a
-resend for those."""
+resend for those; and the development mailbox's emails, to read."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -15,9 +16,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.module_loading import import_string
 
 from emails.admin_views import message_figures, source_filters
-from emails.models import Delivery, DeliveryStatus, Message
+from emails.mailbox import MailboxBackend, preview_html
+from emails.mailbox import read as read_email
+from emails.models import Delivery, DeliveryStatus, MailboxEmail, Message
 from emails.render import build_test_email
 from emails.sending.delivery import resend_uncertain
 
@@ -40,8 +44,10 @@ class MessageAdmin(admin.ModelAdmin):
             "Bodies",
             {
                 "fields": ["html_body", "text_body"],
-                "description": "Django templates: profile values, the coupon and the trigger "
-                "are merge fields.",
+                "description": "Django templates. Merge fields: {{ profile.first_name }} and "
+                "the list's other fields in snake_case (the coupon is one of them), "
+                "{{ trigger.<key> }}, {{ list.name }}, {{ email }}, {{ links.unsubscribe }}, "
+                "{{ links.browser }}, {{ links.pass_along }}.",
             },
         ),
     ]
@@ -132,3 +138,47 @@ class DeliveryAdmin(admin.ModelAdmin):
                 f"{others} selected emails were not uncertain and were left as they are.",
                 messages.WARNING,
             )
+
+
+@admin.register(MailboxEmail)
+class MailboxEmailAdmin(admin.ModelAdmin):
+    """The development mailbox (``emails.mailbox``): the emails kept instead
+    of sent, to read as a mail client shows them, and to delete."""
+
+    list_display = ["recipients", "subject", "created_at"]
+    list_display_links = ["recipients", "subject"]
+    search_fields = ["recipients", "sender"]
+    search_help_text = "An address, or part of one."
+    fields = ["sender", "recipients", "subject", "created_at"]
+    readonly_fields = cast(list[str], fields)
+    change_list_template = "admin/emails/mailboxemail/change_list.html"
+    change_form_template = "admin/emails/mailboxemail/change_form.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # only the backend writes them
+
+    def has_change_permission(self, request: HttpRequest, obj: MailboxEmail | None = None) -> bool:
+        return False  # a record of what was sent
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        backend = settings.EMAIL_BACKEND
+        in_use = issubclass(import_string(backend), MailboxBackend)
+        context = {**(extra_context or {}), "in_use": in_use, "backend": backend}
+        return super().changelist_view(request, context)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: MailboxEmail | None = None,
+    ) -> HttpResponse:
+        # Reached once the view permission is checked.
+        if obj is not None:
+            context["email"] = read_email(bytes(obj.raw))
+            context["preview"] = preview_html(context["email"].html)
+        return super().render_change_form(request, context, add, change, form_url, obj)

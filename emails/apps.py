@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.conf import settings
 
+from config.env import import_dotted_path
 from core.schedules import SweepSchedule
 
 #: The django-q2 schedule that sends the emails no task has sent, every minute.
@@ -23,3 +25,6 @@ class EmailsConfig(AppConfig):
         from emails import conversions  # noqa: F401 - connects the conversion receiver
 
         schedule_emails.connect(self)
+        # The class EMAIL_BACKEND names, imported now (settings could only
+        # check its module): a wrong name stops the start, not every send.
+        import_dotted_path("EMAIL_BACKEND", settings.EMAIL_BACKEND)

@@ -1,12 +1,14 @@
-"""The MIME text of a campaign email, written directly.
+"""The MIME text of a campaign email, written directly for SMTP.
 
 Django's ``EmailMessage.message()`` builds the email with the standard
 library's ``email`` package, whose header folding and generator cost about a
 millisecond and a half per email: more than rendering it. Campaign emails
 have one fixed shape (a few headers, a text part, an optional HTML part),
-so :class:`CampaignEmail` writes that shape itself. It is still a Django
-``EmailMultiAlternatives``: every email backend sends it, and the tests
-read it back with the ``email`` package.
+so :meth:`CampaignEmail.wire_bytes` writes that shape itself, for the
+worker's SMTP connections (``emails.sending.smtp``). :class:`CampaignEmail`
+is otherwise a plain Django ``EmailMultiAlternatives``: every other backend
+(the console, files, the development mailbox, a provider's API) builds it
+with Django's own ``message()``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ class CampaignEmail(EmailMultiAlternatives):
     subject: str
     body: str
 
-    def message(self) -> RawMessage:  # type: ignore[override]  # backends only read its bytes
+    def wire_bytes(self, linesep: str = "\r\n") -> bytes:
+        """The email as the SMTP fast path sends it: ASCII, lines ending in
+        ``linesep``. Raises ``BadHeaderError`` for a header holding a newline,
+        as Django's ``message()`` does."""
         headers = [
             ("From", self.from_email),
             ("To", ", ".join(self.to)),
@@ -61,20 +66,8 @@ class CampaignEmail(EmailMultiAlternatives):
                 f"--{boundary}--",
                 "",
             ]
-        return RawMessage("\n".join(lines))
-
-
-class RawMessage:
-    """What Django's backends ask of ``message()``: the email's bytes."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text  # ASCII, lines ending in "\n"
-
-    def as_bytes(self, linesep: str = "\n") -> bytes:
-        return self.as_string(linesep=linesep).encode("ascii")
-
-    def as_string(self, unixfrom: bool = False, linesep: str = "\n") -> str:
-        return self.text if linesep == "\n" else self.text.replace("\n", linesep)
+        text = "\n".join(lines)
+        return (text if linesep == "\n" else text.replace("\n", linesep)).encode("ascii")
 
 
 def _header(name: str, value: str) -> str:

@@ -12,8 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact
-from emails.tracking.link_text import address_problems
-from lists.models import List
+from emails.template_checks import message_problems
+from lists.models import List, ProfileField
 
 
 class Message(models.Model):
@@ -36,9 +36,11 @@ class Message(models.Model):
         return self.name
 
     def clean(self) -> None:
-        """Refuse tracked links whose address comes from a merge field
-        (``emails.tracking.link_text.address_problem``), on the body holding them."""
-        problems = address_problems(self)
+        """Refuse, on the field holding it, a template that does not compile
+        or names a merge field its list lacks, and a tracked link whose
+        address comes from a merge field (``emails.template_checks``)."""
+        fields = ProfileField.objects.filter(list_id=self.list_id) if self.list_id else None
+        problems = message_problems(self, fields)
         if problems:
             raise ValidationError(problems)
 
@@ -48,7 +50,10 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "Sending"  # claimed by a worker, not yet handed to the mail server
     HANDED = "Handed"  # handed to the mail server; its answer not yet recorded
     SENT = "Sent"
-    SKIPPED = "Skipped"  # unsubscribed, banned or suppressed at send time
+    #: Not sent, for good (the reason in ``error``): the contact unsubscribed,
+    #: banned or suppressed at send time, the message could not be rendered,
+    #: or the mail server refused it with a 5xx.
+    SKIPPED = "Skipped"
     #: The worker stopped (or the connection dropped) while the mail server
     #: had the email: it may or may not have gone out. Never sent again
     #: unless staff choose to resend it (Conductor, Deliveries).
@@ -155,3 +160,23 @@ class MessageLink(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+
+class MailboxEmail(models.Model):
+    """An email the development mailbox (``emails.mailbox``) kept instead of
+    sending it: who it was for, and the whole message as it would have gone."""
+
+    sender = models.TextField(blank=True)
+    recipients = models.TextField(verbose_name="to", help_text="Every recipient, Bcc included.")
+    subject = models.TextField(blank=True)
+    #: The message as Django's ``message().as_bytes()`` writes it.
+    raw = models.BinaryField()
+    created_at = models.DateTimeField("sent", default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "mailbox email"
+        verbose_name_plural = "development mailbox"
+
+    def __str__(self) -> str:
+        return self.subject or "(no subject)"

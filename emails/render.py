@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from email.utils import formataddr
 
 from django.conf import settings
-from django.template import Context, Template
+from django.template import Context, Template, TemplateSyntaxError
 from django.urls import reverse
 from django.utils.html import escape
 
 from contacts.models import Contact
 from emails.mime import CampaignEmail
 from emails.models import Delivery, Message
+from emails.template_checks import merge_name
 from emails.tracking import link_text, links
 from emails.tracking.tokens import make_token
 from lists.models import ProfileField
 
-_NAME = re.compile(r"[^a-z0-9]+")
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
@@ -48,7 +48,7 @@ def _merge_fields(
 ) -> dict[str, object]:
     if fields is None:
         fields = list(ProfileField.objects.filter(list_id=contact.list_id))
-    profile = {_snake_case(f.name): contact.profile.get(f.key, "") for f in fields}
+    profile = {merge_name(f.name): contact.profile.get(f.key, "") for f in fields}
     return {
         "email": contact.email,
         "email_key": contact.email_key,
@@ -56,12 +56,6 @@ def _merge_fields(
         "trigger": trigger,
         "list": {"name": contact.list.name},
     }
-
-
-@functools.lru_cache(maxsize=4096)
-def _snake_case(name: str) -> str:
-    # Once per field name, not once per field of every email sent.
-    return _NAME.sub("_", name.lower()).strip("_")
 
 
 def tracking_url(kind: str, delivery_id: int, link_id: int | None = None) -> str:
@@ -78,20 +72,52 @@ def _url_around_token(kind: str) -> tuple[str, str]:
     return before, after
 
 
+class TemplateProblem(TemplateSyntaxError):
+    """A message's template that cannot be compiled, in words: which part,
+    on which line, and Django's own error."""
+
+
 class MessageTemplates:
     """A message's templates, compiled once, with its links' ids: what
-    rendering many emails of one message shares."""
+    rendering many emails of one message shares. Raises TemplateProblem
+    when one cannot be compiled."""
 
     def __init__(self, message: Message) -> None:
         self.message = message
         self.link_ids = links.link_ids(message)
-        self.subject = Template(message.subject)
-        self.text = Template(links.mark_text(message.text_body, self.link_ids))
-        self.html = (
-            Template(links.mark_html(message.html_body, self.link_ids))
-            if message.html_body
-            else None
-        )
+        self.subject, self.text, self.html = _compile(message, self.link_ids)
+
+
+def check_templates(message: Message) -> None:
+    """Compile ``message``'s templates as sending does, raising TemplateProblem
+    for the first that cannot be. Writes nothing: its links are marked with
+    ids that are not saved (the ids do not change what compiles)."""
+    _compile(message, dict.fromkeys(links.links_in(message), 0))
+
+
+def _compile(
+    message: Message, link_ids: dict[str, int]
+) -> tuple[Template, Template, Template | None]:
+    subject = _template("the subject", message.subject)
+    text = _template("the text body", links.mark_text(message.text_body, link_ids))
+    html = (
+        _template("the HTML body", links.mark_html(message.html_body, link_ids))
+        if message.html_body
+        else None
+    )
+    return subject, text, html
+
+
+def _template(part: str, source: str) -> Template:
+    try:
+        return Template(source)
+    except TemplateSyntaxError as error:
+        problem = " ".join(str(error).split())  # a list of tag libraries spans lines
+        # Django names the line in some errors and keeps it on the error's token for all.
+        token = getattr(error, "token", None)
+        if token is not None and "\n" in source and f"line {token.lineno}" not in problem:
+            part = f"{part}, line {token.lineno}"
+        raise TemplateProblem(f"{part}: {problem}") from error
 
 
 @dataclass

@@ -5,6 +5,10 @@ production"), reloading on code changes: Django's runserver cannot read a
 chunked request body (see config/wsgi.py), so development would not behave
 as production does. With DEBUG on, config/urls.py serves the static files.
 
+Emails go to the development mailbox (the admin's Emails > Development
+mailbox) unless EMAIL_URL or EMAIL_BACKEND says otherwise: trying the
+platform mails no one.
+
 Each child runs in its own process group, so stopping it also stops what it
 started (gunicorn's workers, qcluster's worker processes) and no
 orphan is left behind. Ctrl-C or SIGTERM stops both and exits 0; if either
@@ -23,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GRACE_SECONDS = 10.0
+MAILBOX_BACKEND = "emails.mailbox.MailboxBackend"
 
 
 class Child:
@@ -83,12 +88,20 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
+    mailbox = not (os.environ.get("EMAIL_URL") or os.environ.get("EMAIL_BACKEND"))
+    if mailbox:
+        os.environ["EMAIL_BACKEND"] = MAILBOX_BACKEND  # the children inherit it
+
     web = ["-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{args.port}"]
     children = [
         Child("web server", [*web, "--workers", "2", "--reload", "--access-logfile", "-"]),
         Child("worker (qcluster)", [str(ROOT / "manage.py"), "qcluster"]),
     ]
-    print(f"\n  Admin: http://127.0.0.1:{args.port}/admin/   (Ctrl-C stops both)\n", flush=True)
+    admin = f"http://127.0.0.1:{args.port}/admin/"
+    print(f"\n  Admin: {admin}   (Ctrl-C stops both)", flush=True)
+    if mailbox:
+        print(f"  Emails: {admin}emails/mailboxemail/   (kept, not sent)", flush=True)
+    print(flush=True)
 
     exit_code = 0
     while not stop_requested:

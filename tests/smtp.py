@@ -30,19 +30,20 @@ HOST = "127.0.0.1"
 
 class CollectingHandler:
     """Keeps every message it is given; refuses the addresses in ``refused``
-    with a permanent 550, as a mail server does for an unknown mailbox."""
+    with their answer (a permanent 550, as a mail server does for an unknown
+    mailbox, unless the test chose another)."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Envelope] = []
-        self.refused: set[str] = set()
+        self.refused: dict[str, str] = {}  # address: answer
         self._lock = threading.Lock()
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address.lower() in self.refused:
-            return "550 5.1.1 No such user here"
+            return self.refused[address.lower()]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -68,9 +69,13 @@ class SmtpServer:
     def messages(self) -> list[EmailMessage]:
         return list(self.handler.messages)
 
-    def refuse(self, address: str) -> None:
-        """Answer 550 to ``address`` from now on."""
-        self.handler.refused.add(address.lower())
+    def refuse(self, address: str, answer: str = "550 5.1.1 No such user here") -> None:
+        """Refuse ``address`` with ``answer`` from now on (a 4xx one says: try later)."""
+        self.handler.refused[address.lower()] = answer
+
+    def accept(self, address: str) -> None:
+        """Take ``address`` again."""
+        self.handler.refused.pop(address.lower(), None)
 
 
 def free_port() -> int:

@@ -396,7 +396,7 @@ def test_a_refused_recipient_waits_for_the_next_run_and_the_others_are_sent(shop
     from tests.tracking_helpers import publish_mailing
 
     publish_mailing(shop)
-    smtp_server.refuse("bob@example.com")
+    smtp_server.refuse("bob@example.com", "450 4.2.1 Mailbox busy, try later")
     for address in ("ada@example.com", "bob@example.com", "cy@example.com"):
         subscribe_contact(email_list=shop, email=address, method="API")
     run_due()
@@ -406,7 +406,7 @@ def test_a_refused_recipient_waits_for_the_next_run_and_the_others_are_sent(shop
         "bob@example.com": DeliveryStatus.PENDING,
         "cy@example.com": DeliveryStatus.SENT,
     }
-    assert "550" in Delivery.objects.get(contact__email="bob@example.com").error
+    assert "450" in Delivery.objects.get(contact__email="bob@example.com").error
     assert sorted(m["To"] for m in smtp_server.messages) == ["ada@example.com", "cy@example.com"]
 
 

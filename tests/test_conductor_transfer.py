@@ -83,7 +83,7 @@ def conversation(shop) -> Conversation:
     order = Event.objects.get(list=shop, name="Order placed")
     cart = Event.objects.get(list=shop, name="Cart abandoned")
     welcome = MessageFactory.create(
-        list=shop, name="Welcome", subject="Hi {{ first_name }}", html_body="<p>Hi</p>",
+        list=shop, name="Welcome", subject="Hi {{ profile.first_name }}", html_body="<p>Hi</p>",
         text_body="Hi", from_name="Shop", from_email="hello@shop.example",
     )  # fmt: skip
     thanks = MessageFactory.create(list=shop, name="Thanks", subject="Thanks", text_body="Ta")

@@ -84,7 +84,9 @@ def subject_lines(raw: bytes) -> list[bytes]:
         "https://shop.example\\{{ profile.last_name }}/",
     ],
 )
-def test_a_link_taking_its_userinfo_host_or_port_from_a_merge_field_is_refused_at_save(shop, url):
+def test_a_link_taking_its_userinfo_host_or_port_from_a_merge_field_is_refused_at_save(
+    shop, last_name, url
+):
     with pytest.raises(ValidationError) as refused:
         message_with(shop, url).full_clean()
     assert refused.value.message_dict == {"html_body": [f"The link {url} {WHY}"]}
@@ -105,7 +107,9 @@ def test_a_link_with_no_literal_host_is_refused_at_save(shop, url, why):
     assert refused.value.message_dict == {"html_body": [f"The link {url} {why}"]}
 
 
-def test_merge_fields_in_a_links_path_query_or_fragment_and_literal_userinfo_are_accepted(shop):
+def test_merge_fields_in_a_links_path_query_or_fragment_and_literal_userinfo_are_accepted(
+    shop, last_name
+):
     for url in [
         "https://shop.example/{{ profile.last_name }}",
         "https://shop.example?who={{ profile.last_name }}",
@@ -117,7 +121,7 @@ def test_merge_fields_in_a_links_path_query_or_fragment_and_literal_userinfo_are
 
 
 def test_the_admin_shows_a_bare_text_link_taking_its_host_from_a_merge_field_on_its_field(
-    shop, admin_client
+    shop, last_name, admin_client
 ):
     response = admin_client.post(
         reverse("admin:emails_message_add"),
@@ -133,7 +137,7 @@ def test_the_admin_shows_a_bare_text_link_taking_its_host_from_a_merge_field_on_
 
 
 def test_publishing_refuses_a_message_step_whose_message_takes_a_link_address_from_a_merge_field(
-    shop, admin_client
+    shop, last_name, admin_client
 ):
     # Saved before the check (or not through a form): publishing is the last gate.
     sale = MessageFactory(list=shop, name="Sale", text_body=f"See {HOST_FROM_MERGE}")

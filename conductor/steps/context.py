@@ -3,13 +3,14 @@ list, loaded once: ``VersionContext`` for checks, ``Names`` for summaries."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from conductor.models import CouponPool, Step, Trigger, Version
 from emails.models import Message
-from emails.tracking.link_text import address_problems
+from emails.template_checks import described_problems
 from lists.models import Event, ProfileField
 
 
@@ -17,6 +18,7 @@ from lists.models import Event, ProfileField
 class VersionContext:
     version: Version
     steps: list[Step] = field(default_factory=list)
+    _message_problems: dict[int, list[str]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def list_id(self) -> int:
@@ -38,21 +40,21 @@ class VersionContext:
     def messages(self) -> set[int]:
         return set(Message.objects.filter(list_id=self.list_id).values_list("pk", flat=True))
 
-    @cached_property
-    def link_problems(self) -> dict[int, list[str]]:
-        """The problems of the list's messages' tracked links
-        (``link_text.address_problems``), by message id, each naming its message."""
-        found: dict[int, list[str]] = {}
-        messages = Message.objects.filter(list_id=self.list_id)
-        for message in messages.only("pk", "name", "html_body", "text_body"):
-            problems = address_problems(message)
-            if problems:
-                found[message.pk] = [
+    def message_problems(self, message_ids: Iterable[int]) -> dict[int, list[str]]:
+        """What would break the emails of those of the list's messages: their
+        tracked links' addresses and their templates (syntax, merge fields
+        the list lacks; ``emails.template_checks``), by message id, each
+        naming its message. Each message is checked once per context."""
+        wanted = set(message_ids) - set(self._message_problems)
+        if wanted:
+            fields = list(self.fields.values())
+            messages = Message.objects.filter(list_id=self.list_id, pk__in=wanted)
+            for message in messages.select_related("list"):
+                self._message_problems[message.pk] = [
                     f"message “{message.name}”: {problem}"
-                    for listed in problems.values()
-                    for problem in listed
+                    for problem in described_problems(message, fields)
                 ]
-        return found
+        return {pk: self._message_problems.get(pk, []) for pk in message_ids}
 
     @cached_property
     def coupon_pools(self) -> set[int]:

@@ -12,7 +12,7 @@ from django import forms
 from django.db import transaction
 
 from conductor.engine.batch import StepBatch
-from conductor.engine.outcomes import NEXT, Finish, Outcome
+from conductor.engine.outcomes import NEXT, Finish, Hold, Outcome
 from conductor.engine.step_emails import delivery_of
 from conductor.forms.base import Fieldsets, StepForm
 from conductor.models import Step, StepKind, Trigger, Version
@@ -22,6 +22,7 @@ from conductor.steps.unit import StepKindUnit
 from contacts.models import SubscriptionState
 from core.bulk import create_rows
 from emails.models import Message
+from emails.render import TemplateProblem, check_templates
 from emails.sending.delivery import blocked_addresses, queue_deliveries
 
 
@@ -86,6 +87,30 @@ class MessageStepForm(StepForm):
         return {"message": message.pk if message else None, "variants": variants}
 
 
+def _unsendable(message_ids: set[int]) -> dict[int, str]:
+    """``{message id: why it cannot be sent}`` of these messages: gone, or a
+    template that does not compile. Each is compiled once per batch, not
+    rendered per contact; what only rendering finds (a filter failing on a
+    contact's value) skips that one email when it is sent."""
+    messages = Message.objects.in_bulk(message_ids)
+    unsendable: dict[int, str] = {}
+    for message_id in sorted(message_ids):
+        message = messages.get(message_id)
+        if message is None:
+            unsendable[message_id] = f"Not sent: message {message_id} no longer exists."
+            continue
+        try:
+            check_templates(message)
+        except TemplateProblem as problem:
+            words = str(problem)
+            end = "" if words.endswith((".", "?", "!")) else "."
+            unsendable[message_id] = (
+                f"Not sent: message “{message.name}” cannot be rendered: {words}{end} "
+                "Fix the message, then resume the contact."
+            )
+    return unsendable
+
+
 class MessageUnit(StepKindUnit):
     kind = StepKind.MESSAGE
     label = StepKind.MESSAGE.label
@@ -129,27 +154,37 @@ class MessageUnit(StepKindUnit):
             for variant in variants
             if isinstance(variant, dict)
         }
-        for chosen in sorted(pk for pk in sent if pk in context.messages):
-            problems.extend(
-                f"{where}: {problem}" for problem in context.link_problems.get(chosen, [])
-            )
+        checked = sorted(pk for pk in sent if pk in context.messages)
+        for listed in context.message_problems(checked).values():
+            problems.extend(f"{where}: {problem}" for problem in listed)
         return problems
 
     def run(self, batch: StepBatch) -> dict[int, Outcome]:
         """Queue one delivery per contact that may be mailed now; a contact
-        that is unsubscribed, banned or suppressed leaves the conversation instead."""
+        that is unsubscribed, banned or suppressed leaves the conversation
+        instead. A contact whose message cannot be rendered is held here with
+        the reason, and no delivery is written: once staff fix the message
+        and resume the contact, the step runs again and sends it then."""
         settings = batch.step.settings
         by_trigger = {v["trigger"]: v["message"] for v in settings.get("variants") or []}
         blocked = blocked_addresses(batch.email_list, batch.contacts)
         outcomes: dict[int, Outcome] = {}
-        deliveries = []
+        sending: dict[int, int] = {}  # the message of each enrollment that may be mailed
         for enrollment in batch.enrollments:
             contact = enrollment.contact
             if contact.state != SubscriptionState.SUBSCRIBED or contact.email in blocked:
                 why = blocked.get(contact.email) or f"the contact is {contact.state.lower()}"
                 outcomes[enrollment.pk] = Finish(reason=f"Not sent: {why}.", skipped=True)
                 continue
-            message_id = by_trigger.get(enrollment.trigger_id, settings["message"])
+            sending[enrollment.pk] = by_trigger.get(enrollment.trigger_id, settings["message"])
+        unsendable = _unsendable(set(sending.values()))
+        deliveries = []
+        for enrollment in batch.enrollments:
+            if (message_id := sending.get(enrollment.pk)) is None:
+                continue
+            if message_id in unsendable:
+                outcomes[enrollment.pk] = Hold(unsendable[message_id])
+                continue
             run = batch.runs[enrollment.pk]
             deliveries.append(delivery_of(run, enrollment, message_id, batch.now))
             outcomes[enrollment.pk] = NEXT

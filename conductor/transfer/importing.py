@@ -18,6 +18,7 @@ from conductor.transfer.reading import read_document
 from conductor.transfer.references import EVENT, FIELD, MESSAGE, POOL, swap_settings
 from conductor.versions import create_conversation, version_problems, working_version
 from emails.models import Message
+from emails.template_checks import described_problems
 from lists.models import DataType, Event, List, ProfileField
 
 
@@ -151,6 +152,7 @@ def import_document(document: Any, *, list_id: int | None = None) -> ImportResul
     email_list = _resolve_list(document, list_id)
     names = _Names(document, email_list)
     _swap_all(document, names)
+    names.problems.extend(_new_message_problems(document, email_list))
     if names.problems:
         raise TransferError(names.problems)
     with transaction.atomic():
@@ -170,6 +172,25 @@ def import_document(document: Any, *, list_id: int | None = None) -> ImportResul
         problems=version_problems(working_version(conversation)),
         notes=notes,
     )
+
+
+def _new_message_problems(document: dict[str, Any], email_list: List) -> list[str]:
+    """What ``Message.clean`` would refuse in the messages the import creates
+    (a message reused from the list is checked when a version sending it is
+    published): templates that do not compile or name merge fields the list
+    lacks, and links whose address comes from a merge field."""
+    existing = {name.lower() for name in email_list.messages.values_list("name", flat=True)}
+    fields = list(ProfileField.objects.filter(list=email_list))
+    problems: list[str] = []
+    for n, entry in enumerate(document["messages"]):
+        if entry["name"].lower() in existing:
+            continue
+        message = Message(list=email_list, **entry)
+        problems.extend(
+            f"messages[{n}] ({entry['name']!r}): {problem}"
+            for problem in described_problems(message, fields)
+        )
+    return problems
 
 
 def _messages_and_pools(document: dict[str, Any], names: _Names) -> list[str]:

@@ -9,14 +9,18 @@ Only what is in flight is uncertain. Emails are marked Handed just before
 the connections take them, a group of one per connection at a time, and
 only once the connections hold no more than a group: each connection is
 sending one email and has at most the next one waiting. The answers that
-came in (Sent, or back to Pending when the email certainly did not go out)
-are written in the same statement. So a worker that dies leaves at most
+came in (Sent; Skipped when the mail server refused it for good, a 5xx;
+back to Pending when it certainly did not go out but may later) are
+written in the same statement. So a worker that dies leaves at most
 two emails per connection (``2 * EMAIL_CONNECTIONS``) Handed; when its
 lease runs out they become Uncertain (shown to staff, who may resend them),
 and the rest of its claim, never handed over, goes back to Pending for
 another worker. A connection
 that drops after the email's data went out (the server may have stored it)
 makes that email Uncertain too, rather than risk sending it twice.
+
+An email whose message cannot be rendered is Skipped with the reason, never
+retried: fixing the message later must not send it after its moment.
 
 "Sent" activities are recorded a hundred at a time; a Sent delivery keeps
 its claim token until its activity is, so the sweep records those of a
@@ -28,13 +32,14 @@ from __future__ import annotations
 
 import datetime
 import logging
+import smtplib
 import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -44,8 +49,8 @@ from core.bulk import json_strings, update_rows
 from core.claims import lease
 from emails.mime import CampaignEmail
 from emails.models import Delivery, DeliveryStatus, Message
-from emails.render import MessageTemplates, build_email, merge_fields
-from emails.sending.recovery import record_sent, recover_abandoned, release
+from emails.render import MessageTemplates, TemplateProblem, build_email, merge_fields
+from emails.sending.recovery import record_sent, recover_abandoned, release, skip
 from emails.sending.senders import MaybeDelivered, Senders, ServerGone
 from emails.sending.smtp import send_one
 from lists.models import List, ProfileField
@@ -211,27 +216,42 @@ def _send_all(deliveries: list[Delivery], token: str) -> int:
 
 class _Renderer:
     """Each delivery's email, with the message's templates and the list's
-    fields read once per batch."""
+    fields read once per batch. An email that cannot be rendered is Skipped
+    with the reason; one the database kept from rendering goes back to Pending."""
 
     def __init__(self) -> None:
-        self.templates: dict[int, MessageTemplates] = {}  # by message
+        # By message; a message that does not compile, once, with its problem.
+        self.templates: dict[int, MessageTemplates | TemplateProblem] = {}
         self.fields: dict[int, list[ProfileField]] = {}  # by list
 
     def render(self, delivery: Delivery, token: str) -> CampaignEmail | None:
         try:
-            message, list_id = delivery.message, delivery.contact.list_id
-            if message.pk not in self.templates:
-                self.templates[message.pk] = MessageTemplates(message)
-            if list_id not in self.fields:
-                self.fields[list_id] = list(ProfileField.objects.filter(list_id=list_id))
-            delivery.merge_context = merge_fields(delivery, self.fields[list_id])
-            email = build_email(delivery, templates=self.templates[message.pk])
-        except Exception as error:  # a template error: this email only
+            email = self._build(delivery)
+        except DatabaseError as error:  # not the email's fault: again later
             logger.warning("emails: delivery %s not rendered: %s", delivery.pk, error)
             release([delivery], token, error)
             return None
+        except Exception as error:  # the message or a merge field: this email only, for good
+            logger.warning("emails: delivery %s not rendered: %s", delivery.pk, error)
+            skip([delivery], token, f"Not sent: the message could not be rendered: {error}")
+            return None
         delivery.subject = email.subject  # Segment reports it with each of its activities
         return email
+
+    def _build(self, delivery: Delivery) -> CampaignEmail:
+        message, list_id = delivery.message, delivery.contact.list_id
+        if message.pk not in self.templates:
+            try:
+                self.templates[message.pk] = MessageTemplates(message)
+            except TemplateProblem as problem:
+                self.templates[message.pk] = problem
+        templates = self.templates[message.pk]
+        if isinstance(templates, TemplateProblem):
+            raise TemplateProblem(str(templates))
+        if list_id not in self.fields:
+            self.fields[list_id] = list(ProfileField.objects.filter(list_id=list_id))
+        delivery.merge_context = merge_fields(delivery, self.fields[list_id])
+        return build_email(delivery, templates=templates)
 
 
 class _Progress:
@@ -278,7 +298,12 @@ class _Progress:
             logger.warning("emails: delivery %s uncertain: %s", delivery.pk, error)
             delivery.status, delivery.error = DeliveryStatus.UNCERTAIN, UNCERTAIN_DROPPED
             delivery.claim_token, delivery.claim_expires_at = "", None
-        else:  # certainly not sent (refused, or never reached the server): again later
+        elif (answer := refused_for_good(error)) is not None:  # never sent, and never will be
+            logger.warning("emails: delivery %s refused: %s", delivery.pk, answer)
+            delivery.status = DeliveryStatus.SKIPPED
+            delivery.error = f"Not sent: the mail server refused it: {answer}"[:2000]
+            delivery.claim_token, delivery.claim_expires_at = "", None
+        else:  # certainly not sent (a 4xx, or the server not reached): again later
             logger.warning("emails: delivery %s not sent: %s", delivery.pk, error)
             delivery.status, delivery.error = DeliveryStatus.PENDING, str(error)[:2000]
             delivery.claim_token, delivery.claim_expires_at = "", None
@@ -288,6 +313,28 @@ class _Progress:
         self.total += record_sent(self.sent)
         self.sent = []
         return self.total
+
+
+def refused_for_good(error: Exception) -> str | None:
+    """The mail server's answer, in words, when ``error`` is its final refusal
+    of this email: a 5xx to its recipient or its data. None for anything that
+    may pass later (a 4xx, a connection refused or timed out), and for a
+    refused sender: that is the platform's settings (the list's from address,
+    a login the server wants), true of every email, which wait for the fix."""
+    text: bytes | str
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        answers = list(error.recipients.values())
+        if not answers or any(code < 500 for code, _ in answers):
+            return None
+        code, text = answers[0]
+    elif isinstance(error, smtplib.SMTPDataError):
+        code, text = error.smtp_code, error.smtp_error
+    else:
+        return None
+    if not 500 <= code <= 599:
+        return None
+    words = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    return " ".join(f"{code} {words}".split())
 
 
 def _sent_and_handed(

@@ -1,7 +1,7 @@
 """Ending a delivery's claim: the emails of a claim that certainly did not go
-out are released (Pending again), the Sent ones get their "sent" activity
-and let go of the claim, and a sweep takes back what workers left when they
-stopped (``recover_abandoned``).
+out are released (Pending again), or skipped when they never can go; the
+Sent ones get their "sent" activity and let go of the claim; and a sweep
+takes back what workers left when they stopped (``recover_abandoned``).
 
 A Sent delivery keeps its claim token until its activity is recorded, so the
 sweep records those of a worker that died in between.
@@ -66,6 +66,22 @@ def release(deliveries: list[Delivery], token: str, error: Exception) -> None:
         claim_token="",
         claim_expires_at=None,
         error=str(error)[:2000],
+    )
+
+
+def skip(deliveries: list[Delivery], token: str, reason: str) -> None:
+    """These deliveries of this claim will never go out (their message cannot
+    be rendered): Skipped with ``reason``, for good. Never retried, so a
+    message fixed later does not send them after their moment has passed."""
+    Delivery.objects.filter(
+        pk__in=[d.pk for d in deliveries],
+        status__in=[DeliveryStatus.SENDING, DeliveryStatus.HANDED],
+        claim_token=token,
+    ).update(
+        status=DeliveryStatus.SKIPPED,
+        claim_token="",
+        claim_expires_at=None,
+        error=reason[:2000],
     )
 
 

@@ -1,8 +1,11 @@
 """The SMTP exchange of one email, run on each connection of ``senders``.
 
-The platform's own envelope addresses, already valid and ASCII, skip what
-``smtplib`` would check again; an answer lost after the email's data went out
-raises :class:`MaybeDelivered` (the server may have stored it).
+Over Django's SMTP backend, the email goes as ``CampaignEmail.wire_bytes``
+writes it, and the platform's own envelope addresses, already valid and
+ASCII, skip what ``smtplib`` would check again; an answer lost after the
+email's data went out raises :class:`MaybeDelivered` (the server may have
+stored it). Any other backend (the console, files, the development mailbox,
+a provider's API) is given the email as it is, to send its own way.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ def send_one(email: CampaignEmail, smtp: BaseEmailBackend) -> None:
     """Send ``email`` over the connection ``smtp`` (one :class:`Senders` thread's)."""
     envelope = [email.envelope_from, *email.to]
     if isinstance(smtp, SmtpBackend) and smtp.connection and all(a.isascii() for a in envelope):
-        _smtp_send(smtp.connection, email.envelope_from, email.to, email.message().as_bytes("\r\n"))
+        _smtp_send(smtp.connection, email.envelope_from, email.to, email.wire_bytes())
         return
     email.connection = smtp
     email.send()
