@@ -14,8 +14,11 @@ from django.utils import timezone
 
 from conductor.models import Conversation, ConversationStatus, Step, Thread, Version
 from conductor.steps.context import VersionContext, label
+from conductor.steps.references import MESSAGE, referenced
 from conductor.steps.registry import sending_kinds
 from conductor.steps.unit import unit_of
+from emails.contents import freeze
+from emails.models import Message
 from lists.models import List
 
 
@@ -150,13 +153,24 @@ def publish(conversation: Conversation) -> Version:
         if problems:
             raise ValidationError(problems, code="invalid_version")
         version.published_at = timezone.now()
-        version.save(update_fields=["published_at"])
+        version.message_contents = {
+            str(message.pk): freeze(message).pk for message in _messages_sent(version)
+        }
+        version.save(update_fields=["published_at", "message_contents"])
         copy_version(version)
         Conversation.objects.filter(pk=conversation.pk).update(
             status=ConversationStatus.PUBLISHED, updated_at=version.published_at
         )
     conversation.refresh_from_db()
     return version
+
+
+def _messages_sent(version: Version) -> list[Message]:
+    """The messages the version's steps send (their main and per-trigger ones)."""
+    ids: set[int] = set()
+    for step in Step.objects.filter(version=version):
+        ids.update(referenced(step.settings, unit_of(step).references, MESSAGE))
+    return list(Message.objects.filter(pk__in=ids))
 
 
 #: What a version's copy keeps of each thread and step; their version, and a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.anymail_settings import anymail_settings
 from config.env import (
     env_bool,
     env_dotted_path,
@@ -55,6 +57,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "axes",
     "csp",
+    "anymail",
     "lists",
     "contacts",
     "emails",
@@ -200,6 +203,12 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=30, minimum=1)
 # Connections each worker sends Conductor's emails over at once: SMTP is four
 # round trips per email, so one connection mostly waits for the server.
 EMAIL_CONNECTIONS = env_int("EMAIL_CONNECTIONS", default=3, minimum=1)
+# An email service's API through django-anymail (EMAIL_BACKEND=anymail.backends.
+# postmark.EmailBackend, …): every ANYMAIL_<NAME> variable is ANYMAIL["<NAME>"],
+# such as ANYMAIL_POSTMARK_SERVER_TOKEN, and ANYMAIL_WEBHOOK_SECRET, the
+# "user:password" the service's webhooks (/anymail/<service>/tracking/) must
+# bear; without it they answer 404. See config/anymail_settings.py.
+ANYMAIL = anymail_settings(os.environ)
 
 # The site's address as people reach it: links in emails (double opt-in
 # confirmations) are built on it, outside any request.

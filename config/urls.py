@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from api.token import ClientCredentialsTokenView
+from emails.anymail_feedback import tracking_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -12,6 +13,8 @@ urlpatterns = [
     path("email/v1/", include("api.urls")),
     path("", include("contacts.urls")),  # double opt-in confirmation links
     path("", include("emails.urls")),  # the links inside sent emails
+    # An email service's bounce and complaint webhooks: /anymail/<service>/tracking/.
+    path("anymail/", include((tracking_urls(), "anymail"))),
     # The admin's files with DEBUG on (`make run` serves through gunicorn, not runserver);
     # nothing without DEBUG, where collectstatic and the proxy serve them.
     *staticfiles_urlpatterns(),

@@ -13,7 +13,7 @@ from contacts.addresses import normalise_email
 from contacts.forms import BASE_FIELDS, ContactForm, profile_form_name
 from contacts.models import Activity, Ban, Contact, SubscribeMethod, Suppression, UnsubscribeMethod
 from contacts.paginator import LargeTablePaginator
-from contacts.panels import panels_for
+from contacts.panels import contact_panels
 from contacts.services import (
     ContactResult,
     UpdateType,
@@ -87,7 +87,7 @@ class ContactAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # The sections other apps add (emails sent, conversations), each behind its permission.
         contact = self.get_object(request, object_id)
-        panels = panels_for(request, contact) if contact is not None else []
+        panels = contact_panels.for_user(request, contact) if contact is not None else []
         return super().change_view(
             request, object_id, form_url, {**(extra_context or {}), "contact_panels": panels}
         )

@@ -1,7 +1,8 @@
-"""The emails' admin: messages (with "Send a test"), and deliveries, one row
-per email: what was sent, skipped, is waiting, or is uncertain (the worker
-stopped, or the connection dropped, while the mail server had it), with a
-resend for those; and the development mailbox's emails, to read."""
+"""The emails' admin: messages (with "Send a test" and "Preview"), and
+deliveries, one row per email: what was sent, skipped, is waiting, or is
+uncertain (the worker stopped, or the connection dropped, while the mail
+server had it), with a resend for those; and the development mailbox's
+emails, to read."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.module_loading import import_string
 
-from emails.admin_views import message_figures, source_filters
+from emails.admin_views import message_figures, message_panels, source_filters
 from emails.mailbox import MailboxBackend, preview_html
 from emails.mailbox import read as read_email
 from emails.models import Delivery, DeliveryStatus, MailboxEmail, Message
+from emails.preview import preview_message
 from emails.render import build_test_email
 from emails.sending.delivery import resend_uncertain
 
@@ -62,13 +64,26 @@ class MessageAdmin(admin.ModelAdmin):
     def sent_so_far(self, obj: Message) -> str:
         return message_figures(obj)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The sections the senders add (Conductor's published versions), each behind its right.
+        message = self.get_object(request, object_id)
+        panels = message_panels.for_user(request, message) if message is not None else []
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "message_panels": panels}
+        )
+
     def get_urls(self):
         test_send = path(
             "<path:object_id>/test-send/",
             self.admin_site.admin_view(self.test_send_view),
             name="emails_message_test_send",
         )
-        return [test_send, *super().get_urls()]
+        preview = path(
+            "<path:object_id>/preview/",
+            self.admin_site.admin_view(self.preview_view),
+            name="emails_message_preview",
+        )
+        return [test_send, preview, *super().get_urls()]
 
     def test_send_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Send the message to any address, now: links lead straight to their
@@ -97,6 +112,27 @@ class MessageAdmin(admin.ModelAdmin):
             "title": f"Send a test of “{message}”",
         }
         return TemplateResponse(request, "admin/emails/message/test_send.html", context)
+
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The message as a contact of its list would get it (``emails.preview``):
+        reading only, so the view permission; a contact's data also needs the
+        permission to view contacts, else it shows sample data."""
+        message = get_object_or_404(Message.objects.select_related("list"), pk=object_id)
+        if not self.has_view_permission(request, message):
+            raise PermissionDenied("Previewing a message needs the permission to view messages.")
+        shown = preview_message(
+            message,
+            request.GET.get("email"),
+            may_see_contacts=request.user.has_perm("contacts.view_contact"),
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": message,
+            "preview": shown,
+            "title": f"Preview of “{message}”",
+        }
+        return TemplateResponse(request, "admin/emails/message/preview.html", context)
 
 
 @admin.register(Delivery)

@@ -14,9 +14,14 @@ from django.utils.safestring import SafeString
 
 from contacts.models import Contact
 from contacts.panels import ContactPanel, add_contact_panel
+from core.panels import Panels
 from emails.models import Delivery, DeliveryStatus, Message
 
 RECENT_EMAILS = 20
+
+#: A message page's sections added by the apps that send it (Conductor's
+#: "Published versions": which content each sends).
+message_panels: Panels[Message] = Panels()
 
 #: The deliveries list's filters added by the apps that send (by their title).
 source_filters: list[type[admin.ListFilter]] = []

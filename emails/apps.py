@@ -22,8 +22,13 @@ class EmailsConfig(AppConfig):
     verbose_name = "Emails"
 
     def ready(self) -> None:
-        from emails import conversions  # noqa: F401 - connects the conversion receiver
+        from anymail.signals import tracking
 
+        from emails import conversions  # noqa: F401 - connects the conversion receiver
+        from emails.anymail_feedback import record_tracking_event
+
+        # Bounces and complaints from an email service's webhooks.
+        tracking.connect(record_tracking_event, dispatch_uid="emails.anymail_feedback")
         schedule_emails.connect(self)
         # The class EMAIL_BACKEND names, imported now (settings could only
         # check its module): a wrong name stops the start, not every send.

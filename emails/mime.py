@@ -34,6 +34,9 @@ class CampaignEmail(EmailMultiAlternatives):
 
     #: The bare sender address (``from_email`` may carry a display name).
     envelope_from: str = ""
+    #: What an email service's API sends along and echoes back in its
+    #: webhooks (django-anymail's ``metadata``); set for campaign emails.
+    metadata: dict[str, str]
     #: Rendered text (``emails.render``), never lazy strings.
     subject: str
     body: str

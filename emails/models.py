@@ -45,6 +45,44 @@ class Message(models.Model):
             raise ValidationError(problems)
 
 
+#: What a message's content is (what a published version freezes of it), by its name in words.
+CONTENT_FIELDS = {
+    "subject": "subject",
+    "html_body": "HTML body",
+    "text_body": "text body",
+    "from_name": "from name",
+    "from_email": "from address",
+}
+
+
+class MessageContent(models.Model):
+    """A message's content as it was when a conversation version sending it
+    was published (``emails.contents.freeze``): the emails of that version
+    are rendered from it, whatever the message says since. Never changed."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="contents")
+    subject = models.CharField(max_length=500)
+    html_body = models.TextField(blank=True)
+    text_body = models.TextField(blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    from_email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["message_id", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.message} as of {self.created_at:%Y-%m-%d %H:%M} UTC"
+
+    def differs_from(self, message: Message) -> list[str]:
+        """The names of the content fields in which ``message`` now differs."""
+        return [
+            words
+            for name, words in CONTENT_FIELDS.items()
+            if getattr(self, name) != getattr(message, name)
+        ]
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "Pending"
     SENDING = "Sending"  # claimed by a worker, not yet handed to the mail server
@@ -89,6 +127,17 @@ class Delivery(models.Model):
     source_id = models.PositiveBigIntegerField()
     source = GenericForeignKey("source_type", "source_id")
     message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="deliveries")
+    #: The frozen content it is rendered from (its source's published one);
+    #: none: the message as it is when sent.
+    content = models.ForeignKey(
+        MessageContent,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # read by id only; content rows are never deleted while used
+        editable=False,
+    )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING

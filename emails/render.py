@@ -217,48 +217,84 @@ def build_email(delivery: Delivery, *, templates: MessageTemplates | None = None
         },
     )
     email.envelope_from = from_email
+    # An email service's API (django-anymail) sends this along and echoes it in
+    # its bounce and complaint webhooks (emails.anymail_feedback); SMTP ignores it.
+    email.metadata = {"delivery_id": str(delivery.pk)}
     if rendered.html:
         email.attach_alternative(rendered.html, "text/html")
     return email
+
+
+def from_header(message: Message) -> tuple[str, str]:
+    """The From header of ``message``'s emails and the address in it: the
+    message's sender, else its list's, else ``DEFAULT_FROM_EMAIL``."""
+    from_email = message.from_email or message.list.from_email or settings.DEFAULT_FROM_EMAIL
+    from_name = message.from_name or message.list.from_name
+    return (formataddr((from_name, from_email)) if from_name else from_email), from_email
+
+
+def render_for_staff(
+    message: Message,
+    contact: Contact,
+    *,
+    trigger: dict[str, object],
+    page_links: dict[str, str],
+    fields: list[ProfileField] | None = None,
+    footer: bool = False,
+) -> RenderedEmail:
+    """``message`` rendered for ``contact`` (saved or not) as staff check it,
+    in a test or a preview: its links lead straight to their targets, with no
+    pixel, and nothing is written. ``page_links``: what ``{{ links.* }}``
+    become; ``footer``: add the browser, pass-along and unsubscribe footer
+    that sending adds to a body without an unsubscribe link. Raises
+    TemplateProblem for a template that does not compile, and ValueError
+    naming a link whose rendered address is not the one its template writes
+    (``link_text.rendered_problem``): a contact's click on it would be refused."""
+    context = {**_merge_fields(contact, fields, trigger), "links": page_links}
+    # Numbers only to find each link again once rendered: no MessageLink is saved.
+    link_ids = {url: number for number, url in enumerate(links.links_in(message))}
+    subject_template, text_template, html_template = _compile(message, link_ids)
+    written = {number: url for url, number in link_ids.items()}
+
+    @functools.cache  # a link is in the text and the HTML: rendered once
+    def target(link_id: int) -> str:
+        url = Template(written[link_id]).render(Context(context, autoescape=False)).strip()
+        problem = link_text.rendered_problem(written[link_id], url)
+        if problem is not None:
+            raise ValueError(problem)
+        return url
+
+    subject = subject_line(subject_template.render(Context(context, autoescape=False)))
+    text = links.fill(text_template.render(Context(context, autoescape=False)), target)
+    html = ""
+    if html_template is not None:
+        html = links.fill(html_template.render(Context(context)), lambda n: escape(target(n)))
+    if footer:
+        text += _text_footer(message, page_links)
+        html = _with_html_footer(html, message, page_links, None) if html else html
+    return RenderedEmail(subject=subject, text=text, html=html, page_links=page_links)
 
 
 def build_test_email(message: Message, address: str) -> CampaignEmail:
     """A test of ``message`` to ``address`` (staff checking it): rendered
     with the profile of the list's contact of that address when there is
     one (else empty values), its links leading straight to their targets,
-    no pixel, nothing recorded. A link whose rendered address is not the one
-    its template writes (``link_text.rendered_problem``) raises ValueError naming
-    it: the test is refused, as a contact's click on it would be."""
+    no pixel, nothing recorded (``render_for_staff``). A link whose rendered
+    address is not the one its template writes raises ValueError naming it:
+    the test is refused, as a contact's click on it would be."""
     contact = Contact.objects.filter(list_id=message.list_id, email=address.lower()).first()
     contact = contact or Contact(list=message.list, email=address.lower(), profile={})
-    context = {
-        **_merge_fields(contact, None, {"kind": "Test"}),
-        "links": dict.fromkeys(("browser", "pass_along", "unsubscribe"), "#"),
-    }
-    templates = MessageTemplates(message)
-    targets = {link_id: url for url, link_id in templates.link_ids.items()}
-
-    def target(link_id: int) -> str:
-        written = targets[link_id]
-        url = Template(written).render(Context(context, autoescape=False)).strip()
-        # What a click on the real email would refuse, the test refuses, naming the link.
-        problem = link_text.rendered_problem(written, url)
-        if problem is not None:
-            raise ValueError(problem)
-        return url
-
-    subject = subject_line(templates.subject.render(Context(context, autoescape=False)))
-    text = links.fill(templates.text.render(Context(context, autoescape=False)), target)
-    from_email = message.from_email or message.list.from_email or settings.DEFAULT_FROM_EMAIL
-    from_name = message.from_name or message.list.from_name
-    email = CampaignEmail(
-        subject=f"[Test] {subject}",
-        body=text,
-        from_email=formataddr((from_name, from_email)) if from_name else from_email,
-        to=[address],
+    rendered = render_for_staff(
+        message,
+        contact,
+        trigger={"kind": "Test"},
+        page_links=dict.fromkeys(("browser", "pass_along", "unsubscribe"), "#"),
     )
-    email.envelope_from = from_email
-    if templates.html is not None:
-        html = links.fill(templates.html.render(Context(context)), lambda n: escape(target(n)))
-        email.attach_alternative(html, "text/html")
+    sender, envelope_from = from_header(message)
+    email = CampaignEmail(
+        subject=f"[Test] {rendered.subject}", body=rendered.text, from_email=sender, to=[address]
+    )
+    email.envelope_from = envelope_from
+    if message.html_body:
+        email.attach_alternative(rendered.html, "text/html")
     return email

@@ -20,15 +20,21 @@ def step_run_type() -> ContentType:
 
 
 def delivery_of(
-    run: StepRun, enrollment: Enrollment, message_id: int, now: datetime.datetime
+    run: StepRun,
+    enrollment: Enrollment,
+    message_id: int,
+    now: datetime.datetime,
+    content_id: int | None = None,
 ) -> Delivery:
     """The unsaved delivery of ``message_id`` to the enrollment's contact,
-    sent by ``run``."""
+    sent by ``run``; rendered from the frozen ``content_id`` when given (the
+    message as its published version was published with)."""
     trigger = {"kind": enrollment.trigger_kind, **enrollment.trigger_details}
     return Delivery(
         source_type=step_run_type(),
         source_id=run.pk,
         message_id=message_id,
+        content_id=content_id,
         contact=enrollment.contact,
         created_at=now,
         merge_context={"trigger": trigger},

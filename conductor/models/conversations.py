@@ -102,6 +102,10 @@ class Version(models.Model):
     number = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     published_at = models.DateTimeField(null=True, blank=True)
+    #: ``{message id: frozen content id}`` of every message its steps send,
+    #: written when it is published (``emails.contents.freeze``): what its
+    #: emails say, whatever the messages say since. Empty while working.
+    message_contents = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["conversation_id", "-number"]

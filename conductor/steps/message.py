@@ -21,7 +21,8 @@ from conductor.steps.references import MESSAGE, TRIGGER, Reference
 from conductor.steps.unit import StepKindUnit
 from contacts.models import SubscriptionState
 from core.bulk import create_rows
-from emails.models import Message
+from emails.contents import as_sent
+from emails.models import Message, MessageContent
 from emails.render import TemplateProblem, check_templates
 from emails.sending.delivery import blocked_addresses, queue_deliveries
 
@@ -87,12 +88,14 @@ class MessageStepForm(StepForm):
         return {"message": message.pk if message else None, "variants": variants}
 
 
-def _unsendable(message_ids: set[int]) -> dict[int, str]:
-    """``{message id: why it cannot be sent}`` of these messages: gone, or a
+def _unsendable(message_ids: set[int], contents: dict[int, int]) -> dict[int, str]:
+    """``{message id: why it cannot be sent}`` of these messages, as the
+    version sends them (``contents``: their frozen content ids): gone, or a
     template that does not compile. Each is compiled once per batch, not
     rendered per contact; what only rendering finds (a filter failing on a
     contact's value) skips that one email when it is sent."""
     messages = Message.objects.in_bulk(message_ids)
+    frozen = MessageContent.objects.in_bulk(set(contents.values()))
     unsendable: dict[int, str] = {}
     for message_id in sorted(message_ids):
         message = messages.get(message_id)
@@ -100,7 +103,7 @@ def _unsendable(message_ids: set[int]) -> dict[int, str]:
             unsendable[message_id] = f"Not sent: message {message_id} no longer exists."
             continue
         try:
-            check_templates(message)
+            check_templates(as_sent(message, frozen.get(contents.get(message_id, 0))))
         except TemplateProblem as problem:
             words = str(problem)
             end = "" if words.endswith((".", "?", "!")) else "."
@@ -177,7 +180,10 @@ class MessageUnit(StepKindUnit):
                 outcomes[enrollment.pk] = Finish(reason=f"Not sent: {why}.", skipped=True)
                 continue
             sending[enrollment.pk] = by_trigger.get(enrollment.trigger_id, settings["message"])
-        unsendable = _unsendable(set(sending.values()))
+        # A published version sends its messages as they were when it was published.
+        published = batch.step.version.message_contents
+        contents = {pk: published[str(pk)] for pk in set(sending.values()) if str(pk) in published}
+        unsendable = _unsendable(set(sending.values()), contents)
         deliveries = []
         for enrollment in batch.enrollments:
             if (message_id := sending.get(enrollment.pk)) is None:
@@ -186,7 +192,8 @@ class MessageUnit(StepKindUnit):
                 outcomes[enrollment.pk] = Hold(unsendable[message_id])
                 continue
             run = batch.runs[enrollment.pk]
-            deliveries.append(delivery_of(run, enrollment, message_id, batch.now))
+            content = contents.get(message_id)
+            deliveries.append(delivery_of(run, enrollment, message_id, batch.now, content))
             outcomes[enrollment.pk] = NEXT
         create_rows(deliveries)
         if deliveries:

@@ -47,8 +47,9 @@ from contacts.models import Ban, Contact, SubscriptionState, Suppression
 from contacts.queueing import enqueue_now
 from core.bulk import json_strings, update_rows
 from core.claims import lease
+from emails.contents import as_sent
 from emails.mime import CampaignEmail
-from emails.models import Delivery, DeliveryStatus, Message
+from emails.models import Delivery, DeliveryStatus, Message, MessageContent
 from emails.render import MessageTemplates, TemplateProblem, build_email, merge_fields
 from emails.sending.recovery import record_sent, recover_abandoned, release, skip
 from emails.sending.senders import MaybeDelivered, Senders, ServerGone
@@ -65,6 +66,7 @@ UNCERTAIN_DROPPED = (
 )
 DELIVERY_FIELDS = [
     "message_id",
+    "content_id",
     "contact__list_id",
     "contact__email",
     "contact__email_key",
@@ -128,7 +130,8 @@ def _claim(limit: int) -> tuple[str, list[int]]:
 def _load(ids: list[int]) -> list[Delivery]:
     """The claimed deliveries with what sending reads of them and their
     contacts (only that: most of a batch's time would otherwise go into
-    building model instances); their messages and lists, one each."""
+    building model instances); their messages (as their frozen content
+    says, when they have one) and lists, one each."""
     deliveries = list(
         Delivery.objects.select_related("contact")
         .only(*DELIVERY_FIELDS)
@@ -136,9 +139,14 @@ def _load(ids: list[int]) -> list[Delivery]:
         .order_by("created_at", "pk")
     )
     messages = Message.objects.in_bulk({d.message_id for d in deliveries})
+    contents = MessageContent.objects.in_bulk({d.content_id for d in deliveries} - {None})
     lists = List.objects.in_bulk({d.contact.list_id for d in deliveries})
+    frozen = {pk: as_sent(messages[c.message_id], c) for pk, c in contents.items()}
     for delivery in deliveries:
-        delivery.message = messages[delivery.message_id]
+        if delivery.content_id is None:
+            delivery.message = messages[delivery.message_id]
+        else:
+            delivery.message = frozen[delivery.content_id]
         delivery.contact.list = lists[delivery.contact.list_id]
     return deliveries
 
@@ -220,8 +228,8 @@ class _Renderer:
     with the reason; one the database kept from rendering goes back to Pending."""
 
     def __init__(self) -> None:
-        # By message; a message that does not compile, once, with its problem.
-        self.templates: dict[int, MessageTemplates | TemplateProblem] = {}
+        # By message and frozen content; one that does not compile, once, with its problem.
+        self.templates: dict[tuple[int, int | None], MessageTemplates | TemplateProblem] = {}
         self.fields: dict[int, list[ProfileField]] = {}  # by list
 
     def render(self, delivery: Delivery, token: str) -> CampaignEmail | None:
@@ -240,12 +248,13 @@ class _Renderer:
 
     def _build(self, delivery: Delivery) -> CampaignEmail:
         message, list_id = delivery.message, delivery.contact.list_id
-        if message.pk not in self.templates:
+        key = (message.pk, delivery.content_id)
+        if key not in self.templates:
             try:
-                self.templates[message.pk] = MessageTemplates(message)
+                self.templates[key] = MessageTemplates(message)
             except TemplateProblem as problem:
-                self.templates[message.pk] = problem
-        templates = self.templates[message.pk]
+                self.templates[key] = problem
+        templates = self.templates[key]
         if isinstance(templates, TemplateProblem):
             raise TemplateProblem(str(templates))
         if list_id not in self.fields:

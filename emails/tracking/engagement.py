@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from contacts.hooks import record_activities
 from contacts.models import ActivityKind, SubscriptionState, UnsubscribeMethod
 from contacts.services import unsubscribe_contact
+from emails.contents import sent_message
 from emails.models import MAY_HAVE_GONE_OUT, Delivery, MessageLink
 from emails.tracking.activity import delivery_activity, delivery_details
 from emails.tracking.tokens import read_token
@@ -55,12 +56,15 @@ def link_for(token: str) -> tuple[Delivery, MessageLink] | None:
 
 
 def _sent_delivery(pk: int) -> Delivery | None:
-    return (
-        Delivery.objects.select_related("message", "contact__list")
+    delivery = (
+        Delivery.objects.select_related("message", "content", "contact__list")
         # A token exists only in a rendered email; Failed ones may have gone out.
         .filter(pk=pk, status__in=MAY_HAVE_GONE_OUT)
         .first()
     )
+    if delivery is not None:
+        delivery.message = sent_message(delivery)  # its pages show what was sent
+    return delivery
 
 
 def record_open(delivery: Delivery, visitor: Visitor) -> None:

@@ -1,6 +1,7 @@
 """What Conductor adds to other apps' admin pages: on a contact's page, the
-conversations it is in and at which step; on the deliveries list, a filter
-by conversation."""
+conversations it is in and at which step; on a message's page, the published
+versions sending it and the content each sends; on the deliveries list, a
+filter by conversation."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from conductor.models import Conversation, Enrollment
+from conductor.models import Conversation, Enrollment, Version
 from conductor.steps.context import label
 from contacts.models import Contact
 from contacts.panels import ContactPanel, add_contact_panel
-from emails.admin_views import add_delivery_filter
-from emails.models import Delivery
+from core.panels import Panel
+from emails.admin_views import add_delivery_filter, message_panels
+from emails.models import Delivery, Message, MessageContent
 
 
 def contact_conversations(contact: Contact) -> SafeString:
@@ -75,3 +77,58 @@ add_contact_panel(
     )
 )
 add_delivery_filter(ConversationFilter)
+
+
+def published_versions(message: Message) -> SafeString:
+    """Each published version sending ``message``: the content it sends, and
+    whether that is still what the message says."""
+    versions = (
+        Version.objects.filter(
+            published_at__isnull=False, message_contents__has_key=str(message.pk)
+        )
+        .select_related("conversation")
+        .order_by("conversation__name", "-number")
+    )
+    frozen = MessageContent.objects.in_bulk([v.message_contents[str(message.pk)] for v in versions])
+    if not frozen:
+        return format_html(
+            "{}",
+            "No published version sends it yet: publishing a conversation freezes "
+            "its messages' content for the contacts inside that version.",
+        )
+    rows = []
+    for version in versions:
+        content = frozen.get(version.message_contents[str(message.pk)])
+        if content is None:
+            continue
+        changed = content.differs_from(message)
+        rows.append(
+            (
+                reverse("admin:conductor_conversation_change", args=[version.conversation_id]),
+                version.conversation.name,
+                version.number,
+                content.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                f"No: {', '.join(changed)} changed since" if changed else "Yes",
+            )
+        )
+    body = format_html_join(
+        "",
+        '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        rows,
+    )
+    return format_html(
+        '<table class="published-versions"><thead><tr><th>Conversation</th><th>Version</th>'
+        "<th>Sends the content as of</th><th>Same as above?</th></tr></thead><tbody>{}</tbody>"
+        "</table><p>Edits here reach working versions and tests; publish a conversation again "
+        "to send them to the contacts who enter it.</p>",
+        body,
+    )
+
+
+message_panels.add(
+    Panel[Message](
+        title="Published versions",
+        permission="conductor.view_conversation",
+        render=published_versions,
+    )
+)
