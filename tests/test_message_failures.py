@@ -15,7 +15,7 @@ from django.urls import reverse
 from conductor.engine.claims import claim_due
 from conductor.engine.runner import run_claimed
 from conductor.engine.tasks import run_due
-from conductor.models import Enrollment, EnrollmentState, StepKind, StepOutcome, Version
+from conductor.models import Enrollment, EnrollmentState, StepKind, StepOutcome
 from conductor.versions import publish
 from contacts.services import fire_event, subscribe_contact
 from emails.models import Delivery, DeliveryStatus, Message
@@ -31,7 +31,7 @@ from tests.factories import (
     main_thread,
 )
 from tests.smtp import HOST, CollectingHandler, SmtpServer, free_port
-from tests.tracking_helpers import publish_mailing
+from tests.tracking_helpers import publish_mailing, published_before_contents_were_frozen
 
 pytestmark = pytest.mark.django_db
 
@@ -53,14 +53,6 @@ def welcome_conversation(shop) -> Message:
     )
     publish(conversation)
     return welcome
-
-
-def published_before_contents_were_frozen() -> None:
-    """Versions published before publishing froze their messages' content
-    send each message as it is now: these tests break and fix the message
-    such a version sends. (A version published since sends what it froze,
-    which compiled: tests/test_published_content.py.)"""
-    Version.objects.update(message_contents={})
 
 
 def subscribe(shop, address: str):

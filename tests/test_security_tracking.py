@@ -27,7 +27,15 @@ from tests.factories import (
     main_thread,
 )
 from tests.segment_server import allow, make_integration, outbox, speed_up
-from tests.tracking_helpers import html_of, links, path_of, publish_mailing, send_to, text_of
+from tests.tracking_helpers import (
+    html_of,
+    links,
+    path_of,
+    publish_mailing,
+    published_before_contents_were_frozen,
+    send_to,
+    text_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -166,6 +174,7 @@ def mailing_saved_before_the_check(shop, last_name) -> Message:
     """A published mailing whose message's link was then given a host from a
     merge field, as messages saved before links were checked may have."""
     message = publish_mailing(shop)
+    published_before_contents_were_frozen()
     Message.objects.filter(pk=message.pk).update(
         html_body=f'<a href="{HOST_FROM_MERGE}">Shop</a>', text_body=f"See {HOST_FROM_MERGE}"
     )

@@ -215,3 +215,33 @@ def test_a_token_is_hmac_sha256_of_its_ids_so_links_already_sent_keep_working(se
         "="
     )
     assert read_token("click", make_token("click", 12, 34)) == [12, 34]
+
+
+def test_a_link_written_with_amp_in_html_leads_where_a_browser_would_go(shop, smtp_server):
+    """``href="…?a=1&amp;b=2"`` is HTML for ``…?a=1&b=2``: the click leads
+    there, and the same address in the text part is the same link."""
+    from conductor.models import StepKind
+    from conductor.versions import publish
+    from tests.factories import conversation_with_steps
+
+    message = MessageFactory.create(
+        list=shop,
+        html_body='<a href="https://shop.example/p?a=1&amp;b=2">Sale</a>',
+        text_body="Sale: https://shop.example/p?a=1&b=2",
+    )
+    conversation, _ = conversation_with_steps(
+        shop, (StepKind.MESSAGE, {"message": message.pk}), (StepKind.TERMINATE, {})
+    )
+    publish(conversation)
+    _, email = send_to(shop, smtp_server, "ada@example.com")
+
+    (in_html,) = links(html_of(email), "c")
+    (in_text,) = links(text_of(email), "c")
+    response = Client().get(path_of(in_html))
+    assert response["Location"] == "https://shop.example/p?a=1&b=2"
+    assert list(MessageLink.objects.values_list("url", flat=True)) == [
+        "https://shop.example/p?a=1&b=2"
+    ]
+    assert read_token("click", in_html.rstrip("/").rsplit("/", 1)[1]) == read_token(
+        "click", in_text.rstrip("/").rsplit("/", 1)[1]
+    )

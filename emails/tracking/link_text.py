@@ -5,6 +5,7 @@ check messages with it when they are saved."""
 
 from __future__ import annotations
 
+import html
 import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -32,9 +33,15 @@ def is_tracked(url: str) -> bool:
     return url.strip().lower().startswith(("http://", "https://"))
 
 
+def href_value(match: re.Match[str]) -> str:
+    """The address an ``HREF`` match leads to: its attribute's value with
+    HTML's character references read (``&amp;`` is ``&``), as a browser reads it."""
+    return html.unescape(match.group(3).strip())
+
+
 def html_links(source: str) -> list[str]:
     """The tracked links of an HTML template: its ``href`` values."""
-    return [url for m in HREF.finditer(source) if is_tracked(url := m.group(3).strip())]
+    return [url for m in HREF.finditer(source) if is_tracked(url := href_value(m))]
 
 
 def text_links(source: str) -> list[str]:

@@ -27,6 +27,7 @@ from emails.tracking.link_text import (
     HREF,
     PLACEHOLDER,
     TEXT_URL,
+    href_value,
     html_links,
     text_links,
 )
@@ -73,7 +74,7 @@ def mark_html(source: str, ids: dict[str, int]) -> str:
     """``source`` with each tracked ``href`` replaced by its placeholder."""
 
     def replace(match: re.Match) -> str:
-        url = match.group(3).strip()
+        url = href_value(match)
         if url not in ids:
             return match.group(0)
         quote = match.group(2)
