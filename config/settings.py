@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_q",
     "adminsortable2",
+    "django_ace",  # the message form's code editor: its static files (Ace)
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from django.utils.module_loading import import_string
 
 from emails.admin_views import message_figures, message_panels, source_filters
+from emails.forms import MessageForm
 from emails.mailbox import MailboxBackend, preview_html
 from emails.mailbox import read as read_email
 from emails.models import Delivery, DeliveryStatus, MailboxEmail, Message
@@ -39,23 +40,41 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ["list"]
     search_fields = ["name", "subject"]
     readonly_fields = ["sent_so_far"]
+    form = MessageForm
     fieldsets = [
         (None, {"fields": ["list", "name", "subject"]}),
         ("Sender", {"fields": ["from_name", "from_email"]}),
         (
             "Bodies",
             {
-                "fields": ["html_body", "text_body"],
-                "description": "Django templates. Merge fields: {{ profile.first_name }} and "
-                "the list's other fields in snake_case (the coupon is one of them), "
-                "{{ trigger.<key> }}, {{ list.name }}, {{ email }}, {{ links.unsubscribe }}, "
-                "{{ links.browser }}, {{ links.pass_along }}.",
+                "fields": ["html_body", "text_body", "merge_fields"],
+                "classes": ["message-bodies"],
+                "description": "Django templates: write merge fields between {{ and }} "
+                "(the list's are on the right), tags between {% and %}. The styles of "
+                "the HTML body's &lt;style&gt; blocks are copied into its elements when it is "
+                "sent, as email clients need. Leave the text body blank to send one made "
+                "from the HTML body.",
             },
         ),
     ]
 
+    class Media:
+        # The merge-field picker's clicks, and the layout of the bodies beside it.
+        js = ["emails/message_form.js"]
+        css = {"all": ["emails/message_form.css"]}
+
     def get_fieldsets(self, request: HttpRequest, obj: Message | None = None):
         fieldsets = list(super().get_fieldsets(request, obj))
+        may_write = (
+            self.has_change_permission(request, obj)
+            if obj is not None
+            else self.has_add_permission(request)
+        )
+        if not may_write:  # the picker helps writing; a read-only page has no editor
+            fieldsets = [
+                (name, {**options, "fields": [f for f in options["fields"] if f != "merge_fields"]})
+                for name, options in fieldsets
+            ]
         if obj is not None and request.user.has_perm("emails.view_delivery"):
             fieldsets.append(("Sent", {"fields": ["sent_so_far"]}))
         return fieldsets

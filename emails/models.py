@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact
+from emails.html_body import inlining_problem
 from emails.template_checks import message_problems
 from lists.models import List, ProfileField
 
@@ -24,7 +25,9 @@ class Message(models.Model):
     name = models.CharField(max_length=200)
     subject = models.CharField(max_length=500)
     html_body = models.TextField(blank=True)
-    text_body = models.TextField()
+    text_body = models.TextField(
+        blank=True, help_text="Made from the HTML body when blank, with the same tracked links."
+    )
     from_name = models.CharField(max_length=200, blank=True, help_text="The list's when blank.")
     from_email = models.EmailField(blank=True, help_text="The list's when blank.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -38,9 +41,17 @@ class Message(models.Model):
     def clean(self) -> None:
         """Refuse, on the field holding it, a template that does not compile
         or names a merge field its list lacks, and a tracked link whose
-        address comes from a merge field (``emails.template_checks``)."""
+        address comes from a merge field (``emails.template_checks``); a
+        message with no body; and an HTML body whose ``<style>`` rules cannot
+        be inlined without moving its template syntax (``emails.html_body``)."""
         fields = ProfileField.objects.filter(list_id=self.list_id) if self.list_id else None
         problems = message_problems(self, fields)
+        if not self.html_body.strip() and not self.text_body.strip():
+            problems.setdefault("text_body", []).append(
+                "Write an HTML body or a text body (or both)."
+            )
+        if "html_body" not in problems and (inlining := inlining_problem(self.html_body)):
+            problems["html_body"] = [inlining]
         if problems:
             raise ValidationError(problems)
 

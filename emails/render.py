@@ -1,6 +1,8 @@
 """A delivery's email: its message's templates rendered with the contact's
 merge fields, every web link rewritten into a tracked link, an open pixel,
-the browser, pass-along and unsubscribe links, and RFC 8058 headers."""
+the browser, pass-along and unsubscribe links, and RFC 8058 headers. The
+HTML's styles are inlined, and a text part made from the HTML when the
+message has none, once per message when its templates are compiled."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from contacts.models import Contact
+from emails.html_body import inline_css, text_from_html
 from emails.mime import CampaignEmail
 from emails.models import Delivery, Message
 from emails.template_checks import merge_name
@@ -98,13 +101,16 @@ def check_templates(message: Message) -> None:
 def _compile(
     message: Message, link_ids: dict[str, int]
 ) -> tuple[Template, Template, Template | None]:
+    # The HTML's <style> rules are inlined, and a text part is made from the
+    # HTML when the message has none, here: once per message, not per email.
     subject = _template("the subject", message.subject)
-    text = _template("the text body", links.mark_text(message.text_body, link_ids))
-    html = (
-        _template("the HTML body", links.mark_html(message.html_body, link_ids))
-        if message.html_body
-        else None
-    )
+    text = None
+    if message.text_body.strip():
+        text = _template("the text body", links.mark_text(message.text_body, link_ids))
+    marked_html = links.mark_html(message.html_body, link_ids)  # tracked links as placeholders
+    html = _template("the HTML body", inline_css(marked_html)) if message.html_body else None
+    if text is None:  # the same placeholders: a click in the text part is tracked too
+        text = _template("the text made from the HTML body", text_from_html(marked_html))
     return subject, text, html
 
 
@@ -167,8 +173,10 @@ def subject_line(rendered: str) -> str:
 
 
 def _text_footer(message: Message, page_links: dict[str, str]) -> str:
-    # Every message carries an unsubscribe link: added when its template has none.
-    if "links.unsubscribe" in message.text_body:
+    # Every message carries an unsubscribe link: added when its template has none
+    # (the HTML body's, when the text part is made from it).
+    written = message.text_body if message.text_body.strip() else message.html_body
+    if "links.unsubscribe" in written:
         return ""
     return (
         f"\n\n--\nView this email in your browser: {page_links['browser']}\n"

@@ -128,8 +128,12 @@ def test_a_chosen_contact_sees_their_subject_preheader_both_widths_and_links(
         assert "sandbox" in frame
         assert "allow-scripts" not in frame["sandbox"]
         assert "allow-same-origin" not in frame["sandbox"]
-        # The email's own HTML, the merge value escaped in it as it is in the email.
-        assert "<p>Hi Ada &lt;b&gt;, the autumn sale starts today.</p>" in frame["srcdoc"]
+        # The email's own HTML, the merge value escaped in it as it is in the email, and
+        # its <style> rules inlined as sending inlines them.
+        assert (
+            '<p style="color: red;">Hi Ada &lt;b&gt;, the autumn sale starts today.</p>'
+            in frame["srcdoc"]
+        )
         assert 'href="https://shop.example/p?points=120"' in frame["srcdoc"]
         assert "Bob" not in frame["srcdoc"]
     assert "Hi Ada &amp;lt;b&amp;gt;" in html  # escaped twice in the page: no markup leaks
