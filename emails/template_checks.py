@@ -26,12 +26,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.template import Engine, Template
 from django.template.base import FilterExpression, Node, NodeList, Variable
 from django.template.defaulttags import ForNode, IfNode
 from django.template.loader_tags import BlockNode
 from django.template.smartif import TokenBase
 
+from emails.template_syntax import compiled
 from emails.tracking.link_text import HREF, TEXT_URL, address_problems, is_tracked
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def found_problems(
     for field in TEMPLATE_FIELDS:
         source = getattr(message, field) or ""
         links = _tracked_links(field, source)
-        body, lines, error = _compiled(_without_links(source, links))
+        body, lines, error = compiled(_without_links(source, links))
         if body is None:
             problems.append(TemplateProblem(field, lines, error))
             set_in_body: frozenset[str] = frozenset()
@@ -142,74 +142,6 @@ def described_problems(message: Message, fields: Iterable[ProfileField] | None) 
     return links + [problem.described() for problem in found_problems(message, fields)]
 
 
-# --- Compiling ------------------------------------------------------------------------
-
-
-@functools.cache
-def _engine() -> Engine:
-    """An engine compiling as rendering's (``Template(...)``: the default
-    one) does, with the same tags and filters, that also says on which line
-    a template goes wrong."""
-    default = Engine.get_default()
-    return Engine(
-        debug=True,
-        libraries=default.libraries,
-        builtins=[b for b in default.builtins if b not in Engine.default_builtins],
-        string_if_invalid=default.string_if_invalid,
-        autoescape=default.autoescape,
-    )
-
-
-def _compiled(source: str) -> tuple[NodeList | None, tuple[int, ...], str]:
-    """``source`` compiled; or None with the line and the words of its error."""
-    try:
-        return Template(source, engine=_engine()).nodelist, (), ""
-    except Exception as error:  # any tag's own code may raise while it is read
-        line = getattr(error, "template_debug", {}).get("line")
-        return None, (line,) if isinstance(line, int) else (), _plain(error)
-
-
-_UNEXPECTED_END_IN_IF = re.compile(r"Unexpected end of expression in if tag")
-_UNCLOSED = re.compile(r"Unclosed tag on line \d+: '([^']*)'\. Looking for one of: (.*)\.")
-_OUT_OF_PLACE = re.compile(r"Invalid block tag on line \d+: '([^']*)', expected (.*)\. Did you")
-_UNKNOWN_TAG = re.compile(r"Invalid block tag on line \d+: '([^']*)'\.")
-_EMPTY_VARIABLE = re.compile(r"Empty variable tag")
-_EMPTY_TAG = re.compile(r"Empty block tag")
-_UNKNOWN_FILTER = re.compile(r"Invalid filter: '([^']*)'")
-_REMAINDER = re.compile(r"Could not parse the remainder: '(.*)' from '(.*)'$")
-_UNKNOWN_LIBRARY = re.compile(r"'([^']*)' is not a registered tag library")
-_ON_LINE = re.compile(r" on line \d+")
-
-
-def _plain(error: Exception) -> str:
-    """Django's words for a template error, made plainer for its commonest ones."""
-    said = (str(error).splitlines() or [type(error).__name__])[0]
-    if _UNEXPECTED_END_IN_IF.match(said):
-        return "the {% if %} tag needs a condition."
-    if m := _UNCLOSED.match(said):
-        closing = m[2].split(", ")[-1]
-        return f"the {{% {m[1]} %}} tag is never closed: add {{% {closing} %}}."
-    if m := _OUT_OF_PLACE.match(said):
-        closing = m[2].replace("'", "").split(" ")[-1]
-        return f"{{% {m[1]} %}} is out of place: close the open tag first with {{% {closing} %}}."
-    if m := _UNKNOWN_TAG.match(said):
-        if m[1].startswith("end"):
-            return f"{{% {m[1]} %}} closes nothing: no tag it could close is open here."
-        return f"there is no tag {{% {m[1]} %}}."
-    if _EMPTY_VARIABLE.match(said):
-        return "{{ }} is empty: write a merge field between the braces."
-    if _EMPTY_TAG.match(said):
-        return "{% %} is empty: write a tag between the braces."
-    if m := _UNKNOWN_FILTER.match(said):
-        return f"there is no filter “{m[1]}”."
-    if m := _REMAINDER.match(said):
-        return f"“{m[2]}” cannot be read: “{m[1]}” does not belong there."
-    if m := _UNKNOWN_LIBRARY.match(said):
-        return f"there is no tag library “{m[1]}” to load."
-    said = _ON_LINE.sub("", said)
-    return said if said.endswith((".", "?", "!")) else f"{said}."
-
-
 # --- Tracked links --------------------------------------------------------------------
 
 
@@ -245,7 +177,7 @@ def _link_problems(
     """The problems of one tracked link, compiled on its own as a click
     renders it, on the lines of the field it is written on."""
     first_line = source.count("\n", 0, start) + 1
-    nodelist, lines, error = _compiled(url)
+    nodelist, lines, error = compiled(url)
     if nodelist is None:
         found = [(lines, error)]
     else:
