@@ -6,28 +6,15 @@ emails by status."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
 from conductor.models import EnrollmentState, StepKind
 from emails.models import Delivery, DeliveryStatus
 from tests.factories import DeliveryFactory, StepFactory, StepRunFactory
+from tests.staff import staff
 
 pytestmark = pytest.mark.django_db
-
-
-def staff(*permissions: str) -> Client:
-    """A signed-in staff account with exactly these permissions."""
-    user = User.objects.create_user(f"staff{User.objects.count()}", is_staff=True)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def email_of_a_message_step(**delivery) -> Delivery:

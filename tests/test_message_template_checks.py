@@ -10,11 +10,9 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import Client
 from django.urls import reverse
 
 from conductor.models import Conversation, ConversationStatus, StepKind
@@ -31,6 +29,7 @@ from tests.factories import (
     add_step,
     main_thread,
 )
+from tests.staff import staff
 
 pytestmark = pytest.mark.django_db
 
@@ -49,19 +48,6 @@ VALID = """{% for item in trigger.items %}{{ forloop.counter }}. {{ item.name }}
 {{ profile.first_name|default:"there" }}, from {{ list.name }} to {{ email }}
 ({{ trigger.campaign.anything.at_all }}). Leave: {{ links.unsubscribe }}
 See https://shop.example/sale?for={{ profile.first_name|urlencode }}"""
-
-
-def staff(*permissions: str) -> Client:
-    """A signed-in staff account with exactly these permissions."""
-    user = User.objects.create_user(f"staff{User.objects.count()}", is_staff=True)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def form_data(message: Message, **changes: str) -> dict[str, object]:

@@ -6,13 +6,13 @@ message's page says which published version sends which content."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
 from conductor.models import Conversation, Version
 from conductor.versions import publish
 from emails.models import Delivery, Message, MessageContent
+from tests.staff import staff
 from tests.tracking_helpers import html_of, links, path_of, publish_mailing, send_to
 
 pytestmark = pytest.mark.django_db
@@ -64,18 +64,6 @@ def test_publishing_unchanged_messages_freezes_their_content_once(shop):
     # The working version sends the message as it is: it has frozen nothing.
     working = Version.objects.get(published_at__isnull=True)
     assert working.message_contents == {}
-
-
-def staff(*permissions: str) -> Client:
-    user = User.objects.create_user(f"staff{User.objects.count()}", is_staff=True)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_message_page_says_which_published_version_sends_which_content(shop):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
 from django.core import mail
 from django.db.models import Model
 from django.test import Client
@@ -21,23 +20,11 @@ from contacts.imports.models import ImportStatus, ListImport
 from contacts.models import Ban, Contact, SubscriptionState
 from tests.api_helpers import api_caller
 from tests.factories import ContactFactory, EnrollmentFactory, MessageFactory
+from tests.staff import staff
 from tests.test_security_api_permissions import snapshot
 from tests.tracking_helpers import publish_mailing
 
 pytestmark = pytest.mark.django_db
-
-
-def staff(*permissions: str) -> Client:
-    """A signed-in staff account with exactly these permissions."""
-    user = User.objects.create_user(f"staff{User.objects.count()}", is_staff=True)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def admin_urls(model: type[Model], kind: str, *args: object) -> str:
