@@ -61,8 +61,9 @@ def test_write_preview_test_send_and_read_a_message_then_a_subscriber_gets_it(
     # Preview it for Grace.
     page.click("text=Preview")
     page.fill("input[name=email]", "grace@example.com")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the page for Grace, not the one before it
+        page.keyboard.press("Enter")
+    page.wait_for_selector("text=Welcome, Grace")
     preview = page.content()
     assert "Welcome, Grace" in preview
     assert "https://shop.example/new" in preview
