@@ -6,7 +6,7 @@ from core.schedules import SweepSchedule
 
 #: The django-q2 schedule that advances due contacts every minute.
 CONDUCTOR_SCHEDULE = "conductor"
-CONDUCTOR_FUNC = "conductor.engine.tasks.sweep"
+CONDUCTOR_FUNC = "conductor.engine.sweep.sweep"
 
 schedule_conductor = SweepSchedule(name=CONDUCTOR_SCHEDULE, func=CONDUCTOR_FUNC, minutes=1)
 
@@ -20,7 +20,7 @@ class ConductorConfig(AppConfig):
     verbose_name = "Conductor"
 
     def ready(self) -> None:
-        from conductor.engine import child_threads, entry  # noqa: F401 - connect receivers
+        from conductor.engine import child_threads, email_outcomes, entry  # noqa: F401 - receivers
         from conductor.steps.built_in import register_built_in
 
         register_built_in()

@@ -48,7 +48,7 @@ def version_problems(version: Version) -> list[str]:
     """Every reason ``version`` cannot be published, each naming its step or thread."""
     threads = list(version.threads.all())
     steps = list(Step.objects.filter(version=version).select_related("thread"))
-    context = VersionContext(version=version, steps=steps)
+    context = VersionContext(version=version, steps=steps, publishing=True)
     by_thread: dict[int, list[Step]] = defaultdict(list)
     for step in sorted(steps, key=lambda s: (s.position, s.pk)):
         by_thread[step.thread_id].append(step)

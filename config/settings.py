@@ -204,6 +204,12 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=30, minimum=1)
 # Connections each worker sends Conductor's emails over at once: SMTP is four
 # round trips per email, so one connection mostly waits for the server.
 EMAIL_CONNECTIONS = env_int("EMAIL_CONNECTIONS", default=3, minimum=1)
+# An email the mail server refuses for now (a 4xx: mailbox full, try later) is
+# tried this many more times, after EMAIL_RETRY_SECONDS, then four times that,
+# and so on (1, 4, 16, 64 minutes by default); then it is refused for good
+# and its contact is held at its Message step, the reason shown.
+EMAIL_TEMPORARY_RETRIES = env_int("EMAIL_TEMPORARY_RETRIES", default=4, minimum=0)
+EMAIL_RETRY_SECONDS = env_int("EMAIL_RETRY_SECONDS", default=60, minimum=1)
 # An email service's API through django-anymail (EMAIL_BACKEND=anymail.backends.
 # postmark.EmailBackend, …): every ANYMAIL_<NAME> variable is ANYMAIL["<NAME>"],
 # such as ANYMAIL_POSTMARK_SERVER_TOKEN, and ANYMAIL_WEBHOOK_SECRET, the

@@ -161,7 +161,17 @@ class DeliveryAdmin(admin.ModelAdmin):
     search_fields = ["contact__email"]
     search_help_text = "An address, or its beginning."
     show_full_result_count = False  # millions of rows
-    fields = ["contact", "message", "status", "created_at", "sent_at", "subject", "error"]
+    fields = [
+        "contact",
+        "message",
+        "status",
+        "created_at",
+        "sent_at",
+        "subject",
+        "error",
+        "attempts",
+        "retry_at",
+    ]
     readonly_fields = cast(list[str], fields)  # names only, no groups
     actions = ["resend_selected"]
 

@@ -31,6 +31,10 @@ TRIGGER_FIELDS = [
     ("{{ trigger.old_email }}", "The address before a change of address"),
 ]
 TRIGGER_NOTE = "The data of the event that brought the contact in."
+COUPON_FIELDS = [
+    ("{{ coupon }}", "The coupon code a Set Coupon action of the conversation gave the contact"),
+]
+COUPON_NOTE = "For a conversation with a Set Coupon action; empty until the contact passes one."
 LINK_FIELDS = [
     ("{{ links.unsubscribe }}", "The contact's one-click unsubscribe page"),
     ("{{ links.browser }}", "This email as a web page"),
@@ -77,6 +81,7 @@ def merge_field_groups(email_list: List | None) -> list[Group]:
     groups += [
         ("Contact and list", "", CONTACT_FIELDS),
         ("Trigger", TRIGGER_NOTE, TRIGGER_FIELDS),
+        ("Coupon", COUPON_NOTE, COUPON_FIELDS),
         ("The email's pages", LINK_NOTE, LINK_FIELDS),
     ]
     return groups

@@ -160,6 +160,13 @@ class Delivery(models.Model):
     claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    #: How many times the mail server refused it for now (a 4xx); after
+    #: ``EMAIL_TEMPORARY_RETRIES`` more, it is refused for good.
+    attempts = models.PositiveSmallIntegerField(
+        "refused for now", default=0, editable=False, help_text="Times, so far."
+    )
+    #: Pending again after such a refusal: not claimed before this time.
+    retry_at = models.DateTimeField("tried again at", null=True, blank=True, editable=False)
     #: Before sending, the merge fields its source supplies (``trigger``);
     #: once rendered, every merge field the email was rendered with, so its
     #: browser version and its links show what the contact received, not

@@ -15,7 +15,7 @@ from contacts.models import Contact, SubscriptionState
 from emails.mailbox import preview_html
 from emails.models import Message
 from emails.render import from_header, render_for_staff
-from emails.template_checks import PAGE_LINKS, merge_name
+from emails.template_checks import PAGE_LINKS, merge_fields_used, merge_name
 from emails.tracking.link_text import TEXT_URL
 from lists.models import DataType, ProfileField
 
@@ -24,6 +24,13 @@ PREHEADER_LENGTH = 100
 #: How many of the list's newest subscribers the contact field suggests.
 SUGGESTED_CONTACTS = 20
 SAMPLE_EMAIL = "ada@example.com"
+#: What ``{{ coupon }}`` shows: a contact's own code is known only when a
+#: conversation sends the message (its Set Coupon action gave it).
+SAMPLE_COUPON = "SAMPLE-2024"
+COUPON_NOTE = (
+    "{{ coupon }} shows a sample code, “SAMPLE-2024”: the contact's own code is the one "
+    "a Set Coupon action of the conversation sending this message gives them."
+)
 NOT_ALLOWED = "Showing sample data: seeing a contact's data needs the permission to view contacts."
 
 #: What ``{{ links.* }}`` become in the preview (they are the contact's own
@@ -87,6 +94,7 @@ class Preview:
     text: str = ""
     links: list[LinkRow] = field(default_factory=list)
     uses_trigger: bool = False  # its templates use ``{{ trigger.* }}``
+    coupon_note: str = ""  # when its templates use ``{{ coupon }}``: what it shows
     problem: str = ""
 
 
@@ -109,6 +117,7 @@ def preview_message(message: Message, address: str | None, *, may_see_contacts: 
         suggestions=suggestions,
         sender=from_header(message)[0],
         uses_trigger=any("trigger." in part for part in _templates(message)),
+        coupon_note=COUPON_NOTE if "coupon" in merge_fields_used(message) else "",
     )
     try:
         rendered = render_for_staff(
@@ -118,6 +127,7 @@ def preview_message(message: Message, address: str | None, *, may_see_contacts: 
             page_links=PAGE_LINK_HREFS,
             fields=fields,
             footer=True,
+            supplied={"coupon": SAMPLE_COUPON},
         )
     except Exception as error:  # a template or link problem: shown, as a test send shows it
         preview.problem = f"Not rendered: {error}"

@@ -249,16 +249,23 @@ def render_for_staff(
     page_links: dict[str, str],
     fields: list[ProfileField] | None = None,
     footer: bool = False,
+    supplied: dict[str, object] | None = None,
 ) -> RenderedEmail:
     """``message`` rendered for ``contact`` (saved or not) as staff check it,
     in a test or a preview: its links lead straight to their targets, with no
     pixel, and nothing is written. ``page_links``: what ``{{ links.* }}``
     become; ``footer``: add the browser, pass-along and unsubscribe footer
-    that sending adds to a body without an unsubscribe link. Raises
-    TemplateProblem for a template that does not compile, and ValueError
-    naming a link whose rendered address is not the one its template writes
-    (``link_text.rendered_problem``): a contact's click on it would be refused."""
-    context = {**_merge_fields(contact, fields, trigger), "links": page_links}
+    that sending adds to a body without an unsubscribe link; ``supplied``:
+    merge fields a source would supply besides the trigger (``coupon``).
+    Raises TemplateProblem for a template that does not compile, and
+    ValueError naming a link whose rendered address is not the one its
+    template writes (``link_text.rendered_problem``): a contact's click on
+    it would be refused."""
+    context = {
+        **(supplied or {}),
+        **_merge_fields(contact, fields, trigger),
+        "links": page_links,
+    }
     # Numbers only to find each link again once rendered: no MessageLink is saved.
     link_ids = {url: number for number, url in enumerate(links.links_in(message))}
     subject_template, text_template, html_template = _compile(message, link_ids)

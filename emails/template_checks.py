@@ -9,12 +9,16 @@ when a conversation version sending it is published, so a template saved
 before these checks existed is caught before it goes out.
 
 What a template may use is what rendering gives it: ``email``,
-``email_key``, ``profile.<field>`` (the list's profile fields, a coupon
-among them), ``trigger.*`` (what brought the contact in: it varies, so any
-name goes), ``list.name``, ``links.browser``/``pass_along``/``unsubscribe``,
-and the names the template sets itself with ``{% for %}`` and ``{% with %}``.
-A tracked link is filled in when the contact clicks it, from the contact's
-merge fields alone, so it may not use ``links`` or names the template sets.
+``email_key``, ``profile.<field>`` (the list's profile fields), ``coupon``
+(the code a conversation's Set Coupon action gave the contact: a plain
+value, so ``coupon.x`` is refused; publishing refuses a conversation that
+sends it with no such action), ``trigger.*`` (what brought the contact in:
+it varies, so any name goes), ``list.name``,
+``links.browser``/``pass_along``/``unsubscribe``, and the names the
+template sets itself with ``{% for %}`` and ``{% with %}``. A tracked link
+is filled in when the contact clicks it, from the contact's merge fields
+alone, so it may not use ``links`` or names the template sets.
+``merge_fields_used`` says which merge fields a message uses.
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ if TYPE_CHECKING:
 #: The model fields holding templates, and how a marketer knows them.
 TEMPLATE_FIELDS = {"subject": "Subject", "html_body": "HTML body", "text_body": "Text body"}
 #: The merge fields rendering gives every template (``emails.render.merge_fields``).
-TOP_LEVEL = ("email", "email_key", "profile", "trigger", "list", "links")
+TOP_LEVEL = ("email", "email_key", "profile", "coupon", "trigger", "list", "links")
+#: Merge fields that are one value, with no names after them.
+PLAIN = ("coupon",)
 #: ``links.*``: the email's own pages, added when it is rendered.
 PAGE_LINKS = ("browser", "pass_along", "unsubscribe")
 #: ``list.*``.
@@ -142,6 +148,26 @@ def described_problems(message: Message, fields: Iterable[ProfileField] | None) 
     return links + [problem.described() for problem in found_problems(message, fields)]
 
 
+def merge_fields_used(message: Message) -> set[str]:
+    """The merge fields ``message``'s templates and tracked links use, by
+    their first name (``{"profile", "coupon"}``); names a template sets
+    itself are left out, and so is a template that does not compile (its
+    problem is found apart)."""
+    used: set[str] = set()
+    for field in TEMPLATE_FIELDS:
+        source = getattr(message, field) or ""
+        links = _tracked_links(field, source)
+        parts = [_without_links(source, links), *(url for _, url in links)]
+        for part in parts:
+            nodelist = compiled(part)[0]
+            if nodelist is None:
+                continue
+            for _, lookups, bound in _uses(nodelist, frozenset(_names_set(nodelist))):
+                if lookups[0] not in bound and lookups[0] not in _BUILT_IN:
+                    used.add(lookups[0])
+    return used
+
+
 # --- Tracked links --------------------------------------------------------------------
 
 
@@ -230,6 +256,11 @@ def _name_problem(lookups: tuple[str, ...], names: _Names, bound: frozenset[str]
         return _unknown(head, {**fields, **others, **{name: name for name in TOP_LEVEL}}, names)
     if len(lookups) < 2:
         return None
+    if head in PLAIN:
+        return (
+            f"{{{{ {head}.{lookups[1]} }}}} is not a merge field: "
+            f"the {head} is one code, written {{{{ {head} }}}}."
+        )
     known = {
         "profile": names.profile,
         "links": set(PAGE_LINKS),

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from django_q.models import OrmQ
 
-from conductor.engine.tasks import run_due, run_due_spreading, sweep
+from conductor.engine.sweep import sweep
+from conductor.engine.tasks import run_due, run_due_spreading
 from conductor.models import Enrollment, EnrollmentState
 from tests.factories import ListFactory
 from tests.test_conductor_race import contacts_due

@@ -11,15 +11,18 @@ import smtplib
 import pytest
 from aiosmtpd.controller import Controller
 from django.urls import reverse
+from django.utils import timezone
 
 from conductor.engine.claims import claim_due
+from conductor.engine.email_outcomes import STRANDED_AFTER, settle_stranded
+from conductor.engine.holds import resume_held
 from conductor.engine.runner import run_claimed
 from conductor.engine.tasks import run_due
 from conductor.models import Enrollment, EnrollmentState, StepKind, StepOutcome
 from conductor.versions import publish
 from contacts.services import fire_event, subscribe_contact
 from emails.models import Delivery, DeliveryStatus, Message
-from emails.sending.delivery import refused_for_good, send_deliveries
+from emails.sending.delivery import refused_for_good, refused_for_now, send_deliveries
 from tests.factories import (
     ContactFactory,
     ConversationFactory,
@@ -151,7 +154,7 @@ def test_contacts_getting_another_message_go_on_while_those_of_the_broken_one_ar
         ("Hi {{ 10|divisibleby:0 }}", "integer modulo by zero"),
     ],
 )
-def test_an_email_that_cannot_be_rendered_is_skipped_and_never_sent_later(
+def test_an_email_that_cannot_be_rendered_holds_its_contact_and_is_never_sent_later(
     shop, smtp_server, text_body, reason
 ):
     welcome = welcome_conversation(shop)
@@ -159,30 +162,47 @@ def test_an_email_that_cannot_be_rendered_is_skipped_and_never_sent_later(
     ada = subscribe(shop, "ada@example.com")
     token = claim_due(100)
     assert token is not None
-    run_claimed(token)  # the step writes the delivery; the contact goes on
+    run_claimed(token)  # the step writes the delivery; the contact waits for it
     assert statuses() == {"ada@example.com": (DeliveryStatus.PENDING, "")}
+    waiting = Enrollment.objects.get(contact=ada)
+    assert (waiting.state, waiting.step.kind) == (EnrollmentState.SENDING, StepKind.TERMINATE)
     Message.objects.filter(pk=welcome.pk).update(text_body=text_body)
 
     send_deliveries()
-    expected = (DeliveryStatus.SKIPPED, f"Not sent: the message could not be rendered: {reason}")
-    assert statuses() == {"ada@example.com": expected}
+    why = f"Not sent: the message could not be rendered: {reason}"
+    assert statuses() == {"ada@example.com": (DeliveryStatus.SKIPPED, why)}
     assert smtp_server.messages == []
-    assert Enrollment.objects.get(contact=ada).state == EnrollmentState.FINISHED
+    held = Enrollment.objects.get(contact=ada)
+    assert (held.state, held.step.kind) == (EnrollmentState.HELD, StepKind.MESSAGE)
+    assert held.held_reason == (
+        f"Email “Welcome”: {why.rstrip('.')}. Correct the address or the message, "
+        "then resume the contact: the step sends the email again."
+    )
+    failed_run = held.runs.get(step__kind=StepKind.MESSAGE)
+    assert (failed_run.outcome, failed_run.details["reason"]) == (StepOutcome.SKIPPED, why)
 
     Message.objects.filter(pk=welcome.pk).update(text_body="Hi")
     send_deliveries()
-    run_due()
-    assert statuses() == {"ada@example.com": expected}
+    run_due()  # fixed, but nothing goes out until staff resume the contact
+    assert statuses() == {"ada@example.com": (DeliveryStatus.SKIPPED, why)}
     assert smtp_server.messages == []
 
+    assert resume_held(Enrollment.objects.filter(pk=held.pk)) == 1
+    run_due()
+    assert [m["To"] for m in smtp_server.messages] == ["ada@example.com"]
+    assert sorted(Delivery.objects.values_list("status", flat=True)) == [
+        DeliveryStatus.SENT,
+        DeliveryStatus.SKIPPED,
+    ]
+    assert Enrollment.objects.get(contact=ada).state == EnrollmentState.FINISHED
 
-def test_a_permanent_refusal_is_skipped_with_the_servers_answer_and_never_retried(
-    shop, smtp_server
+
+def test_a_permanent_refusal_holds_the_contact_at_its_message_step_until_resumed(
+    shop, smtp_server, admin_client
 ):
     publish_mailing(shop)
     smtp_server.refuse("bob@example.com")  # 550: no such user
-    for address in ("ada@example.com", "bob@example.com"):
-        subscribe(shop, address)
+    ada, bob = (subscribe(shop, address) for address in ("ada@example.com", "bob@example.com"))
 
     run_due()
     refused = (
@@ -193,30 +213,148 @@ def test_a_permanent_refusal_is_skipped_with_the_servers_answer_and_never_retrie
         "ada@example.com": (DeliveryStatus.SENT, ""),
         "bob@example.com": refused,
     }
+    assert Enrollment.objects.get(contact=ada).state == EnrollmentState.FINISHED
+    held = Enrollment.objects.get(contact=bob)
+    assert (held.state, held.step.kind) == (EnrollmentState.HELD, StepKind.MESSAGE)
+    reason = (
+        "Email “Sale”: Not sent: the mail server refused it: 550 5.1.1 No such user here. "
+        "Correct the address or the message, then resume the contact: the step sends the "
+        "email again."
+    )
+    assert held.held_reason == reason
+    page = admin_client.get(
+        reverse("admin:conductor_enrollment_changelist"), {"state__exact": "Held"}
+    ).content.decode()
+    assert "550 5.1.1 No such user here" in page
+
     smtp_server.accept("bob@example.com")
     send_deliveries()
-    run_due()
+    run_due()  # the refused email is never tried again on its own
     assert statuses()["bob@example.com"] == refused
     assert [m["To"] for m in smtp_server.messages] == ["ada@example.com"]
 
+    response = admin_client.post(
+        reverse("admin:conductor_enrollment_changelist"),
+        {"action": "resume_held_enrollments", "_selected_action": [held.pk]},
+    )
+    assert response.status_code == 302
+    run_due()
+    assert [m["To"] for m in smtp_server.messages] == ["ada@example.com", "bob@example.com"]
+    bobs = Delivery.objects.filter(contact=bob).order_by("pk")
+    assert [d.status for d in bobs] == [DeliveryStatus.SKIPPED, DeliveryStatus.SENT]
+    held.refresh_from_db()
+    assert held.state == EnrollmentState.FINISHED
+    outcomes = list(
+        held.runs.filter(step__kind=StepKind.MESSAGE).order_by("visit").values_list("outcome")
+    )
+    assert outcomes == [(StepOutcome.SKIPPED,), (StepOutcome.PASSED,)]
 
-def test_a_temporary_refusal_stays_pending_and_goes_once_the_server_accepts(shop, smtp_server):
+
+def test_a_temporary_refusal_is_tried_again_later_and_goes_once_the_server_accepts(
+    shop, smtp_server
+):
     publish_mailing(shop)
     smtp_server.refuse("bob@example.com", "451 4.3.0 Try again later")
-    subscribe(shop, "bob@example.com")
+    bob = subscribe(shop, "bob@example.com")
 
     run_due()
-    run_due()  # tried again, refused again
-    status, error = statuses()["bob@example.com"]
-    assert status == DeliveryStatus.PENDING
-    assert "451" in error and "Try again later" in error
+    run_due()  # not tried again before its time
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
+    assert delivery.error == (
+        "Not sent yet: the mail server answered 451 4.3.0 Try again later. "
+        "Trying again in 1 minute (try 2 of 5)."
+    )
+    assert delivery.retry_at > delivery.created_at
+    assert Enrollment.objects.get(contact=bob).state == EnrollmentState.SENDING
+
+    Delivery.objects.update(retry_at=timezone.now())  # its minute has passed
+    run_due()
+    delivery.refresh_from_db()
+    assert delivery.attempts == 2
+    assert delivery.error.endswith("Trying again in 4 minutes (try 3 of 5).")
     assert smtp_server.messages == []
 
     smtp_server.accept("bob@example.com")
-    run_due()
+    Delivery.objects.update(retry_at=timezone.now())
     run_due()
     assert statuses() == {"bob@example.com": (DeliveryStatus.SENT, "")}
     assert [m["To"] for m in smtp_server.messages] == ["bob@example.com"]
+    assert Enrollment.objects.get(contact=bob).state == EnrollmentState.FINISHED
+
+
+def test_a_temporary_refusal_that_outlasts_its_retries_holds_the_contact(
+    shop, smtp_server, settings
+):
+    settings.EMAIL_TEMPORARY_RETRIES = 1
+    publish_mailing(shop)
+    smtp_server.refuse("bob@example.com", "452 4.2.2 Mailbox full")
+    bob = subscribe(shop, "bob@example.com")
+
+    run_due()
+    Delivery.objects.update(retry_at=timezone.now())
+    run_due()
+    assert statuses() == {
+        "bob@example.com": (
+            DeliveryStatus.SKIPPED,
+            "Not sent: the mail server refused it 2 times, the last time with: "
+            "452 4.2.2 Mailbox full",
+        )
+    }
+    held = Enrollment.objects.get(contact=bob)
+    assert (held.state, held.step.kind) == (EnrollmentState.HELD, StepKind.MESSAGE)
+    assert "refused it 2 times, the last time with: 452 4.2.2 Mailbox full" in held.held_reason
+    Delivery.objects.update(retry_at=timezone.now())
+    smtp_server.accept("bob@example.com")
+    run_due()
+    assert smtp_server.messages == []  # held: staff decide
+
+
+def test_a_contact_waits_at_the_next_wait_while_its_email_is_on_its_way(shop, smtp_server):
+    welcome = MessageFactory.create(list=shop, name="Welcome", subject="Welcome")
+    conversation, _ = conversation_with_steps(
+        shop,
+        (StepKind.MESSAGE, {"message": welcome.pk}),
+        (StepKind.WAIT, {"kind": "duration", "days": 2}),
+        TERMINATE,
+    )
+    publish(conversation)
+    ada = subscribe(shop, "ada@example.com")
+    token = claim_due(100)
+    assert token is not None
+    run_claimed(token)
+    waiting = Enrollment.objects.get(contact=ada)
+    assert (waiting.state, waiting.step.kind) == (EnrollmentState.SENDING, StepKind.WAIT)
+    due = waiting.due_at
+    assert due is not None and due > timezone.now()
+
+    send_deliveries()
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.step.kind) == (EnrollmentState.ACTIVE, StepKind.WAIT)
+    assert waiting.due_at == due  # the Wait's two days, not sooner
+
+
+def test_the_sweep_settles_a_contact_whose_email_ended_without_word(shop, smtp_server):
+    publish_mailing(shop)
+    ada, bob = (subscribe(shop, address) for address in ("ada@example.com", "bob@example.com"))
+    token = claim_due(100)
+    assert token is not None
+    run_claimed(token)
+    assert set(Enrollment.objects.values_list("state", flat=True)) == {EnrollmentState.SENDING}
+    # As if the words were lost: the emails end without telling their sources.
+    Delivery.objects.filter(contact=ada).update(status=DeliveryStatus.SENT)
+    Delivery.objects.filter(contact=bob).update(
+        status=DeliveryStatus.SKIPPED, error="Not sent: the mail server refused it: 550 Gone"
+    )
+    Enrollment.objects.update(step_entered_at=timezone.now() - STRANDED_AFTER * 2)
+
+    assert settle_stranded() == 2
+    assert settle_stranded() == 0
+    run_due()
+    assert Enrollment.objects.get(contact=ada).state == EnrollmentState.FINISHED
+    held = Enrollment.objects.get(contact=bob)
+    assert (held.state, held.step.kind) == (EnrollmentState.HELD, StepKind.MESSAGE)
+    assert "550 Gone" in held.held_reason
 
 
 class RefusingData(CollectingHandler):
@@ -247,7 +385,9 @@ def refusing_data(settings):
         controller.stop()
 
 
-def test_an_email_whose_data_is_refused_for_good_is_skipped(shop, refusing_data):
+def test_an_email_whose_data_is_refused_for_good_is_skipped_and_holds_its_contact(
+    shop, refusing_data
+):
     publish_mailing(shop)
     refusing_data.handler.spam_for.add("bob@example.com")
     for address in ("ada@example.com", "bob@example.com"):
@@ -263,6 +403,7 @@ def test_an_email_whose_data_is_refused_for_good_is_skipped(shop, refusing_data)
         ),
     }
     assert [m["To"] for m in refusing_data.messages] == ["ada@example.com"]
+    assert Enrollment.objects.get(contact__email="bob@example.com").state == EnrollmentState.HELD
 
 
 @pytest.mark.parametrize(
@@ -284,3 +425,18 @@ def test_an_email_whose_data_is_refused_for_good_is_skipped(shop, refusing_data)
 )
 def test_only_a_5xx_answer_about_the_email_itself_is_final(error, final):
     assert (refused_for_good(error) is not None) == final
+
+
+@pytest.mark.parametrize(
+    ("error", "for_now"),
+    [
+        (smtplib.SMTPRecipientsRefused({"b@example.com": (452, b"4.2.2 Mailbox full")}), True),
+        (smtplib.SMTPDataError(451, b"4.7.1 Greylisted"), True),
+        (smtplib.SMTPRecipientsRefused({"b@example.com": (550, b"5.1.1 No such user")}), False),
+        # The sender or the server: every email waits for them, none uses up its tries.
+        (smtplib.SMTPSenderRefused(451, b"4.7.1 Greylisted", "a@shop.example"), False),
+        (ConnectionRefusedError(111, "Connection refused"), False),
+    ],
+)
+def test_only_a_4xx_answer_about_the_email_itself_uses_up_its_tries(error, for_now):
+    assert (refused_for_now(error) is not None) == for_now

@@ -161,16 +161,16 @@ def test_a_filter_on_a_merge_field_passes_and_a_filter_that_does_not_exist_is_na
     assert problems_of(message) == {"text_body": ["Line 2: there is no filter “shout”."]}
 
 
-def test_the_coupon_is_a_profile_field_and_a_bare_name_points_to_it(shop):
+def test_the_coupon_is_a_merge_field_of_its_own_and_a_profile_field_named_coupon_too(shop):
     group = ProfileField.objects.get(list=shop, name="First Name").group
     ProfileFieldFactory(group=group, name="Coupon")
     message = Message(list=shop, name="Code", subject="Code", text_body="{{ profile.coupon }}")
     message.full_clean()
     message.text_body = "Your code: {{ coupon }}"
+    message.full_clean()
+    message.text_body = "Your code: {{ copon }}"
     assert problems_of(message) == {
-        "text_body": [
-            "Line 1: {{ coupon }} is not a merge field; did you mean {{ profile.coupon }}?"
-        ]
+        "text_body": ["Line 1: {{ copon }} is not a merge field; did you mean {{ coupon }}?"]
     }
 
 

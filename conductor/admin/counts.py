@@ -17,7 +17,8 @@ def step_counts(conversation: Conversation) -> dict[int, StepCounts]:
         return dict(rows.order_by())
 
     inside = Enrollment.objects.filter(conversation=conversation, step__isnull=False)
-    waiting = per_step(inside.filter(state=EnrollmentState.ACTIVE))
+    # A contact whose email is on its way waits at the step after the Message.
+    waiting = per_step(inside.filter(state__in=[EnrollmentState.ACTIVE, EnrollmentState.SENDING]))
     held = per_step(inside.filter(state=EnrollmentState.HELD))
     passed = per_step(
         StepRun.objects.filter(

@@ -40,6 +40,9 @@ from contacts.models import Activity, ActivityKind
 from emails.models import MessageLink
 
 ENGAGEMENT = (ActivityKind.EMAIL_OPENED, ActivityKind.EMAIL_CLICKED)
+#: At a Wait: due when it ends, or still waiting for the word that its email
+#: was sent (an open can come before that word: the email surely went out).
+WAITING = (EnrollmentState.ACTIVE, EnrollmentState.SENDING)
 
 
 def events_of(activity: Activity, link_url: str | None) -> set[str]:
@@ -83,7 +86,7 @@ def enter_child_threads(
     waiting = {
         e.pk: e
         for e in Enrollment.objects.filter(
-            pk__in=enrollment_ids, state=EnrollmentState.ACTIVE, step__kind__in=waiting_kinds()
+            pk__in=enrollment_ids, state__in=WAITING, step__kind__in=waiting_kinds()
         ).select_related("step")
     }
     if not waiting:
@@ -153,7 +156,7 @@ def _move(enrollment: Enrollment, thread: Thread, activity: Activity) -> bool:
     # Compare-and-swap: only if the contact is still at this Wait, this visit.
     if not Enrollment.objects.filter(
         pk=enrollment.pk,
-        state=EnrollmentState.ACTIVE,
+        state__in=WAITING,
         step_id=enrollment.step_id,
         visit=enrollment.visit,
     ).update(
@@ -162,6 +165,7 @@ def _move(enrollment: Enrollment, thread: Thread, activity: Activity) -> bool:
         visit=enrollment.visit + 1,
         step_entered_at=now,
         due_at=now,
+        state=EnrollmentState.ACTIVE,
     ):
         return False
     StepRun.objects.create(

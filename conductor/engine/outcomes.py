@@ -13,6 +13,13 @@ class Next:
 
 
 @dataclass(frozen=True)
+class AwaitEmail:
+    """Go to the next step of the thread, but run it only once the email this
+    step queued is sent (``Sending`` until then): should the email fail for
+    good, the contact is held back here (``conductor.engine.email_outcomes``)."""
+
+
+@dataclass(frozen=True)
 class JumpTo:
     step: Step
 
@@ -32,5 +39,6 @@ class Hold:
     reason: str
 
 
-Outcome = Next | JumpTo | Finish | Hold
+Outcome = Next | AwaitEmail | JumpTo | Finish | Hold
 NEXT = Next()
+AWAIT_EMAIL = AwaitEmail()

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from conductor.engine.arrival import enter
 from conductor.engine.batch import StepBatch, VersionSteps
-from conductor.engine.outcomes import NEXT, Finish, Hold, JumpTo, Outcome
+from conductor.engine.outcomes import NEXT, AwaitEmail, Finish, Hold, JumpTo, Outcome
 from conductor.models import (
     Conversation,
     Enrollment,
@@ -105,8 +105,8 @@ def run_claimed(token: str) -> int:
         log.write()
         for enrollment in enrollments:
             # Finished and held enrollments keep the spent token (no claim
-            # looks at them); those waiting at a step are handed back.
-            if enrollment.state == EnrollmentState.ACTIVE:
+            # looks at them); those waiting at a step, or for an email, are handed back.
+            if enrollment.state in (EnrollmentState.ACTIVE, EnrollmentState.SENDING):
                 enrollment.claim_token, enrollment.claim_expires_at = "", None
         update_rows(enrollments, ENROLLMENT_FIELDS)
     return ran
@@ -214,5 +214,7 @@ def _apply(batch: StepBatch, outcomes: dict[int, Outcome], log: StepLog) -> None
         target = outcome.step if isinstance(outcome, JumpTo) else batch.steps.next_of(batch.step)
         if target is None:
             _finish(enrollment, batch.now)
-        else:
-            enter(enrollment, target, batch.now)
+            continue
+        enter(enrollment, target, batch.now)
+        if isinstance(outcome, AwaitEmail) and enrollment.state == EnrollmentState.ACTIVE:
+            enrollment.state = EnrollmentState.SENDING  # the next step runs once it is sent

@@ -1,7 +1,7 @@
 """A Message step's run as the source of an email (``emails.models.Delivery``):
-the delivery it writes names the run, carries the trigger as a merge field
-and the conversation as what names its activities; and back from an email
-to the run that sent it."""
+the delivery it writes names the run, carries the trigger (and the coupon,
+``step_coupons``) as merge fields and the conversation as what names its
+activities; and back from an email to the run that sent it."""
 
 from __future__ import annotations
 
@@ -25,11 +25,16 @@ def delivery_of(
     message_id: int,
     now: datetime.datetime,
     content_id: int | None = None,
+    coupon: str | None = None,
 ) -> Delivery:
     """The unsaved delivery of ``message_id`` to the enrollment's contact,
     sent by ``run``; rendered from the frozen ``content_id`` when given (the
-    message as its published version was published with)."""
+    message as its published version was published with), with ``coupon``
+    as ``{{ coupon }}`` when the conversation gave the contact one."""
     trigger = {"kind": enrollment.trigger_kind, **enrollment.trigger_details}
+    merge_context: dict[str, object] = {"trigger": trigger}
+    if coupon is not None:
+        merge_context["coupon"] = coupon
     return Delivery(
         source_type=step_run_type(),
         source_id=run.pk,
@@ -37,7 +42,7 @@ def delivery_of(
         content_id=content_id,
         contact=enrollment.contact,
         created_at=now,
-        merge_context={"trigger": trigger},
+        merge_context=merge_context,
         details={"conversation_id": enrollment.conversation_id},
     )
 

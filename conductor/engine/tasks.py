@@ -1,5 +1,5 @@
 """The Conductor's background work: a django-q2 task queued when contacts
-enter, a schedule sweeping every minute, and ``run_conductor``'s loop."""
+enter, and ``run_conductor``'s loop (the schedule's sweep is ``sweep``)."""
 
 from __future__ import annotations
 
@@ -53,24 +53,20 @@ def run_due(
 def advance(
     *, batch: int = BATCH, budget: float = TIME_BUDGET_SECONDS, spread: bool = False
 ) -> Totals:
-    """``run_due``, telling how many emails it sent too."""
+    """``run_due``, telling how many emails it sent too. Emails sent let
+    their contacts go on (``email_outcomes``), so the loop claims again
+    until neither contacts nor emails are left."""
     started = time.monotonic()
     totals = Totals()
     while time.monotonic() - started < budget:
         token = claim_due(batch)
-        if token is None:
-            break
-        if spread and any_due():
-            queue_run()
-            spread = False  # one more is enough: that run spreads further itself
-        totals.steps += run_claimed(token)
-        totals.emails += send_deliveries()
-    while time.monotonic() - started < budget and (sent := send_deliveries()):
+        if token is not None:
+            if spread and any_due():
+                queue_run()
+                spread = False  # one more is enough: that run spreads further itself
+            totals.steps += run_claimed(token)
+        sent = send_deliveries()
         totals.emails += sent
+        if token is None and not sent:
+            break
     return totals
-
-
-def sweep() -> int:
-    """The ``conductor`` schedule (every minute): Waits that ended, contacts
-    whose task was lost, emails not yet sent."""
-    return run_due(spread=True)

@@ -16,9 +16,13 @@ class EnrollmentState(models.TextChoices):
     ACTIVE = "Active"  # at a step, due at ``due_at``
     HELD = "Held"  # stopped at a step by an error, shown in the admin
     FINISHED = "Finished"  # terminated, or left the conversation
+    #: Past a Message step, at the next one, until its email is sent: then
+    #: Active (due when that step says); held back at the Message step when
+    #: the email fails for good (refused by the mail server, not rendered).
+    SENDING = "Sending", "Waiting for its email"
 
 
-INSIDE = Q(state__in=[EnrollmentState.ACTIVE, EnrollmentState.HELD])
+INSIDE = Q(state__in=[EnrollmentState.ACTIVE, EnrollmentState.HELD, EnrollmentState.SENDING])
 
 
 class Enrollment(models.Model):
@@ -93,6 +97,12 @@ class Enrollment(models.Model):
             ),
             models.Index(fields=["step", "state"], name="enrollment_step_state"),
             models.Index(fields=["contact"], name="enrollment_contact"),
+            # The sweep's look for contacts whose email ended without word: a handful.
+            models.Index(
+                fields=["step_entered_at"],
+                name="enrollment_sending",
+                condition=Q(state=EnrollmentState.SENDING),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from conductor.engine.step_coupons import gives_coupon
 from conductor.models import CouponPool, Step, Trigger, Version
 from emails.models import Message
-from emails.template_checks import described_problems
+from emails.template_checks import described_problems, merge_fields_used
 from lists.models import Event, ProfileField
 
 
@@ -18,6 +19,9 @@ from lists.models import Event, ProfileField
 class VersionContext:
     version: Version
     steps: list[Step] = field(default_factory=list)
+    #: The whole version is checked (not one step being saved): problems that
+    #: depend on steps a marketer may still add (a Set Coupon action) count.
+    publishing: bool = False
     _message_problems: dict[int, list[str]] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -40,20 +44,33 @@ class VersionContext:
     def messages(self) -> set[int]:
         return set(Message.objects.filter(list_id=self.list_id).values_list("pk", flat=True))
 
+    @cached_property
+    def gives_coupons(self) -> bool:
+        """Whether a step of the version is a Set Coupon action."""
+        return any(gives_coupon(step) for step in self.steps)
+
     def message_problems(self, message_ids: Iterable[int]) -> dict[int, list[str]]:
         """What would break the emails of those of the list's messages: their
         tracked links' addresses and their templates (syntax, merge fields
-        the list lacks; ``emails.template_checks``), by message id, each
+        the list lacks; ``emails.template_checks``), and ``{{ coupon }}`` in
+        a version with no Set Coupon action to give one; by message id, each
         naming its message. Each message is checked once per context."""
         wanted = set(message_ids) - set(self._message_problems)
         if wanted:
             fields = list(self.fields.values())
             messages = Message.objects.filter(list_id=self.list_id, pk__in=wanted)
             for message in messages.select_related("list"):
-                self._message_problems[message.pk] = [
+                problems = [
                     f"message “{message.name}”: {problem}"
                     for problem in described_problems(message, fields)
                 ]
+                uses_coupon = "coupon" in merge_fields_used(message)
+                if self.publishing and uses_coupon and not self.gives_coupons:
+                    problems.append(
+                        f"message “{message.name}” uses {{{{ coupon }}}}, but this "
+                        "conversation has no Set Coupon action to give one."
+                    )
+                self._message_problems[message.pk] = problems
         return {pk: self._message_problems.get(pk, []) for pk in message_ids}
 
     @cached_property

@@ -12,7 +12,8 @@ from django import forms
 from django.db import transaction
 
 from conductor.engine.batch import StepBatch
-from conductor.engine.outcomes import NEXT, Finish, Hold, Outcome
+from conductor.engine.outcomes import AWAIT_EMAIL, Finish, Hold, Outcome
+from conductor.engine.step_coupons import coupons_of
 from conductor.engine.step_emails import delivery_of
 from conductor.forms.base import Fieldsets, StepForm
 from conductor.models import Step, StepKind, Trigger, Version
@@ -167,7 +168,12 @@ class MessageUnit(StepKindUnit):
         that is unsubscribed, banned or suppressed leaves the conversation
         instead. A contact whose message cannot be rendered is held here with
         the reason, and no delivery is written: once staff fix the message
-        and resume the contact, the step runs again and sends it then."""
+        and resume the contact, the step runs again and sends it then.
+
+        A contact whose email is queued goes to the next step but waits there
+        until the email is sent; should it fail for good (the mail server
+        refuses it, or it cannot be rendered for this contact), the contact
+        is held back here with the reason (``engine.email_outcomes``)."""
         settings = batch.step.settings
         by_trigger = {v["trigger"]: v["message"] for v in settings.get("variants") or []}
         blocked = blocked_addresses(batch.email_list, batch.contacts)
@@ -184,6 +190,7 @@ class MessageUnit(StepKindUnit):
         published = batch.step.version.message_contents
         contents = {pk: published[str(pk)] for pk in set(sending.values()) if str(pk) in published}
         unsendable = _unsendable(set(sending.values()), contents)
+        coupons = coupons_of(batch)
         deliveries = []
         for enrollment in batch.enrollments:
             if (message_id := sending.get(enrollment.pk)) is None:
@@ -193,8 +200,11 @@ class MessageUnit(StepKindUnit):
                 continue
             run = batch.runs[enrollment.pk]
             content = contents.get(message_id)
-            deliveries.append(delivery_of(run, enrollment, message_id, batch.now, content))
-            outcomes[enrollment.pk] = NEXT
+            coupon = coupons.get(enrollment.pk)
+            deliveries.append(
+                delivery_of(run, enrollment, message_id, batch.now, content, coupon=coupon)
+            )
+            outcomes[enrollment.pk] = AWAIT_EMAIL
         create_rows(deliveries)
         if deliveries:
             transaction.on_commit(queue_deliveries)

@@ -10,8 +10,9 @@ the connections take them, a group of one per connection at a time, and
 only once the connections hold no more than a group: each connection is
 sending one email and has at most the next one waiting. The answers that
 came in (Sent; Skipped when the mail server refused it for good, a 5xx;
-back to Pending when it certainly did not go out but may later) are
-written in the same statement. So a worker that dies leaves at most
+back to Pending when it certainly did not go out but may later: a 4xx is
+tried again after a growing delay, ``EMAIL_TEMPORARY_RETRIES`` times, then
+refused for good) are written in the same statement. So a worker that dies leaves at most
 two emails per connection (``2 * EMAIL_CONNECTIONS``) Handed; when its
 lease runs out they become Uncertain (shown to staff, who may resend them),
 and the rest of its claim, never handed over, goes back to Pending for
@@ -21,6 +22,9 @@ makes that email Uncertain too, rather than risk sending it twice.
 
 An email whose message cannot be rendered is Skipped with the reason, never
 retried: fixing the message later must not send it after its moment.
+Each email's end is told to its source (``emails.signals``) in the same
+transaction: a Message step's contact goes on, or is held when the email
+failed for good.
 
 "Sent" activities are recorded a hundred at a time; a Sent delivery keeps
 its claim token until its activity is, so the sweep records those of a
@@ -40,7 +44,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from contacts.models import Ban, Contact, SubscriptionState, Suppression
@@ -54,17 +58,23 @@ from emails.render import MessageTemplates, TemplateProblem, build_email, merge_
 from emails.sending.recovery import record_sent, recover_abandoned, release, skip
 from emails.sending.senders import MaybeDelivered, Senders, ServerGone
 from emails.sending.smtp import send_one
+from emails.signals import settled
 from lists.models import List, ProfileField
 
 logger = logging.getLogger(__name__)
 
 BATCH = 500
 MARK_EVERY = 100
+#: What an answer other than Sent changes of a delivery.
+ANSWER_FIELDS = ["status", "error", "attempts", "retry_at", "claim_token", "claim_expires_at"]
 UNCERTAIN_DROPPED = (
     "The connection dropped after the email was sent, before the mail server answered: "
     "it may have gone out. Not sent again unless you resend it."
 )
 DELIVERY_FIELDS = [
+    "source_type_id",
+    "source_id",
+    "attempts",
     "message_id",
     "content_id",
     "contact__list_id",
@@ -111,9 +121,11 @@ def _claim(limit: int) -> tuple[str, list[int]]:
     """Pending → Sending under a lease and a token, oldest first; SKIP LOCKED
     lets workers claim side by side without taking the same delivery."""
     token = uuid.uuid4().hex
+    now = timezone.now()
     with transaction.atomic():
         ids = list(
             Delivery.objects.filter(status=DeliveryStatus.PENDING)
+            .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
             .order_by("created_at")
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)[:limit]
@@ -122,7 +134,7 @@ def _claim(limit: int) -> tuple[str, list[int]]:
             Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(
                 status=DeliveryStatus.SENDING,
                 claim_token=token,
-                claim_expires_at=timezone.now() + lease(),
+                claim_expires_at=now + lease(),
             )
     return token, ids
 
@@ -173,7 +185,9 @@ def _skip_blocked(deliveries: list[Delivery]) -> list[Delivery]:
                 skipped.append(delivery)
             else:
                 sendable.append(delivery)
-    update_rows(skipped, ["status", "error"])
+    with transaction.atomic():
+        update_rows(skipped, ["status", "error"])
+        settled(went=skipped)  # not the email's fault: its source goes on
     return sendable
 
 
@@ -241,7 +255,7 @@ class _Renderer:
             return None
         except Exception as error:  # the message or a merge field: this email only, for good
             logger.warning("emails: delivery %s not rendered: %s", delivery.pk, error)
-            skip([delivery], token, f"Not sent: the message could not be rendered: {error}")
+            skip(delivery, token, f"Not sent: the message could not be rendered: {error}")
             return None
         delivery.subject = email.subject  # Segment reports it with each of its activities
         return email
@@ -289,7 +303,13 @@ class _Progress:
             delivery.status, delivery.claim_expires_at = DeliveryStatus.HANDED, expires
         if sent or handing:
             _sent_and_handed(sent, handing, token=self.token, now=now, expires=expires)
-        update_rows(failed, ["status", "error", "claim_token", "claim_expires_at"])
+        if failed:
+            with transaction.atomic():
+                update_rows(failed, ANSWER_FIELDS)
+                settled(
+                    went=[d for d in failed if d.status == DeliveryStatus.UNCERTAIN],
+                    failed=[d for d in failed if d.status == DeliveryStatus.SKIPPED],
+                )
         self.sent += sent
         if len(self.sent) >= MARK_EVERY:
             self.total += record_sent(self.sent)
@@ -312,6 +332,9 @@ class _Progress:
             delivery.status = DeliveryStatus.SKIPPED
             delivery.error = f"Not sent: the mail server refused it: {answer}"[:2000]
             delivery.claim_token, delivery.claim_expires_at = "", None
+        elif (answer := refused_for_now(error)) is not None:  # again later, a few times
+            logger.warning("emails: delivery %s refused for now: %s", delivery.pk, answer)
+            _try_again_later(delivery, answer, now)
         else:  # certainly not sent (a 4xx, or the server not reached): again later
             logger.warning("emails: delivery %s not sent: %s", delivery.pk, error)
             delivery.status, delivery.error = DeliveryStatus.PENDING, str(error)[:2000]
@@ -324,23 +347,66 @@ class _Progress:
         return self.total
 
 
+def _try_again_later(delivery: Delivery, answer: str, now: datetime.datetime) -> None:
+    """A temporary refusal of this email: Pending again after a delay that
+    grows fourfold each time, or Skipped for good once the retries are spent."""
+    delivery.attempts += 1
+    delivery.claim_token, delivery.claim_expires_at = "", None
+    tries = settings.EMAIL_TEMPORARY_RETRIES + 1
+    if delivery.attempts >= tries:
+        delivery.status = DeliveryStatus.SKIPPED
+        delivery.error = (
+            f"Not sent: the mail server refused it {delivery.attempts} times, "
+            f"the last time with: {answer}"
+        )[:2000]
+        return
+    delay = settings.EMAIL_RETRY_SECONDS * 4 ** (delivery.attempts - 1)
+    delivery.status = DeliveryStatus.PENDING
+    delivery.retry_at = now + datetime.timedelta(seconds=delay)
+    delivery.error = (
+        f"Not sent yet: the mail server answered {answer}. "
+        f"Trying again in {_duration(delay)} (try {delivery.attempts + 1} of {tries})."
+    )[:2000]
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} hour{'s' if seconds != 3600 else ''}"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} minute{'s' if seconds != 60 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def refused_for_now(error: Exception) -> str | None:
+    """The mail server's answer, in words, when ``error`` is a temporary
+    refusal of this email (a 4xx to its recipient or its data: mailbox
+    full, greylisted, too many messages). None for anything else."""
+    return _answer_of(error, 400)
+
+
 def refused_for_good(error: Exception) -> str | None:
     """The mail server's answer, in words, when ``error`` is its final refusal
     of this email: a 5xx to its recipient or its data. None for anything that
     may pass later (a 4xx, a connection refused or timed out), and for a
     refused sender: that is the platform's settings (the list's from address,
     a login the server wants), true of every email, which wait for the fix."""
+    return _answer_of(error, 500)
+
+
+def _answer_of(error: Exception, hundreds: int) -> str | None:
+    """ "550 No such user": the server's answer to this email's recipient or
+    data when its code is in the ``hundreds`` (400 or 500); else None."""
     text: bytes | str
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         answers = list(error.recipients.values())
-        if not answers or any(code < 500 for code, _ in answers):
+        if not answers or any(not hundreds <= code < hundreds + 100 for code, _ in answers):
             return None
         code, text = answers[0]
     elif isinstance(error, smtplib.SMTPDataError):
         code, text = error.smtp_code, error.smtp_error
     else:
         return None
-    if not 500 <= code <= 599:
+    if not hundreds <= code < hundreds + 100:
         return None
     words = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
     return " ".join(f"{code} {words}".split())

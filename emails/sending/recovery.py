@@ -4,7 +4,8 @@ Sent ones get their "sent" activity and let go of the claim; and a sweep
 takes back what workers left when they stopped (``recover_abandoned``).
 
 A Sent delivery keeps its claim token until its activity is recorded, so the
-sweep records those of a worker that died in between.
+sweep records those of a worker that died in between. Each email's end is
+told to its source (``emails.signals``) in the transaction that records it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from contacts.hooks import record_activities
 from contacts.models import Activity, ActivityKind
 from core.bulk import update_rows
 from emails.models import Delivery, DeliveryStatus
+from emails.signals import settled
 from emails.tracking.activity import delivery_activity
 
 #: Sent deliveries of stopped workers whose activity one sweep records.
@@ -26,6 +28,8 @@ UNCERTAIN_STOPPED = (
     "Not sent again unless you resend it."
 )
 SENT_ACTIVITY_FIELDS = [
+    "source_type_id",
+    "source_id",
     "message_id",
     "sent_at",
     "contact__list_id",
@@ -35,9 +39,9 @@ SENT_ACTIVITY_FIELDS = [
 
 
 def record_sent(deliveries: list[Delivery], *, rendered_here: bool = True) -> int:
-    """Record the "sent" activity of these Sent deliveries and let go of
-    their claim, in one transaction; with ``rendered_here``, keep the merge
-    fields and subject they were rendered with."""
+    """Record the "sent" activity of these Sent deliveries, let go of their
+    claim and tell their sources, in one transaction; with ``rendered_here``,
+    keep the merge fields and subject they were rendered with."""
     if not deliveries:
         return 0
     with transaction.atomic():
@@ -48,6 +52,7 @@ def record_sent(deliveries: list[Delivery], *, rendered_here: bool = True) -> in
         rendered = ["merge_context", "subject"] if rendered_here else []
         update_rows(deliveries, ["claim_token", "claim_expires_at", *rendered])
         record_activities([_sent_activity(d) for d in deliveries])
+        settled(went=deliveries)
     return len(deliveries)
 
 
@@ -69,20 +74,26 @@ def release(deliveries: list[Delivery], token: str, error: Exception) -> None:
     )
 
 
-def skip(deliveries: list[Delivery], token: str, reason: str) -> None:
-    """These deliveries of this claim will never go out (their message cannot
-    be rendered): Skipped with ``reason``, for good. Never retried, so a
-    message fixed later does not send them after their moment has passed."""
-    Delivery.objects.filter(
-        pk__in=[d.pk for d in deliveries],
-        status__in=[DeliveryStatus.SENDING, DeliveryStatus.HANDED],
-        claim_token=token,
-    ).update(
-        status=DeliveryStatus.SKIPPED,
-        claim_token="",
-        claim_expires_at=None,
-        error=reason[:2000],
-    )
+def skip(delivery: Delivery, token: str, reason: str) -> None:
+    """This delivery of this claim will never go out (its message cannot be
+    rendered for its contact): Skipped with ``reason``, for good, and its
+    source told (a Message step holds its contact for a person to act).
+    Never retried on its own, so a message fixed later does not send it
+    after its moment has passed."""
+    with transaction.atomic():
+        skipped = Delivery.objects.filter(
+            pk=delivery.pk,
+            status__in=[DeliveryStatus.SENDING, DeliveryStatus.HANDED],
+            claim_token=token,
+        ).update(
+            status=DeliveryStatus.SKIPPED,
+            claim_token="",
+            claim_expires_at=None,
+            error=reason[:2000],
+        )
+        if skipped:
+            delivery.status, delivery.error = DeliveryStatus.SKIPPED, reason[:2000]
+            settled(failed=[delivery])
 
 
 def recover_abandoned() -> int:
@@ -95,12 +106,22 @@ def recover_abandoned() -> int:
     touched = Delivery.objects.filter(lapsed, status=DeliveryStatus.SENDING).update(
         status=DeliveryStatus.PENDING, claim_token="", claim_expires_at=None
     )
-    touched += Delivery.objects.filter(lapsed, status=DeliveryStatus.HANDED).update(
-        status=DeliveryStatus.UNCERTAIN,
-        claim_token="",
-        claim_expires_at=None,
-        error=UNCERTAIN_STOPPED,
-    )
+    with transaction.atomic():
+        handed = list(
+            Delivery.objects.filter(lapsed, status=DeliveryStatus.HANDED)
+            .only("source_type_id", "source_id")
+            .select_for_update(skip_locked=True)[:RECORD_BATCH]
+        )
+        if handed:
+            touched += Delivery.objects.filter(
+                pk__in=[d.pk for d in handed], status=DeliveryStatus.HANDED
+            ).update(
+                status=DeliveryStatus.UNCERTAIN,
+                claim_token="",
+                claim_expires_at=None,
+                error=UNCERTAIN_STOPPED,
+            )
+            settled(went=handed)  # it may have gone out: its source goes on
     with transaction.atomic():
         sent = list(
             Delivery.objects.filter(lapsed, status=DeliveryStatus.SENT)

@@ -35,8 +35,10 @@ class Command(BaseCommand):
         while True:
             done = backoff.run(lambda: advance(batch=options["batch"], budget=float("inf")))
             steps, emails = steps + done.steps, emails + done.emails
-            if options["once"] and not done.steps:
-                break  # emails still unsent are the sweep's (their sender may be busy)
+            if options["once"] and not done.steps and not done.emails:
+                # Emails still unsent are the sweep's (their sender may be busy);
+                # those sent let their contacts go on, so a round follows them.
+                break
             if not done.steps:
                 time.sleep(options["poll"])
         # Read by the benchmarks, which print each worker's share of the work.

@@ -51,6 +51,9 @@ class SetCoupon(ActionKindUnit):
         pool = CouponPool.objects.get(pk=batch.step.settings["pool"])
         if pool.kind == CouponKind.STATIC:
             write_field(batch, {e.pk: pool.static_code for e in batch.enrollments})
+            # Saved now, not at the claim's end: a Message step later in this
+            # claim finds its {{ coupon }} by them (``step_coupons.coupons_of``).
+            batch.runs  # noqa: B018  # saving them is the point
             return {}
         available = Coupon.objects.filter(pool=pool, step_run__isnull=True)
         if pool.expiry_cutoff is not None:
