@@ -20,8 +20,13 @@ class ConductorConfig(AppConfig):
     verbose_name = "Conductor"
 
     def ready(self) -> None:
+        from conductor import activity_words
+        from conductor.demo import seed
         from conductor.engine import child_threads, email_outcomes, entry  # noqa: F401 - receivers
         from conductor.steps.built_in import register_built_in
+        from contacts.demo import add_to_demo
 
         register_built_in()
+        add_to_demo(seed)  # seed_demo's conversations
+        activity_words.register()  # conversations in a contact's story
         schedule_conductor.connect(self)

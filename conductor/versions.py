@@ -144,10 +144,12 @@ def _loops_without_wait(
 
 def publish(conversation: Conversation) -> Version:
     """Freeze the working version (refused with every problem named) and
-    start a new working copy of it; new contacts enter the frozen one."""
+    start a new working copy of it; new contacts enter the frozen one. An
+    unpublished conversation becomes Published; a paused or closed one
+    keeps its status (``conductor.status``) until it is resumed or reopened."""
     with transaction.atomic():
         # One publisher at a time per conversation.
-        Conversation.objects.select_for_update().get(pk=conversation.pk)
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         version = working_version(conversation)
         problems = version_problems(version)
         if problems:
@@ -158,8 +160,10 @@ def publish(conversation: Conversation) -> Version:
         }
         version.save(update_fields=["published_at", "message_contents"])
         copy_version(version)
+        unpublished = locked.status == ConversationStatus.UNPUBLISHED
         Conversation.objects.filter(pk=conversation.pk).update(
-            status=ConversationStatus.PUBLISHED, updated_at=version.published_at
+            status=ConversationStatus.PUBLISHED if unpublished else locked.status,
+            updated_at=version.published_at,
         )
     conversation.refresh_from_db()
     return version

@@ -1,4 +1,8 @@
-"""The admin's rule for actions: each names the permission it needs.
+"""The admin site as this project sets it up, once every app's admin is
+loaded (``AdminConfig.ready``): the rule for actions, the internals kept to
+superusers, and the home page for marketers (``config.admin_home``).
+
+The rule for actions: each names the permission it needs.
 
 Django offers an action to everyone who can see a changelist unless the
 action declares ``permissions``; a view-only account could then resubscribe
@@ -11,6 +15,12 @@ and the actions of the packages we use that declare none
 Django hides an action a user may not run and, when one is posted anyway,
 answers "No action selected"; here that post is a 403, so a refusal is
 plain to whoever sent it.
+
+The task queue's pages (django-q2) and the OAuth toolkit's are for
+superusers only, whatever permissions an account holds: other staff do not
+see them on the home page or in the side menu, and their URLs answer 403
+saying so (an app's own page, /admin/django_q/, 404, as Django answers for
+an app the user may not see).
 """
 
 from __future__ import annotations
@@ -23,9 +33,27 @@ from django.contrib.admin.apps import AdminConfig as DjangoAdminConfig
 from django.core import checks
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
 #: The project's own apps: their actions must declare their permissions.
 PROJECT_APPS = ("lists", "contacts", "emails", "conductor", "integrations", "api")
+
+#: Packages whose admin pages only superusers may open: the task queue and
+#: the OAuth toolkit's tokens, internals where a wrong click drops queued
+#: work or a program's access. (API clients are managed on their own page.)
+SUPERUSER_ONLY_APPS = ("django_q", "oauth2_provider")
+
+#: The ModelAdmin's pages, refused to other staff with a message of their own.
+SUPERUSER_ONLY_VIEWS = ("changelist_view", "add_view", "change_view", "delete_view", "history_view")
+
+#: The ModelAdmin checks the index, the side menu and every page go through.
+PERMISSION_CHECKS = (
+    "has_module_permission",
+    "has_view_permission",
+    "has_add_permission",
+    "has_change_permission",
+    "has_delete_permission",
+)
 
 
 def _actions(model_admin: admin.ModelAdmin) -> Iterable[tuple[str, Any]]:
@@ -77,6 +105,65 @@ def refuse_unpermitted_actions(site: admin.AdminSite) -> None:
         model_admin.changelist_view = changelist_view  # type: ignore[method-assign]  # deliberately wraps this instance's view
 
 
+def keep_internals_for_superusers(site: admin.AdminSite) -> None:
+    """Let only superusers see or use the admins of ``SUPERUSER_ONLY_APPS``."""
+    for model, model_admin in site._registry.items():
+        if model._meta.app_label not in SUPERUSER_ONLY_APPS:
+            continue
+        for name in PERMISSION_CHECKS:
+            django_check = getattr(model_admin, name)
+
+            def check(
+                request: HttpRequest,
+                *args: Any,
+                django_check: Callable[..., bool] = django_check,
+                **kwargs: Any,
+            ) -> bool:
+                return request.user.is_superuser and django_check(request, *args, **kwargs)
+
+            setattr(model_admin, name, check)
+        for name in SUPERUSER_ONLY_VIEWS:
+            django_view = getattr(model_admin, name)
+
+            def view(
+                request: HttpRequest,
+                *args: Any,
+                django_view: Callable[..., HttpResponse] = django_view,
+                **kwargs: Any,
+            ) -> HttpResponse:
+                # Django's refusal would suggest asking for a permission, which would not help.
+                if not request.user.is_superuser:
+                    raise PermissionDenied(
+                        "Only superusers may open the task queue's and the OAuth toolkit's pages."
+                    )
+                return django_view(request, *args, **kwargs)
+
+            setattr(model_admin, name, view)
+
+
+def show_home_page(site: admin.AdminSite) -> None:
+    """Give the index (templates/admin/index.html) the home page's figures
+    and sections, and every page's side menu the same sections."""
+    from config.admin_home import home_context, sidebar  # import models: only once apps are ready
+
+    django_index = site.index
+    django_each_context = site.each_context
+
+    def index(
+        request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        home = home_context(request, site, superusers_only=SUPERUSER_ONLY_APPS)
+        return django_index(request, {**home, **(extra_context or {})})
+
+    def each_context(request: HttpRequest) -> dict[str, Any]:
+        context = django_each_context(request)
+        sidebar(site, context)
+        return context
+
+    site.index = index  # type: ignore[method-assign]  # deliberately wraps this site's index
+    site.each_context = each_context  # type: ignore[method-assign]  # and its pages' context
+
+
 @checks.register(checks.Tags.admin)
 def check_admin_actions(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Every action of the project's admins names the permission it needs."""
@@ -99,10 +186,13 @@ def check_admin_actions(app_configs: Any = None, **kwargs: Any) -> list[checks.C
 
 
 class AdminConfig(DjangoAdminConfig):
-    """``django.contrib.admin``, with the packages' actions tightened once
-    every admin module is loaded."""
+    """``django.contrib.admin``, with the packages' actions tightened, their
+    internals kept to superusers and the home page set, once every admin
+    module is loaded."""
 
     def ready(self) -> None:
         super().ready()  # autodiscovers every app's admin module
         require_change_for_package_actions(admin.site)
         refuse_unpermitted_actions(admin.site)
+        keep_internals_for_superusers(admin.site)
+        show_home_page(admin.site)

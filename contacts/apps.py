@@ -24,5 +24,8 @@ class ContactsConfig(AppConfig):
     verbose_name = "Contacts"
 
     def ready(self) -> None:
+        from contacts import own_activity_words
+
         schedule_import_sweep.connect(self)
         schedule_confirmation_sweep.connect(self)
+        own_activity_words.register()  # its activity in words, on the contact's page

@@ -51,24 +51,24 @@ def contact_emails(contact: Contact) -> SafeString:
     body = format_html_join(
         "",
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        (
-            (
-                d.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                d.message.name,
-                d.get_status_display(),
-                d.sent_at.strftime("%Y-%m-%d %H:%M UTC") if d.sent_at else "",
-                d.error,
-            )
-            for d in rows
-        ),
+        ((d.message.name, d.subject, d.get_status_display(), _when(d), d.error) for d in rows),
     )
     return format_html(
-        '<table class="contact-emails"><thead><tr><th>Written</th><th>Message</th>'
-        "<th>Status</th><th>Sent</th><th>Why not sent</th></tr></thead><tbody>{}</tbody>"
+        '<table class="contact-emails"><thead><tr><th>Message</th><th>Subject</th>'
+        "<th>Status</th><th>When</th><th>Why not sent</th></tr></thead><tbody>{}</tbody>"
         '</table><p><a href="{}">Every email to this contact</a></p>',
         body,
         deliveries_url(contact__id__exact=contact.pk),
     )
+
+
+def _when(delivery: Delivery) -> str:
+    """When the email went, or will be tried again, or was queued."""
+    if delivery.sent_at:
+        return f"Sent {delivery.sent_at:%Y-%m-%d %H:%M} UTC"
+    if delivery.status == DeliveryStatus.PENDING and delivery.retry_at:
+        return f"To be tried again at {delivery.retry_at:%Y-%m-%d %H:%M} UTC"
+    return f"Queued {delivery.created_at:%Y-%m-%d %H:%M} UTC"
 
 
 def message_figures(message: Message) -> SafeString:

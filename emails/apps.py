@@ -24,8 +24,13 @@ class EmailsConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
-        from emails import conversions  # noqa: F401 - connects the conversion receiver
+        from emails import (
+            activity_words,
+            conversions,  # noqa: F401 - connects the conversion receiver
+        )
         from emails.anymail_feedback import record_tracking_event
+
+        activity_words.register()  # emails sent, opened, clicked… in words on a contact's page
 
         # Bounces and complaints from an email service's webhooks.
         tracking.connect(record_tracking_event, dispatch_uid="emails.anymail_feedback")

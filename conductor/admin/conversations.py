@@ -16,12 +16,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from conductor.admin.conversation_status import StatusAdmin, status_buttons
 from conductor.admin.counts import step_counts
 from conductor.diagram import step_label, thread_step_rows, version_diagram
 from conductor.forms import ConversationAddForm, TriggerForm
 from conductor.models import (
     INSIDE,
     Conversation,
+    ConversationStatus,
     Enrollment,
     EnrollmentState,
     Step,
@@ -78,15 +80,21 @@ def add_step_links(thread_id: int) -> SafeString:
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    list_display = ["name", "list", "status", "published_version_number", "contacts_inside"]
+class ConversationAdmin(StatusAdmin):
+    list_display = ["name", "list", "status_in_list", "published_version_number", "contacts_inside"]
     list_filter = ["status", "list"]
     list_select_related = ["list"]
     search_fields = ["name"]
     change_form_template = "admin/conductor/conversation/change_form.html"
+    actions = [
+        "pause_conversations",
+        "resume_conversations",
+        "close_conversations",
+        "reopen_conversations",
+    ]
     readonly_fields = [
         "list",
-        "status",
+        "status_meaning",
         "working_threads",
         "working_diagram",
         "published_diagram",
@@ -131,7 +139,7 @@ class ConversationAdmin(admin.ModelAdmin):
         if obj is None:
             return [(None, {"fields": ["list", "name"]})]
         return [
-            (None, {"fields": ["name", "list", "status"]}),
+            (None, {"fields": ["name", "list", "status_meaning"]}),
             (
                 "Working version (edited here; publish to let contacts in)",
                 {"fields": ["working_threads", "working_diagram"]},
@@ -162,7 +170,13 @@ class ConversationAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.publish_view),
             name="conductor_conversation_publish",
         )
-        return [publish_url, *super().get_urls()]
+        return [publish_url, *self.status_urls(), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        conversation = self.get_object(request, object_id)
+        buttons = status_buttons(conversation) if conversation is not None else []
+        extra_context = {**(extra_context or {}), "status_buttons": buttons}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def publish_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
@@ -176,11 +190,7 @@ class ConversationAdmin(admin.ModelAdmin):
             for problem in error.messages:
                 messages.error(request, problem)
         else:
-            messages.success(
-                request,
-                f"Published version {version.number}. New contacts enter it; contacts "
-                f"already inside keep their version.",
-            )
+            messages.success(request, _published_message(conversation, version.number))
         return HttpResponseRedirect(
             reverse("admin:conductor_conversation_change", args=[object_id])
         )
@@ -299,6 +309,23 @@ class ConversationAdmin(admin.ModelAdmin):
             SafeString(headings),
             SafeString("".join(rows)),
         )
+
+
+def _published_message(conversation: Conversation, number: int) -> str:
+    """What publishing did; a paused or closed conversation keeps its status."""
+    done = f"Published version {number}."
+    if conversation.status == ConversationStatus.PAUSED:
+        return (
+            f"{done} The conversation stays paused: no one enters or moves until you resume "
+            f"it; then new contacts enter version {number}, and contacts already inside keep "
+            "their version."
+        )
+    if conversation.status == ConversationStatus.CLOSED:
+        return (
+            f"{done} The conversation stays closed: no new contact enters unless you reopen "
+            f"it; then they enter version {number}."
+        )
+    return f"{done} New contacts enter it; contacts already inside keep their version."
 
 
 REPORT_COLUMNS = [

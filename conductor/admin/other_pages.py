@@ -10,9 +10,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
-from conductor.models import Conversation, Enrollment, Version
+from conductor.activity_words import trigger_words
+from conductor.models import Conversation, Enrollment, EnrollmentState, Version
 from conductor.steps.context import label
 from contacts.models import Contact
 from contacts.panels import ContactPanel, add_contact_panel
@@ -20,37 +22,68 @@ from core.panels import Panel
 from emails.admin_views import add_delivery_filter, message_panels
 from emails.models import Delivery, Message, MessageContent
 
+#: The contact page shows this many of its latest enrollments, and links to the rest.
+RECENT_ENROLLMENTS = 20
+
 
 def contact_conversations(contact: Contact) -> SafeString:
-    """Each conversation ``contact`` entered: where it is now, or that it left."""
-    enrollments = (
+    """Each conversation ``contact`` entered, latest first: how it came in,
+    and where it is now (the step, when it moves on, why it is held and how
+    to resume it), or when it left."""
+    enrollments = list(
         Enrollment.objects.filter(contact=contact)
         .select_related("conversation", "version", "step__thread")
-        .order_by("-entered_at", "-id")
+        .order_by("-entered_at", "-id")[:RECENT_ENROLLMENTS]
     )
     if not enrollments:
         return format_html("{}", "In no conversation.")
     body = format_html_join(
         "",
-        '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        '<tr><td><a href="{}">{}</a> (version {})</td><td>{}</td><td>{}</td></tr>',
         (
             (
                 reverse("admin:conductor_conversation_change", args=[e.conversation_id]),
                 e.conversation.name,
                 e.version.number,
-                e.get_state_display(),
-                label(e.step) if e.step is not None else "",
-                e.held_reason or (e.due_at.strftime("due %Y-%m-%d %H:%M UTC") if e.due_at else ""),
+                format_html(
+                    "{} UTC (trigger: {})", f"{e.entered_at:%Y-%m-%d %H:%M}", trigger_words(e)
+                ),
+                _where_now(e),
             )
             for e in enrollments
         ),
     )
     return format_html(
-        '<table class="contact-conversations"><thead><tr><th>Conversation</th><th>Version</th>'
-        "<th>State</th><th>At step</th><th>Next, or why held</th></tr></thead>"
-        "<tbody>{}</tbody></table>",
+        '<table class="contact-conversations"><thead><tr><th>Conversation</th>'
+        "<th>Entered (trigger)</th><th>Where it is now</th></tr></thead><tbody>{}</tbody>"
+        '</table><p><a href="{}">Every enrollment of this contact</a></p>',
         body,
+        _enrollments_url(contact__id__exact=contact.pk),
     )
+
+
+def _where_now(enrollment: Enrollment) -> SafeString:
+    at = label(enrollment.step) if enrollment.step is not None else "the start"
+    if enrollment.state == EnrollmentState.HELD:
+        return format_html(
+            'Held at {}: {} <a href="{}">Resume it from the held enrollments</a>',
+            at,
+            enrollment.held_reason or "no reason given.",
+            _enrollments_url(contact__id__exact=enrollment.contact_id, state__exact="Held"),
+        )
+    if enrollment.state == EnrollmentState.SENDING:
+        return format_html("At {}, waiting for its email to be sent", at)
+    if enrollment.state == EnrollmentState.FINISHED:
+        left = enrollment.finished_at
+        return format_html("Left on {} UTC", f"{left:%Y-%m-%d %H:%M}" if left else "an unknown day")
+    due = enrollment.due_at
+    return format_html(
+        "At {}; moves on at {} UTC", at, f"{due:%Y-%m-%d %H:%M}" if due else "an unknown time"
+    )
+
+
+def _enrollments_url(**lookups: str | int) -> str:
+    return f"{reverse('admin:conductor_enrollment_changelist')}?{urlencode(lookups)}"
 
 
 class ConversationFilter(admin.SimpleListFilter):

@@ -1,5 +1,9 @@
 """Triggers: recorded activity enters contacts into published conversations,
-in bulk, in the transaction that recorded it (``contacts.hooks``)."""
+in bulk, in the transaction that recorded it (``contacts.hooks``).
+
+Only Published conversations take contacts: a paused or closed one takes
+none (``conductor.status``), and its triggers are not counted as ignored on
+the contacts inside it either: they were not turned away for being inside."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from conductor.engine.batch import StepBatch, VersionSteps
 from conductor.engine.outcomes import NEXT, AwaitEmail, Finish, Hold, JumpTo, Outcome
 from conductor.models import (
     Conversation,
+    ConversationStatus,
     Enrollment,
     EnrollmentState,
     StepOutcome,
@@ -117,7 +118,13 @@ def _locked(token: str) -> list[Enrollment]:
     checked again under the locks: a worker whose claim ran out and was
     taken over finds nothing here and changes nothing. Contacts are locked
     in id order (as every profile writer does), so two workers never wait
-    for each other in a circle."""
+    for each other in a circle.
+
+    A conversation paused since the claim was made is checked here too, and
+    its enrollments are handed back unchanged (their due times kept): they
+    go on when it is resumed. Its status is read after the enrollments are
+    locked, so a pause that committed before that read stops them; a claim
+    that read it earlier is already running and finishes."""
     enrollments = list(
         Enrollment.objects.select_for_update(of=("self", "contact"))
         .filter(claim_token=token, state=EnrollmentState.ACTIVE, due_at__lte=timezone.now())
@@ -131,6 +138,11 @@ def _locked(token: str) -> list[Enrollment]:
     conversations = Conversation.objects.select_related("list").in_bulk(
         {e.conversation_id for e in enrollments}
     )
+    paused = {pk for pk, c in conversations.items() if c.status == ConversationStatus.PAUSED}
+    if paused:
+        handed_back = [e.pk for e in enrollments if e.conversation_id in paused]
+        Enrollment.objects.filter(pk__in=handed_back).update(claim_token="", claim_expires_at=None)
+        enrollments = [e for e in enrollments if e.conversation_id not in paused]
     for enrollment in enrollments:
         enrollment.contact = contacts.setdefault(enrollment.contact_id, enrollment.contact)
         enrollment.conversation = conversations[enrollment.conversation_id]

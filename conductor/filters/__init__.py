@@ -1,15 +1,18 @@
-"""Go To step criteria: Listrak's filter shape, validated (``parsing``) into a
-typed tree (``criteria``) and compiled to one database condition (``sql``).
+"""Go To step criteria: Listrak's filter shape, plus engagement with the
+conversation's emails (``engagement``), validated (``parsing``) into a typed
+tree (``criteria``) and compiled to one database condition (``sql``).
 
-    criteria = parse_criteria(email_list, {"filters": [...]})
+    criteria = parse_criteria(email_list, {"filters": [...]}, conversation_id=7)
     Contact.objects.filter(list=email_list).filter(criteria_q(criteria))
-    step.settings["criteria"] = criteria.to_settings()  # field ids, canonical values
+    step.settings["criteria"] = criteria.to_settings()  # ids, canonical values
 """
 
 from conductor.filters.criteria import (
     CompareType,
     Condition,
     Criteria,
+    Engagement,
+    EngagementKind,
     FilterSet,
     JoinType,
 )
@@ -20,6 +23,8 @@ __all__ = [
     "CompareType",
     "Condition",
     "Criteria",
+    "Engagement",
+    "EngagementKind",
     "FilterSet",
     "JoinType",
     "ProfileDate",

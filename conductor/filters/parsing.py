@@ -20,6 +20,11 @@ silent or loose:
   canonical stored form. Between takes its two bounds in either order.
 - Ordering comparisons apply to Numeric and Date fields; Contains to text;
   Checked/NotChecked to CheckBox; RadioOn/RadioOff to RadioButton.
+
+Beyond Listrak, a filter may be an engagement condition on the emails of the
+criteria's conversation (``conductor.filters.engagement``), e.g.
+``{"engagement": "NotClicked", "message": 12, "withinDays": 30}``, wherever a
+comparison may be; it counts toward ``MAX_CONDITIONS`` like one.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from conductor.filters.criteria import (
     JoinType,
     Node,
 )
+from conductor.filters.engagement import KEYS as ENGAGEMENT_KEYS
+from conductor.filters.engagement import EngagementReader
 from lists.field_types import clean_value
 from lists.models import DataType, List, ProfileField, ProfileFieldGroup
 from lists.profile_schema import ProfileSchema
@@ -64,18 +71,23 @@ _KEYS = {
         "compareType",
         "values",
         "filters",
+        *ENGAGEMENT_KEYS,
     )
 }
 _LEAF_KEYS = ("segmentationFieldGroup", "segmentationField", "segmentationFieldId", "compareType")
 
 
-def parse_criteria(email_list: List, data: Mapping[str, Any]) -> Criteria:
-    """Validate a Listrak ``Filter`` against ``email_list``'s profile fields.
+def parse_criteria(
+    email_list: List, data: Mapping[str, Any], *, conversation_id: int | None = None
+) -> Criteria:
+    """Validate a Listrak ``Filter`` against ``email_list``'s profile fields
+    and messages; engagement conditions count the emails of conversation
+    ``conversation_id`` (without one, they are refused).
 
     Raises one ValidationError whose messages name every problem with its
     path, e.g. ``"filters[1].values: Between needs 2 values, not 1."``.
     """
-    parser = _Parser(email_list)
+    parser = _Parser(email_list, conversation_id)
     _, root = parser.member(data, path="", depth=0, index=0)
     if parser.conditions > MAX_CONDITIONS:
         parser.error("filter", f"has {parser.conditions} comparisons; at most {MAX_CONDITIONS}.")
@@ -83,7 +95,7 @@ def parse_criteria(email_list: List, data: Mapping[str, Any]) -> Criteria:
         raise ValidationError(
             [ValidationError(message, code="invalid_criteria") for message in parser.errors]
         )
-    return Criteria(list_id=email_list.pk, root=root)
+    return Criteria(list_id=email_list.pk, root=root, conversation_id=conversation_id)
 
 
 def _at(path: str, key: str) -> str:
@@ -96,8 +108,9 @@ def _words(names: Any) -> str:
 
 
 class _Parser:
-    def __init__(self, email_list: List) -> None:
+    def __init__(self, email_list: List, conversation_id: int | None) -> None:
         self.schema = ProfileSchema(email_list)
+        self.engagement = EngagementReader(email_list, conversation_id, self.error)
         self.errors: list[str] = []
         self.conditions = 0
         self._group_names: dict[int, str] | None = None
@@ -151,9 +164,17 @@ class _Parser:
 
     def node(self, found: dict[str, Any], path: str, depth: int) -> Node | None:
         has_leaf = any(key in found for key in (*_LEAF_KEYS, "values"))
+        has_engagement = any(key in found for key in ENGAGEMENT_KEYS)
         if has_leaf and "filters" in found:
             self.error(path or "filter", "give a field comparison or nested filters, not both.")
             return None
+        if has_engagement and (has_leaf or "filters" in found):
+            other = "a field comparison" if has_leaf else "nested filters"
+            self.error(path or "filter", f"give an engagement condition or {other}, not both.")
+            return None
+        if has_engagement:
+            self.conditions += 1
+            return self.engagement.read(found, path)
         if "filters" in found:
             return self.filter_set(found["filters"], _at(path, "filters"), depth + 1)
         if not has_leaf:

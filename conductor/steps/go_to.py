@@ -1,6 +1,7 @@
 """Go To: moves the contact to another step of the version: every contact,
-or only those matching Listrak-shaped criteria (``conductor.filters``); the
-others continue with the next step.
+or only those matching Listrak-shaped criteria (``conductor.filters``: profile
+comparisons and engagement with the conversation's emails); the others
+continue with the next step.
 
 Settings: ``{"target": "<step key>", "criteria": <filter> or null}``.
 """
@@ -15,12 +16,12 @@ from django.core.exceptions import ValidationError
 
 from conductor.engine.batch import StepBatch
 from conductor.engine.outcomes import NEXT, Hold, JumpTo, Outcome
-from conductor.filters import criteria_q, parse_criteria
+from conductor.filters import Criteria, criteria_q, parse_criteria
 from conductor.forms.base import StepForm, step_choice_label
 from conductor.models import Step, StepKind
 from conductor.steps.context import Names, VersionContext, label, step_label
-from conductor.steps.references import CRITERIA, STEP, Reference
-from conductor.steps.unit import StepKindUnit
+from conductor.steps.references import CRITERIA, MESSAGE, STEP, Reference, referenced
+from conductor.steps.unit import StepKindUnit, unit_of
 from contacts.models import Contact
 
 
@@ -47,7 +48,10 @@ class GoToStepForm(StepForm):
         help_text=(
             "Blank: every contact goes. Otherwise a Listrak filter as JSON, e.g. "
             '{"filters": [{"segmentationFieldId": 7, "compareType": "Equals", '
-            '"values": [{"value": "2"}]}]}; only matching contacts go, the others continue.'
+            '"values": [{"value": "2"}]}, {"joinType": "And", "engagement": "Opened", '
+            '"message": 12, "withinDays": 30}]}; only matching contacts go, the others '
+            "continue. Engagement: Opened, NotOpened, Clicked, NotClicked, ClickedLink or "
+            'NotClickedLink (with "link": its address) of an email of this conversation.'
         ),
     )
 
@@ -75,7 +79,10 @@ class GoToStepForm(StepForm):
         if not isinstance(data, dict):
             raise ValidationError("Criteria must be a JSON object (a Listrak filter).")
         # The filter's own messages name each problem with its path in the tree.
-        return parse_criteria(self.email_list, data).to_settings()
+        criteria = parse_criteria(
+            self.email_list, data, conversation_id=self.version.conversation_id
+        )
+        return criteria.to_settings()
 
     def settings_from(self, cleaned: dict[str, Any]) -> GoToSettings:
         return {"target": cleaned.get("target") or None, "criteria": cleaned.get("criteria")}
@@ -104,9 +111,16 @@ class GoToUnit(StepKindUnit):
         criteria = step.settings.get("criteria")
         if criteria:
             try:
-                parse_criteria(context.version.conversation.list, criteria)
+                parsed = parse_criteria(
+                    context.version.conversation.list,
+                    criteria,
+                    conversation_id=context.version.conversation_id,
+                )
             except ValidationError as error:
                 problems.extend(f"{where}: {message}" for message in error.messages)
+            else:
+                if context.publishing:  # while editing, the Message step may come later
+                    problems.extend(f"{where}: {p}" for p in _unsent_messages(parsed, context))
         unknown = set(step.settings) - {"target", "criteria"}
         if unknown:
             problems.append(f"{where}: unknown settings {', '.join(sorted(unknown))}.")
@@ -120,11 +134,19 @@ class GoToUnit(StepKindUnit):
         jump = JumpTo(target)
         if self.always_jumps(batch.step):
             return {e.pk: jump for e in batch.enrollments}
-        criteria = parse_criteria(batch.email_list, batch.step.settings["criteria"])
+        try:
+            criteria = parse_criteria(
+                batch.email_list,
+                batch.step.settings["criteria"],
+                conversation_id=batch.enrollments[0].conversation_id,
+            )
+        except ValidationError as error:  # a field or message deleted since publishing
+            hold = Hold(f"The Go To's criteria are no longer valid: {' '.join(error.messages)}")
+            return {e.pk: hold for e in batch.enrollments}
         by_contact = {e.contact_id: e.pk for e in batch.enrollments}
         matching = set(
             Contact.objects.filter(pk__in=by_contact)
-            .filter(criteria_q(criteria))
+            .filter(criteria_q(criteria, now=batch.now))
             .values_list("pk", flat=True)
         )
         return {pk: jump if contact in matching else NEXT for contact, pk in by_contact.items()}
@@ -134,3 +156,18 @@ class GoToUnit(StepKindUnit):
         where = step_label(target) if target else "?"
         everyone = " if criteria match" if step.settings.get("criteria") else " (everyone)"
         return f"to {where}{everyone}"
+
+
+def _unsent_messages(criteria: Criteria, context: VersionContext) -> list[str]:
+    """Engagement conditions on a message no step of the version sends: only
+    this conversation's emails count, so they could never see engagement."""
+    sent: set[object] = set()
+    for step in context.steps:
+        sent.update(referenced(step.settings, unit_of(step).references, MESSAGE))
+    named = {e.message.pk: e.message for e in criteria.engagements()}
+    return [
+        f"its criteria count engagement with message “{message.name}”, which no step "
+        "of this version sends (only this conversation's emails count)."
+        for pk, message in sorted(named.items())
+        if pk not in sent
+    ]

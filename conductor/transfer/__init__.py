@@ -39,8 +39,10 @@ It holds no database ids: the list's objects are named, and steps keep their
   a profile field for Action ``field``/``other_field``, Wait ``field_id``, and
   Go To ``criteria`` comparisons (``segmentationFieldId`` becomes
   ``segmentationField``); an event for Action ``event``; a message for Message
-  ``message`` and ``variants[].message``; a coupon pool for Action ``pool``;
-  and a variant's ``trigger`` becomes ``{"kind": …, "event": name or null}``.
+  ``message`` and ``variants[].message`` and for a Go To engagement
+  condition's ``message`` (its ``link`` is an address already); a coupon pool
+  for Action ``pool``; and a variant's ``trigger`` becomes
+  ``{"kind": …, "event": name or null}``.
   The rest of the settings is as each step kind stores it (``conductor.steps``),
   whose unit declares which of its settings are references
   (``StepKindUnit.references``). ``steps[].kind`` is a registered step kind.

@@ -63,7 +63,10 @@ def swap_settings(
 
 def _swap_criteria(node: dict[str, Any], swap: Swap, path: str, *, to_file: bool) -> None:
     """Rename ``segmentationFieldId`` (an id) to ``segmentationField`` (a name)
-    in every comparison of the tree, or back."""
+    in every comparison of the tree, or back; swap an engagement condition's
+    ``message`` (its ``link`` is an address, the same everywhere)."""
+    if node.get("message") is not None:
+        node["message"] = swap(MESSAGE, node["message"], f"{path}.message")
     source, target = (CRITERIA_ID, CRITERIA_NAME) if to_file else (CRITERIA_NAME, CRITERIA_ID)
     if node.get(source) is not None:
         value = swap(FIELD, node.pop(source), f"{path}.{source}")

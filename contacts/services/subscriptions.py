@@ -43,6 +43,7 @@ def subscribe_contacts(
     override_unsubscribe: bool = False,
     double_opt_in: bool = False,
     initial_profiles: Mapping[str, Mapping[str, str | None]] | None = None,
+    details: Mapping[str, object] | None = None,
 ) -> list[ContactResult]:
     """Subscribe many addresses to ``email_list``, returning one result per
     address in order.
@@ -60,11 +61,14 @@ def subscribe_contacts(
       ``Subscribed`` if it had never been subscribed before).
     - Banned, suppressed and invalid addresses are refused with an error and
       nothing is written for them; a repeated address is ``Skipped``.
+
+    ``details`` go into each subscribe activity (say, who confirmed the
+    person's consent to a resubscribe).
     """
     profiles = initial_profiles or {}
     return retry_on_conflict(
         lambda: _subscribe(
-            email_list, emails, method, override_unsubscribe, double_opt_in, profiles
+            email_list, emails, method, override_unsubscribe, double_opt_in, profiles, details or {}
         )
     )
 
@@ -76,6 +80,7 @@ def subscribe_contact(
     method: str,
     override_unsubscribe: bool = False,
     double_opt_in: bool = False,
+    details: Mapping[str, object] | None = None,
 ) -> ContactResult:
     """Subscribe one address; raises ValidationError (with a Listrak error
     code) for an invalid, banned or suppressed address."""
@@ -85,6 +90,7 @@ def subscribe_contact(
         method=method,
         override_unsubscribe=override_unsubscribe,
         double_opt_in=double_opt_in,
+        details=details,
     )
     result.raise_error()
     return result
@@ -123,6 +129,7 @@ def _subscribe(
     override: bool,
     double_opt_in: bool,
     profiles: Mapping[str, Mapping[str, str | None]],
+    details: Mapping[str, object] | None = None,
 ) -> list[ContactResult]:
     results, first = parse_addresses(emails)
     now = timezone.now()
@@ -154,7 +161,7 @@ def _subscribe(
         results[index] = ContactResult(email, outcome, contact, created=contact.pk is None)
         kind = _ACTIVITY_OF.get(outcome)
         if kind is not None:
-            activities.append(activity_for(contact, kind, now, method=method))
+            activities.append(activity_for(contact, kind, now, method=method, **(details or {})))
     insert_contacts(created)
     update_rows(changed, _CONTACT_STATE_FIELDS)
     record_activities(activities)
