@@ -73,7 +73,9 @@ def _thread_problems(thread: Thread, steps: list[Step], targets: set[str]) -> li
         )
     for step, following in itertools.pairwise(steps):
         unit = unit_of(step)
-        if unit.finishes and str(following.key) not in targets:
+        # After a Terminate, or a Go To every contact takes (to a step or the end), only a jump
+        # reaches the next step.
+        if not unit.falls_through(step) and str(following.key) not in targets:
             problems.append(f"{label(following)}: no step leads here (it follows a {unit.label}).")
     if not thread.is_main:
         parent = thread.parent_step

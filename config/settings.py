@@ -50,7 +50,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
-    "adminsortable2",
     "django_ace",  # the message form's code editor: its static files (Ace)
     "rest_framework",
     "drf_spectacular",

@@ -11,13 +11,16 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.module_loading import import_string
+from django.utils.safestring import SafeString
 
 from emails.admin_views import message_figures, message_panels, source_filters
 from emails.forms import MessageForm
@@ -27,6 +30,11 @@ from emails.models import Delivery, DeliveryStatus, MailboxEmail, Message
 from emails.preview import preview_message
 from emails.render import build_test_email
 from emails.sending.delivery import resend_uncertain
+from lists.models import List
+
+LOCKED_LIST_HELP = (
+    "Set by the conversation that opened this window: its steps send only messages of its list."
+)
 
 
 class TestSendForm(forms.Form):
@@ -62,6 +70,17 @@ class MessageAdmin(admin.ModelAdmin):
         # The merge-field picker's clicks, and the layout of the bodies beside it.
         js = ["emails/message_form.js"]
         css = {"all": ["emails/message_form.css"]}
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # ``?list=<id>`` (a conversation's step asking for a message of its list) presets the
+        # list and shows its merge fields; in a popup the list is locked, so the message
+        # comes back to a step that may send it.
+        form = super().get_form(request, obj, change, **kwargs)
+        popup = IS_POPUP_VAR in request.GET or IS_POPUP_VAR in request.POST
+        email_list = _list_asked_for(request)
+        if email_list is None or (obj is not None and not popup):
+            return form
+        return _with_list(form, email_list, locked=popup)
 
     def get_fieldsets(self, request: HttpRequest, obj: Message | None = None):
         fieldsets = list(super().get_fieldsets(request, obj))
@@ -152,6 +171,47 @@ class MessageAdmin(admin.ModelAdmin):
             "title": f"Preview of “{message}”",
         }
         return TemplateResponse(request, "admin/emails/message/preview.html", context)
+
+
+def _list_asked_for(request: HttpRequest) -> List | None:
+    """The list of ``?list=<id>``, if that names one."""
+    asked = request.GET.get("list", "")
+    return List.objects.filter(pk=int(asked)).first() if asked.isdigit() else None
+
+
+class LockedList(forms.Widget):
+    """A message's list, shown and not chosen (a disabled field submits nothing)."""
+
+    def __init__(self, email_list: List) -> None:
+        super().__init__()
+        self.email_list = email_list
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        return format_html('<div class="readonly locked-list">{}</div>', self.email_list.name)
+
+
+def _with_list(
+    form: type[forms.ModelForm], email_list: List, *, locked: bool
+) -> type[forms.ModelForm]:
+    """``form`` with a new message in ``email_list``; ``locked``: the list
+    cannot be changed (a changed message keeps its own)."""
+
+    class WithList(form):  # type: ignore[valid-type,misc]  # a class made at run time
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if kwargs.get("instance") is None:
+                kwargs["instance"] = Message(list=email_list)  # its merge fields show at once
+            super().__init__(*args, **kwargs)
+            if locked and "list" in self.fields:
+                field = self.fields["list"]
+                field.disabled = True
+                field.help_text = LOCKED_LIST_HELP
+                # Its name, not a select with links to lists: nothing to choose here.
+                field.widget = LockedList(self.instance.list)
+
+    WithList.__name__ = form.__name__
+    return WithList
 
 
 @admin.register(Delivery)

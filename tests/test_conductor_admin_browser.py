@@ -62,13 +62,20 @@ def test_build_reorder_publish_and_see_the_diagram(live_server, browser_page, sh
     page.fill("#id_days", "2")
     save_step()
 
-    # Drag the Wait (third) above the Action (second), then save the order.
-    rows = "#steps-group tbody tr.has_original"
-    assert page.locator(f"{rows} td.field-kind").all_inner_texts() == ["Message", "Action", "Wait"]
-    page.drag_and_drop("#steps-2 td.original p", "#steps-1 td.original p")
-    assert page.locator(f"{rows} td.field-kind").all_inner_texts() == ["Message", "Wait", "Action"]
-    page.click("input[name=_continue]")
-    page.wait_for_selector(".messagelist .success")
+    # Drag the Wait (third) above the Action (second): the move is saved at once.
+    rows = page.locator(".step-order-item")
+    assert rows.evaluate_all("els => els.map(el => el.dataset.name)") == [
+        "Message",
+        "Action",
+        "Wait",
+    ]
+    page.drag_and_drop(".step-order-item[data-name=Wait]", ".step-order-item[data-name=Action]")
+    page.wait_for_selector(".step-order-status:text('Saved.')")
+    assert rows.evaluate_all("els => els.map(el => el.dataset.name)") == [
+        "Message",
+        "Wait",
+        "Action",
+    ]
     main = main_thread(conversation)
     assert [s.kind for s in main.steps.order_by("position")] == [
         StepKind.MESSAGE,
@@ -85,7 +92,7 @@ def test_build_reorder_publish_and_see_the_diagram(live_server, browser_page, sh
 
     # Fix it: a Go To back to the message for high scorers, then a Terminate.
     add("Go To")
-    page.select_option("#id_target", label="Main #1 Message")
+    page.select_option("#id_target", label="Main step 1: Message")
     criteria = {
         "filters": [
             {
@@ -95,6 +102,7 @@ def test_build_reorder_publish_and_see_the_diagram(live_server, browser_page, sh
             }
         ]
     }
+    page.click("button.criteria-toggle")  # the filter builder's JSON, for power users
     page.fill("#id_criteria", json.dumps(criteria))
     save_step()
     page.click("a.add-step:text-is('+ Terminate')")
@@ -107,9 +115,19 @@ def test_build_reorder_publish_and_see_the_diagram(live_server, browser_page, sh
     assert "Published version 1." in page.inner_text(".messagelist")
     assert published_version(conversation).number == 1
 
-    # Both diagrams: the new working copy and the published version, five steps each.
-    published = page.locator(".field-published_diagram svg")
+    # One diagram, the new working copy's; the published one is a click away.
+    assert page.locator(".conductor-diagram").count() == 1
+    working = page.locator("#diagram svg")
+    assert working.get_attribute("data-version") == "2"
+    assert working.locator(".diagram-step").count() == 5
+    assert "is the same as published version 1" in page.inner_text(".diagram-changes")
+    page.click("a.diagram-switch")
+    page.wait_for_selector("#diagram svg[data-version='1']")  # the page it leads to
+    published = page.locator("#diagram svg[data-version='1']")
     assert published.locator(".diagram-step").count() == 5
     assert published.locator(".diagram-goto").count() == 1
-    assert page.locator(".field-working_diagram .diagram-step").count() == 5
     assert "waiting 0" in (published.text_content() or "")
+    # A box opens its step's page.
+    published.locator(".diagram-step-link").first.click()
+    page.wait_for_selector("#step_form")
+    assert "Welcome mail" in page.inner_text("#content")

@@ -42,7 +42,7 @@ def test_the_conversation_page_shows_the_report(story, admin_client):
     html = page.content.decode()
     assert '<table class="conductor-report">' in html
     assert "<th>All messages</th>" in html
-    assert '<td class="revenue">50.0</td>' in html
+    assert '<td class="revenue rc-number">50.00</td>' in html
 
 
 if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):

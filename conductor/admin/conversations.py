@@ -1,6 +1,7 @@
-"""The conversation page is the workflow editor: it edits the working
-version (threads, steps, triggers), draws it, publishes it, and shows the
-published version with its per-step counts."""
+"""The conversation page is the workflow editor, in the order one works:
+its settings and status, its triggers, the working version's threads and
+steps (``conversation_page``), one diagram, then the report. Publishing
+checks the working version and freezes it for new contacts."""
 
 from __future__ import annotations
 
@@ -13,31 +14,34 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
 
+from conductor.admin.conversation_page import (
+    DIAGRAMS,
+    NO_TRIGGER,
+    add_step_links,
+    diagram_section,
+    threads_section,
+)
 from conductor.admin.conversation_status import StatusAdmin, status_buttons
-from conductor.admin.counts import step_counts
-from conductor.diagram import step_label, thread_step_rows, version_diagram
+from conductor.admin.criteria_count import criteria_count_urls
 from conductor.forms import ConversationAddForm, TriggerForm
 from conductor.models import (
     INSIDE,
     Conversation,
     ConversationStatus,
     Enrollment,
-    EnrollmentState,
-    Step,
     Trigger,
     Version,
 )
-from conductor.reports import Summary, message_summaries
-from conductor.steps.registry import all_units
-from conductor.versions import create_conversation, publish, published_version, working_version
-from emails.models import Message
+from conductor.report_charts import report_context
+from conductor.versions import create_conversation, publish, published_version
 from lists.models import Event
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
+
+#: Kept importable from here: the thread page adds steps with the same buttons.
+__all__ = ["ConversationAdmin", "add_step_links"]
 
 
 class _Numbers(TypedDict):
@@ -63,22 +67,6 @@ class TriggerInline(admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-def held_enrollments_url(step: Step) -> str:
-    return (
-        reverse("admin:conductor_enrollment_changelist")
-        + f"?step__id__exact={step.pk}&state__exact={EnrollmentState.HELD}"
-    )
-
-
-def add_step_links(thread_id: int) -> SafeString:
-    url = reverse("admin:conductor_step_add")
-    return format_html_join(
-        " ",
-        '<a class="button add-step" href="{}?thread={}&kind={}">+ {}</a>',
-        ((url, thread_id, unit.kind, unit.label) for unit in all_units()),
-    )
-
-
 @admin.register(Conversation)
 class ConversationAdmin(StatusAdmin):
     list_display = ["name", "list", "status_in_list", "published_version_number", "contacts_inside"]
@@ -92,15 +80,7 @@ class ConversationAdmin(StatusAdmin):
         "close_conversations",
         "reopen_conversations",
     ]
-    readonly_fields = [
-        "list",
-        "status_meaning",
-        "working_threads",
-        "working_diagram",
-        "published_diagram",
-        "published_step_counts",
-        "message_report",
-    ]
+    readonly_fields = ["list", "status_meaning"]
 
     def get_queryset(self, request: HttpRequest):
         published = Version.objects.filter(conversation=OuterRef("pk"), published_at__isnull=False)
@@ -138,15 +118,9 @@ class ConversationAdmin(StatusAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [(None, {"fields": ["list", "name"]})]
-        return [
-            (None, {"fields": ["name", "list", "status_meaning"]}),
-            (
-                "Working version (edited here; publish to let contacts in)",
-                {"fields": ["working_threads", "working_diagram"]},
-            ),
-            ("Published version", {"fields": ["published_diagram", "published_step_counts"]}),
-            ("Report", {"fields": ["message_report"]}),
-        ]
+        # The threads, the diagram and the report follow the triggers
+        # (conversation_page, drawn by change_form.html).
+        return [("Settings", {"fields": ["name", "list", "status_meaning"]})]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
@@ -170,13 +144,34 @@ class ConversationAdmin(StatusAdmin):
             self.admin_site.admin_view(self.publish_view),
             name="conductor_conversation_publish",
         )
-        return [publish_url, *self.status_urls(), *super().get_urls()]
+        return [publish_url, *self.status_urls(), *criteria_count_urls(self), *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         conversation = self.get_object(request, object_id)
-        buttons = status_buttons(conversation) if conversation is not None else []
-        extra_context = {**(extra_context or {}), "status_buttons": buttons}
+        extra_context = {**(extra_context or {})}
+        if conversation is not None:
+            extra_context.update(self._page_sections(request, conversation))
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def _page_sections(self, request: HttpRequest, conversation: Conversation) -> dict:
+        """What change_form.html shows after the settings and the triggers."""
+        shown = request.GET.get("diagram", "working")
+        if shown not in DIAGRAMS:
+            messages.error(
+                request, f"No diagram “{shown}”: ask for the working or the published one."
+            )
+            shown = "working"
+        elif shown == "published" and published_version(conversation) is None:
+            messages.info(request, "Nothing is published yet: this is the working version.")
+        can_change = self.has_change_permission(request, conversation)
+        return {
+            "status_buttons": status_buttons(conversation),
+            "no_trigger": NO_TRIGGER if not conversation.triggers.exists() else "",
+            "conversation_threads": threads_section(conversation, can_change=can_change),
+            "conversation_diagram": diagram_section(conversation, shown),
+            # The report (report.html, included by change_form.html).
+            "report": report_context(conversation),
+        }
 
     def publish_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
@@ -191,123 +186,10 @@ class ConversationAdmin(StatusAdmin):
                 messages.error(request, problem)
         else:
             messages.success(request, _published_message(conversation, version.number))
+            if not conversation.triggers.exists():  # publishable, but nobody would enter
+                messages.warning(request, NO_TRIGGER)
         return HttpResponseRedirect(
             reverse("admin:conductor_conversation_change", args=[object_id])
-        )
-
-    # --- The editor's sections ----------------------------------------------
-
-    @admin.display(description="Threads and steps")
-    def working_threads(self, obj: Conversation) -> SafeString:
-        version = working_version(obj)
-        blocks = []
-        for thread, steps in thread_step_rows(version):
-            items = format_html_join(
-                "",
-                "<li><strong>{}</strong> {}</li>",
-                (
-                    (f"{step.get_kind_display()}{' ' + step.name if step.name else ''}:", summary)
-                    for step, summary in steps
-                ),
-            )
-            where = ""
-            if thread.parent_step_id:
-                assert thread.parent_step is not None  # its id is set
-                event = thread.get_child_event_display()
-                where = f" — child of {step_label(thread.parent_step)} on {event}"
-            blocks.append(
-                format_html(
-                    '<div class="conductor-thread"><h4><a href="{}">{}</a>{}</h4><ol>{}</ol>'
-                    '<p>{} <a href="{}">reorder / remove steps</a></p></div>',
-                    reverse("admin:conductor_thread_change", args=[thread.pk]),
-                    thread.name,
-                    where,
-                    items,
-                    add_step_links(thread.pk),
-                    reverse("admin:conductor_thread_change", args=[thread.pk]),
-                )
-            )
-        child_url = reverse("admin:conductor_thread_add") + f"?version={version.pk}"
-        return format_html(
-            '<div class="conductor-threads">{}<p><a class="button" href="{}">+ Child thread '
-            "(off a Wait step)</a></p><p>Version {}, not yet published.</p></div>",
-            SafeString("".join(blocks)),
-            child_url,
-            version.number,
-        )
-
-    @admin.display(description="Diagram")
-    def working_diagram(self, obj: Conversation) -> SafeString:
-        return version_diagram(working_version(obj))
-
-    @admin.display(description="Latest published")
-    def published_diagram(self, obj: Conversation) -> SafeString:
-        version = published_version(obj)
-        if version is None:
-            return SafeString("Not published yet.")
-        return format_html(
-            "<p>Version {}, published {} UTC (read-only).</p>{}",
-            version.number,
-            f"{version.published_at:%Y-%m-%d %H:%M}",
-            version_diagram(version, counts=step_counts(obj), held_url=held_enrollments_url),
-        )
-
-    @admin.display(description="Contacts per step")
-    def published_step_counts(self, obj: Conversation) -> SafeString:
-        counts = step_counts(obj)
-        steps = (
-            Step.objects.filter(version__conversation=obj, version__published_at__isnull=False)
-            .select_related("thread", "version")
-            .order_by("-version__number", "thread__is_main", "thread_id", "position")
-        )
-        rows = []
-        for step in steps:
-            figures = counts.get(step.pk)
-            waiting, held, passed = figures if figures else (0, 0, 0)
-            held_cell = (
-                format_html('<a href="{}">{}</a>', held_enrollments_url(step), held)
-                if held
-                else "0"
-            )
-            rows.append(
-                format_html(
-                    '<tr data-step="{}"><td>v{}</td><td>{}</td><td>{}</td><td class="waiting">{}'
-                    '</td><td class="held">{}</td><td class="passed">{}</td></tr>',
-                    step.pk,
-                    step.version.number,
-                    step_label(step),
-                    step.get_kind_display(),
-                    waiting,
-                    held_cell,
-                    passed,
-                )
-            )
-        if not rows:
-            return SafeString("Nothing published yet.")
-        return format_html(
-            '<table class="conductor-counts"><thead><tr><th>Version</th><th>Step</th><th>Kind</th>'
-            "<th>Waiting</th><th>Held</th><th>Passed</th></tr></thead><tbody>{}</tbody></table>",
-            SafeString("".join(rows)),
-        )
-
-    @admin.display(description="Per message")
-    def message_report(self, obj: Conversation) -> SafeString:
-        summaries = message_summaries(obj)
-        if not summaries:
-            return SafeString("No email sent yet.")
-        names = dict(Message.objects.filter(pk__in=summaries).values_list("pk", "name"))
-        total = Summary()
-        rows = []
-        for message_id, summary in sorted(summaries.items()):
-            total.add(summary)
-            rows.append(_report_row(names.get(message_id, f"Message {message_id}"), summary))
-        rows.append(_report_row("All messages", total))
-        headings = "".join(f"<th>{label}</th>" for label, _ in REPORT_COLUMNS)
-        return format_html(
-            '<table class="conductor-report"><thead><tr><th>Message</th>{}</tr></thead>'
-            "<tbody>{}</tbody></table>",
-            SafeString(headings),
-            SafeString("".join(rows)),
         )
 
 
@@ -326,23 +208,3 @@ def _published_message(conversation: Conversation, number: int) -> str:
             f"it; then they enter version {number}."
         )
     return f"{done} New contacts enter it; contacts already inside keep their version."
-
-
-REPORT_COLUMNS = [
-    ("Sent", "sent"),
-    ("Delivered", "delivered"),
-    ("Opened", "opened"),
-    ("Clicked", "clicked"),
-    ("Bounced", "bounced"),
-    ("Unsubscribed", "unsubscribed"),
-    ("Converted", "converted"),
-    ("Revenue", "revenue"),
-    ("Average order", "average_order_value"),
-]
-
-
-def _report_row(name: str, summary: Summary) -> str:
-    cells = format_html_join(
-        "", '<td class="{}">{}</td>', ((key, getattr(summary, key)) for _, key in REPORT_COLUMNS)
-    )
-    return format_html("<tr><th>{}</th>{}</tr>", name, cells)

@@ -7,14 +7,18 @@ without a form or no longer registered."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from conductor.admin.message_links import add_message_links
+from conductor.admin.step_lists import move_view
 from conductor.admin.threads import StepSummaryMixin, renumber_steps
 from conductor.forms import step_form_for
 from conductor.models import Step, Thread
@@ -49,6 +53,11 @@ class StepAdmin(StepSummaryMixin, admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def get_urls(self):
+        # Before the admin's own: "move/" is not a step's id.
+        move = path("move/", self.admin_site.admin_view(move_view), name="conductor_step_move")
+        return [move, *super().get_urls()]
+
     # --- Which thread and kind ---------------------------------------------
 
     def _new_step_target(self, request: HttpRequest) -> tuple[Thread | None, str]:
@@ -81,7 +90,22 @@ class StepAdmin(StepSummaryMixin, admin.ModelAdmin):
         kwargs["form"] = step_form_for(kind, thread)
         # Only "name" is a model field; the settings fields are the form's own.
         kwargs["fields"] = ["name"]
-        return super().get_form(request, obj, change, **kwargs)
+        return self._with_message_links(super().get_form(request, obj, change, **kwargs), request)
+
+    def _with_message_links(
+        self, form: type[forms.ModelForm], request: HttpRequest
+    ) -> type[forms.ModelForm]:
+        """``form`` with the "+" and pencil beside its choices of messages
+        (``message_links``): they need the user, which a form does not know."""
+        admin_site = self.admin_site
+
+        class WithMessageLinks(form):  # type: ignore[valid-type,misc]  # a class made at run time
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                add_message_links(self, request, admin_site, self.email_list.pk)
+
+        WithMessageLinks.__name__ = form.__name__
+        return WithMessageLinks
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and not self.has_change_permission(request, obj):

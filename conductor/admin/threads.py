@@ -1,29 +1,27 @@
-"""A thread's page: its steps in order, reordered by dragging
-(django-admin-sortable2) and saved with the page. Each step's settings are
-edited on the step's own page, whose form depends on its kind."""
+"""A thread's page: its steps in order, each moved in place by dragging or
+with its "Move up" / "Move down" buttons and saved at once
+(``step_lists``). Each step's settings are edited, and the step removed, on
+the step's own page, whose form depends on its kind."""
 
 from __future__ import annotations
 
-from typing import cast
-
-from adminsortable2.admin import SortableAdminBase, SortableTabularInline
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from conductor.admin.conversations import add_step_links
-from conductor.diagram import Names, step_summary
+from conductor.admin.step_lists import may_move_steps, step_list
+from conductor.diagram import Names, step_summary, thread_step_rows
 from conductor.forms import ChildThreadForm, MainThreadForm
 from conductor.models import Step, Thread, Version
 
 
 def renumber_steps(thread: Thread) -> None:
-    """Positions 0, 1, 2… in the saved order: the drag-and-drop numbers from 1,
-    and problems name a step by its position."""
+    """Positions 0, 1, 2… in the saved order, once a step is removed: problems
+    and the diagram name a step by its position."""
     steps = list(thread.steps.order_by("position", "id"))
     for index, step in enumerate(steps):
         step.position = index
@@ -42,43 +40,8 @@ class StepSummaryMixin:
         return step_summary(obj, Names.of(obj.version, list(obj.version.steps.all())))
 
 
-class StepInline(StepSummaryMixin, SortableTabularInline):
-    """The steps of a working thread: drag a row by its name to move it;
-    "Change" opens the step's settings."""
-
-    model = Step
-    fk_name = "thread"
-    ordering = ["position", "id"]  # sortable2 takes the first as the order field
-    fields = ["kind", "name", "summary"]
-    readonly_fields = ["kind", "summary"]
-    extra = 0
-    show_change_link = True
-    verbose_name_plural = "steps (drag a row by its name to reorder, then save)"
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # a step is added on its own page, with its kind's form
-
-
-class PublishedStepInline(StepSummaryMixin, admin.TabularInline):
-    model = Step
-    fk_name = "thread"
-    fields = ["position", "kind", "name", "summary"]
-    readonly_fields = cast(list[str], fields)  # names only, no groups
-    extra = 0
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
 @admin.register(Thread)
-class ThreadAdmin(SortableAdminBase, admin.ModelAdmin):
+class ThreadAdmin(admin.ModelAdmin):
     change_form_template = "admin/conductor/thread/change_form.html"
 
     def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
@@ -93,11 +56,6 @@ class ThreadAdmin(SortableAdminBase, admin.ModelAdmin):
         if obj is not None and (obj.is_main or obj.version.is_published):
             return False
         return super().has_delete_permission(request, obj)
-
-    def get_inlines(self, request: HttpRequest, obj: Thread | None = None):
-        if obj is None:
-            return []
-        return [PublishedStepInline if obj.version.is_published else StepInline]
 
     def get_fields(self, request: HttpRequest, obj: Thread | None = None):
         if obj is not None and obj.is_main:
@@ -133,13 +91,10 @@ class ThreadAdmin(SortableAdminBase, admin.ModelAdmin):
             obj.position = obj.version.threads.count()
         super().save_model(request, obj, form, change)
 
-    def save_related(self, request, form, formsets, change: bool) -> None:
-        with transaction.atomic():
-            super().save_related(request, form, formsets, change)
-            renumber_steps(form.instance)
-
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
+            rows = dict(thread_step_rows(obj.version)).get(obj, [])
+            context["step_list"] = step_list(obj, rows, may_move=may_move_steps(request))
             context["conversation_url"] = conversation_url(obj)
             context["add_step_links"] = (
                 add_step_links(obj.pk) if not obj.version.is_published else SafeString("")

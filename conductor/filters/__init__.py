@@ -1,6 +1,7 @@
 """Go To step criteria: Listrak's filter shape, plus engagement with the
 conversation's emails (``engagement``), validated (``parsing``) into a typed
-tree (``criteria``) and compiled to one database condition (``sql``).
+tree (``criteria``) and compiled to one database condition (``sql``). The
+step page edits them as rows with the filter builder (``builder``).
 
     criteria = parse_criteria(email_list, {"filters": [...]}, conversation_id=7)
     Contact.objects.filter(list=email_list).filter(criteria_q(criteria))

@@ -1,9 +1,11 @@
-"""Go To: moves the contact to another step of the version: every contact,
-or only those matching Listrak-shaped criteria (``conductor.filters``: profile
-comparisons and engagement with the conversation's emails); the others
-continue with the next step.
+"""Go To: moves the contact to another step of the version, or to the end of
+its thread (the contact leaves the conversation, as at a Terminate): every
+contact, or only those matching Listrak-shaped criteria (``conductor.filters``:
+profile comparisons and engagement with the conversation's emails); the
+others continue with the next step.
 
-Settings: ``{"target": "<step key>", "criteria": <filter> or null}``.
+Settings: ``{"target": "<step key>" or "end", "criteria": <filter> or null}``.
+The admin edits the criteria with a filter builder (``conductor.filters.builder``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from conductor.engine.batch import StepBatch
-from conductor.engine.outcomes import NEXT, Hold, JumpTo, Outcome
+from conductor.engine.outcomes import NEXT, Finish, Hold, JumpTo, Outcome
 from conductor.filters import Criteria, criteria_q, parse_criteria
-from conductor.forms.base import StepForm, step_choice_label
+from conductor.filters.builder import CriteriaBuilder, builder_data
+from conductor.forms.base import StepForm
 from conductor.models import Step, StepKind
 from conductor.steps.context import Names, VersionContext, label, step_label
 from conductor.steps.references import CRITERIA, MESSAGE, STEP, Reference, referenced
@@ -30,36 +33,73 @@ class GoToSettings(TypedDict):
     criteria: dict[str, Any] | None
 
 
+#: The stored target meaning "the end of this thread": the contact leaves the
+#: conversation there, as at a Terminate step.
+END = "end"
+
+
 def target_key(step: Step) -> str:
     return str(step.settings.get("target") or "")
 
 
+def target_label(step: Step) -> str:
+    """How the target choice names a step: "Main step 5: Terminate — Done"."""
+    name = f" — {step.name}" if step.name else ""
+    return f"{step.thread.name} step {step.position + 1}: {step.get_kind_display()}{name}"
+
+
+def _thread_order(step: Step) -> tuple[bool, int, int, int]:
+    """The main thread first, then the child threads, each step by step."""
+    thread = step.thread
+    return (not thread.is_main, thread.position, thread.pk, step.position)
+
+
 class GoToStepForm(StepForm):
-    """The target step, chosen from the version's steps; criteria in Listrak's
-    filter shape as JSON (the nested tree has no fixed number of fields)."""
+    """The target (a step of the version, by thread and name, or the end of
+    the thread), and the criteria, built as rows by the filter builder; its
+    hidden JSON (Listrak's filter shape) is what the form submits."""
 
     settings_fieldsets = [("Go To", {"fields": ["target", "criteria"]})]
     problem_fields = [("go to", "target"), ("target", "target"), ("itself", "target")]
 
-    target = forms.ChoiceField(choices=[], required=False, label="Go to step")
+    target = forms.ChoiceField(choices=[], required=False, label="Go to")
     criteria = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 10, "cols": 80, "class": "vLargeTextField"}),
+        label="Only contacts who match",
+        widget=CriteriaBuilder(),
         help_text=(
-            "Blank: every contact goes. Otherwise a Listrak filter as JSON, e.g. "
-            '{"filters": [{"segmentationFieldId": 7, "compareType": "Equals", '
-            '"values": [{"value": "2"}]}, {"joinType": "And", "engagement": "Opened", '
-            '"message": 12, "withinDays": 30}]}; only matching contacts go, the others '
-            "continue. Engagement: Opened, NotOpened, Clicked, NotClicked, ClickedLink or "
-            'NotClickedLink (with "link": its address) of an email of this conversation.'
+            "Only contacts matching these conditions go; the others continue with "
+            "the next step. No conditions: every contact goes."
         ),
     )
 
     def add_setting_fields(self) -> None:
         target = cast(forms.ChoiceField, self.fields["target"])  # declared above
-        target.choices = [("", "---------")] + [
-            (str(step.key), step_choice_label(step)) for step in self.version_steps
-        ]
+        by_thread: dict[int, tuple[str, list[tuple[str, str]]]] = {}
+        for step in sorted(self.version_steps, key=_thread_order):
+            _, steps = by_thread.setdefault(step.thread_id, (step.thread.name, []))
+            steps.append((str(step.key), target_label(step)))
+        end = "The end of this thread: the contact leaves the conversation"
+        target.choices = [("", "---------"), (END, end), *by_thread.values()]
+        widget = cast(CriteriaBuilder, self.fields["criteria"].widget)  # declared above
+        widget.data = builder_data(
+            self.email_list,
+            conversation_id=self.version.conversation_id,
+            sent_message_ids=self._sent_message_ids(),
+        )
+
+    def _sent_message_ids(self) -> list[int]:
+        """The messages this version's steps send, in the order of the steps."""
+        sent: list[int] = []
+        for step in self.version_steps:
+            sent += referenced(step.settings, unit_of(step).references, MESSAGE)
+        return list(dict.fromkeys(pk for pk in sent if isinstance(pk, int)))
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        # The builder shows each problem of the criteria on the row it names.
+        widget = cast(CriteriaBuilder, self.fields["criteria"].widget)
+        widget.data = {**widget.data, "errors": list(self.errors.get("criteria", []))}
 
     def initial_from(self, settings: dict[str, Any]) -> dict[str, Any]:
         criteria = settings.get("criteria")
@@ -98,12 +138,18 @@ class GoToUnit(StepKindUnit):
     def always_jumps(self, step: Step) -> bool:
         return not step.settings.get("criteria")
 
+    def jump_targets(self, step: Step) -> list[str]:
+        # The end of the thread is no step: nothing to draw an arrow to or reach.
+        return [key for key in super().jump_targets(step) if key != END]
+
     def check(self, step: Step, context: VersionContext) -> list[str]:
         where = label(step)
         problems: list[str] = []
         target = target_key(step)
         if not target:
             problems.append(f"{where}: choose the step to go to.")
+        elif target == END:
+            pass
         elif target not in context.steps_by_key:
             problems.append(f"{where}: its target step is not in this version.")
         elif target == str(step.key):
@@ -127,11 +173,17 @@ class GoToUnit(StepKindUnit):
         return problems
 
     def run(self, batch: StepBatch) -> dict[int, Outcome]:
-        """Everybody jumps, or only the contacts the criteria match: one query."""
-        target = batch.steps.by_key.get(target_key(batch.step))
-        if target is None:  # publishing refuses this; a hand-edited version must not crash
-            return {e.pk: Hold("The Go To's target step is missing.") for e in batch.enrollments}
-        jump = JumpTo(target)
+        """Everybody jumps, or only the contacts the criteria match: one query.
+        Going to the end of the thread, they leave the conversation."""
+        jump: Outcome
+        if target_key(batch.step) == END:
+            jump = Finish(reason="Went to the end of the thread.")
+        else:
+            target = batch.steps.by_key.get(target_key(batch.step))
+            if target is None:  # publishing refuses this; a hand-edited version must not crash
+                hold = Hold("The Go To's target step is missing.")
+                return {e.pk: hold for e in batch.enrollments}
+            jump = JumpTo(target)
         if self.always_jumps(batch.step):
             return {e.pk: jump for e in batch.enrollments}
         try:
@@ -154,6 +206,8 @@ class GoToUnit(StepKindUnit):
     def summary(self, step: Step, names: Names) -> str:
         target = names.steps.get(str(step.settings.get("target")))
         where = step_label(target) if target else "?"
+        if target_key(step) == END:
+            where = "the end (leave)"
         everyone = " if criteria match" if step.settings.get("criteria") else " (everyone)"
         return f"to {where}{everyone}"
 

@@ -35,6 +35,8 @@ It holds no database ids: the list's objects are named, and steps keep their
 - ``steps[].thread`` is an index into ``threads``; a child thread's
   ``parent_step`` is the key of the Wait step it hangs off. Threads are in
   order (main first, then by position), steps by thread, position and key.
+  A Go To's ``target`` is a step key, or ``"end"``: the end of its thread
+  (the contact leaves the conversation).
 - In ``settings``, each reference to the list is its name instead of its id:
   a profile field for Action ``field``/``other_field``, Wait ``field_id``, and
   Go To ``criteria`` comparisons (``segmentationFieldId`` becomes
