@@ -205,7 +205,7 @@ class WaitUnit(StepKindUnit):
         field = names.field(s, "field_id")
         offset = f" {s.get('offset_days', 0):+d} d" if s.get("offset_days") else ""
         if kind == "duration":
-            return f"{s.get('days', 0)} d {s.get('hours', 0)} h {s.get('minutes', 0)} min"
+            return _duration_words(s.get("days", 0), s.get("hours", 0), s.get("minutes", 0))
         if kind == "fixed_date":
             return f"until {s.get('date')} {time}"
         if kind == "profile_date":
@@ -218,3 +218,13 @@ class WaitUnit(StepKindUnit):
                 what = f"anniversary of {field}"
             return f"{what}{offset} at {time}"
         return "no rule chosen"
+
+
+def _duration_words(days: object, hours: object, minutes: object) -> str:
+    """ "2 days", "1 day 3 hours", "30 minutes"; "no time" when all are zero."""
+    parts = [
+        f"{amount} {unit}{'' if amount == 1 else 's'}"
+        for amount, unit in ((days, "day"), (hours, "hour"), (minutes, "minute"))
+        if amount
+    ]
+    return " ".join(parts) or "no time"
