@@ -29,7 +29,9 @@ run: export DEBUG := true
 run: $(VENV_STAMP)
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	# The demo's history goes to the development mailbox, as run_platform.py's
+	# emails do, unless EMAIL_URL or EMAIL_BACKEND says otherwise.
+	$(if $(EMAIL_URL)$(EMAIL_BACKEND),,EMAIL_BACKEND=emails.mailbox.MailboxBackend) $(PY) manage.py seed_demo
 	$(PY) scripts/run_platform.py --port $(PORT)
 
 test: $(VENV_STAMP)

@@ -246,11 +246,15 @@ def measure(contacts: int, activities: int) -> tuple[dict[str, Any], list[str]]:
         )
         batch_ids = [row[0] for row in cursor.fetchall()]
 
+    # One "now" for every count: "within 30 days" must mean the same days to
+    # both sides of a pair, however long the counts take.
+    now = timezone.now()
+
     def platform(data: dict[str, Any], batch: bool = False) -> Callable[[], int]:
         def count() -> int:
             criteria = parse_criteria(bench.list, data, conversation_id=bench.conversation.pk)
             chosen = Contact.objects.filter(pk__in=batch_ids) if batch else bench.list.contacts
-            return chosen.filter(criteria_q(criteria)).count()
+            return chosen.filter(criteria_q(criteria, now=now)).count()
 
         return count
 
@@ -266,7 +270,7 @@ def measure(contacts: int, activities: int) -> tuple[dict[str, Any], list[str]]:
 
         def count() -> int:
             with connection.cursor() as cursor:
-                since = timezone.now() - datetime.timedelta(days=30)
+                since = now - datetime.timedelta(days=30)
                 cursor.execute(sql, {**params, "since": since})
                 return cursor.fetchone()[0]
 
