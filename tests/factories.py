@@ -345,3 +345,26 @@ class SegmentListSyncFactory(factory.django.DjangoModelFactory[SegmentListSync])
 
     integration = factory.SubFactory(SegmentIntegrationFactory)
     list = factory.SubFactory(ListFactory)
+
+
+def contacts_entering(conversation: Conversation, count: int) -> None:
+    """``count`` new contacts just entered (due now) into ``conversation``'s
+    published version, written in two statements (as a big import enters them)."""
+    version = conversation.versions.filter(published_at__isnull=False).get()
+    main = version.threads.get(is_main=True)
+    now = timezone.now()
+    contacts = Contact.objects.bulk_create(
+        Contact(list=conversation.list, email=f"p{n:05d}@example.com", subscribed_at=now)
+        for n in range(count)
+    )
+    Enrollment.objects.bulk_create(
+        Enrollment(
+            conversation=conversation,
+            version=version,
+            contact=c,
+            trigger_kind=TriggerKind.SUBSCRIBE,
+            thread=main,
+            due_at=now,
+        )
+        for c in contacts
+    )

@@ -14,13 +14,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.db.models import Count
-from django.utils import timezone
 
-from conductor.models import Enrollment, EnrollmentState, StepKind, StepRun, TriggerKind
+from conductor.models import Enrollment, EnrollmentState, StepKind, StepRun
 from conductor.versions import publish
-from contacts.models import Contact
 from emails.models import Delivery, DeliveryStatus
-from tests.factories import MessageFactory, conversation_with_steps
+from tests.factories import MessageFactory, contacts_entering, conversation_with_steps
 from tests.smtp import start_smtp_server
 from tests.test_import_admin_browser import database_url
 
@@ -33,23 +31,8 @@ def contacts_due(shop, count: int) -> None:
     """``count`` contacts just entered into a published Message → Terminate conversation."""
     send = (StepKind.MESSAGE, {"message": MessageFactory.create(list=shop).pk})
     conversation, _ = conversation_with_steps(shop, send, (StepKind.TERMINATE, {}), name="Race")
-    version = publish(conversation)
-    main = version.threads.get(is_main=True)
-    now = timezone.now()
-    contacts = Contact.objects.bulk_create(
-        Contact(list=shop, email=f"p{n:05d}@example.com", subscribed_at=now) for n in range(count)
-    )
-    Enrollment.objects.bulk_create(
-        Enrollment(
-            conversation=conversation,
-            version=version,
-            contact=c,
-            trigger_kind=TriggerKind.SUBSCRIBE,
-            thread=main,
-            due_at=now,
-        )
-        for c in contacts
-    )
+    publish(conversation)
+    contacts_entering(conversation, count)
 
 
 def worker(smtp, tmp_path: Path, name: str, *args: str, lease: int = 300) -> subprocess.Popen:

@@ -36,7 +36,12 @@ from conductor.versions import create_conversation, publish
 from contacts.models import Contact
 from contacts.services import fire_event, subscribe_contact
 from emails.models import Delivery, DeliveryStatus
-from tests.factories import EventFactory, MessageFactory, conversation_with_steps
+from tests.factories import (
+    EventFactory,
+    MessageFactory,
+    contacts_entering,
+    conversation_with_steps,
+)
 from tests.staff import staff
 
 pytestmark = pytest.mark.django_db
@@ -445,28 +450,6 @@ def test_publishing_from_the_page_says_a_paused_or_closed_conversation_stays_so(
 
 
 # --- A pause racing real workers ---------------------------------------------
-
-
-def contacts_entering(conversation: Conversation, count: int) -> None:
-    """``count`` contacts just entered (due now) into ``conversation``."""
-    version = conversation.versions.filter(published_at__isnull=False).get()
-    main = version.threads.get(is_main=True)
-    now = timezone.now()
-    contacts = Contact.objects.bulk_create(
-        Contact(list=conversation.list, email=f"p{n:05d}@example.com", subscribed_at=now)
-        for n in range(count)
-    )
-    Enrollment.objects.bulk_create(
-        Enrollment(
-            conversation=conversation,
-            version=version,
-            contact=c,
-            trigger_kind=TriggerKind.SUBSCRIBE,
-            thread=main,
-            due_at=now,
-        )
-        for c in contacts
-    )
 
 
 @pytest.mark.django_db(transaction=True)
