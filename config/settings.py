@@ -58,17 +58,21 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "anymail",
+    "corsheaders",
     "lists",
     "contacts",
     "emails",
     "conductor",
     "integrations",
     "api",
+    "signups",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before CommonMiddleware, as django-cors-headers asks: it answers preflights.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -331,6 +335,21 @@ if 0 < len(EMAIL_FEEDBACK_SECRET) < 16:
     )
 # A purchase this many days after a click in an email counts as its conversion.
 CONVERSION_WINDOW_DAYS = env_int("CONVERSION_WINDOW_DAYS", default=7, minimum=1)
+
+# --- Subscription points (signups/) ---------------------------------------------
+# Cross-origin requests are granted on the signup paths only, and there only to
+# the origins each point allows (signups/cors.py answers django-cors-headers'
+# check_request_enabled); no origin is allowed site-wide.
+CORS_URLS_REGEX = r"^/s/[A-Za-z0-9_-]+/"
+CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
+CORS_PREFLIGHT_MAX_AGE = 3600
+#: Posts one address may make to all points together in SIGNUP_LIMIT_MINUTES.
+SIGNUP_LIMIT_PER_ADDRESS = env_int("SIGNUP_LIMIT_PER_ADDRESS", default=20, minimum=1)
+SIGNUP_LIMIT_MINUTES = env_int("SIGNUP_LIMIT_MINUTES", default=10, minimum=1)
+#: A form sent sooner than this after it was shown is a bot's.
+SIGNUP_MIN_FILL_SECONDS = env_int("SIGNUP_MIN_FILL_SECONDS", default=2, minimum=0)
+#: Largest signup post; a larger one gets 413 and changes nothing.
+SIGNUP_MAX_BODY_BYTES = env_int("SIGNUP_MAX_BODY_BYTES", default=16384, minimum=1024)
 
 # --- Segment ------------------------------------------------------------------
 # Seconds before a request to Segment gives up (connecting, and each read).

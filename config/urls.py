@@ -13,6 +13,7 @@ urlpatterns = [
     path("email/v1/", include("api.urls")),
     path("", include("contacts.urls")),  # double opt-in confirmation links
     path("", include("emails.urls")),  # the links inside sent emails
+    path("", include("signups.urls")),  # subscription points: /s/<key>/
     # An email service's bounce and complaint webhooks: /anymail/<service>/tracking/.
     path("anymail/", include((tracking_urls(), "anymail"))),
     # The admin's files with DEBUG on (`make run` serves through gunicorn, not runserver);

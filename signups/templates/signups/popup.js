@@ -1,0 +1,1 @@
+/* placeholder */ (function (config) {})({{ config }});
