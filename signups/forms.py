@@ -105,7 +105,24 @@ class PointForm(forms.ModelForm):
 
     class Meta:
         model = SubscriptionPoint
-        fields = "__all__"
+        fields = [
+            "list",
+            "name",
+            "is_active",
+            "event",
+            "double_opt_in",
+            "method",
+            "heading",
+            "intro",
+            "button_label",
+            "consent_text",
+            "thank_you_text",
+            "redirect_url",
+            "allowed_origins",
+            "popup_opening",
+            "popup_delay_seconds",
+            "signups_per_minute",
+        ]
         widgets = {
             "allowed_origins": forms.Textarea(
                 attrs={"rows": 3, "placeholder": "https://www.example.com"}
@@ -113,6 +130,17 @@ class PointForm(forms.ModelForm):
             "intro": forms.Textarea(attrs={"rows": 2}),
             "thank_you_text": forms.Textarea(attrs={"rows": 2}),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "redirect_url" in self.fields:
+            redirect = self.fields["redirect_url"]
+            self.fields["redirect_url"] = forms.URLField(
+                assume_scheme="https",
+                required=False,
+                label=redirect.label,
+                help_text=redirect.help_text,
+            )
 
     def clean_allowed_origins(self) -> str:
         lines = [line.strip() for line in self.cleaned_data["allowed_origins"].splitlines()]
@@ -144,8 +172,9 @@ class PointForm(forms.ModelForm):
             if where not in origins:
                 self.add_error(
                     "redirect_url",
-                    f"The thank-you page must be on one of the allowed origins "
-                    f"({', '.join(origins) or 'none yet'}); add {_origin_of(redirect)} there first.",
+                    "The thank-you page must be on one of the allowed origins "
+                    f"({', '.join(origins) or 'none yet'}); "
+                    f"add {_origin_of(redirect)} there first.",
                 )
         email_list = cleaned.get("list") or (self.instance.list if self.instance.list_id else None)
         event = cleaned.get("event")

@@ -64,9 +64,7 @@ class SubscriptionPoint(models.Model):
         help_text="Recorded as the contact's subscribe method.",
     )
     heading = models.CharField(max_length=200, default="Join our list")
-    intro = models.TextField(
-        blank=True, help_text="A line or two under the heading (plain text)."
-    )
+    intro = models.TextField(blank=True, help_text="A line or two under the heading (plain text).")
     button_label = models.CharField(max_length=60, default="Subscribe")
     consent_text = models.CharField(
         "consent checkbox",
@@ -220,3 +218,6 @@ class RateWindow(models.Model):
             models.UniqueConstraint(fields=["key", "starts_at"], name="rate_window_once"),
         ]
         indexes = [models.Index(fields=["starts_at"], name="rate_window_start")]
+
+    def __str__(self) -> str:
+        return f"{self.key} from {self.starts_at:%Y-%m-%d %H:%M}: {self.count}"

@@ -95,9 +95,7 @@ def _sign_up(
         if outcome == SignupOutcome.PENDING:  # lost the first email? another one
             request_confirmations(contacts=[contact])
         if outcome in _FIRES_NOW and point.event is not None:
-            fire_event(
-                event=point.event, contact=contact, data={"subscription_point": point.name}
-            )
+            fire_event(event=point.event, contact=contact, data={"subscription_point": point.name})
     return Signup.objects.create(
         point=point,
         contact=contact,

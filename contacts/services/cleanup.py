@@ -83,6 +83,9 @@ def delete_list(*, email_list: List) -> None:
         _raw_delete(imports, using)
         _raw_delete(Contact.objects.using(using).filter(list_id=locked.pk), using)
         _raw_delete(Ban.objects.using(using).filter(list_id=locked.pk), using)
+        # Rows of other apps that go with the list (a subscription point, a
+        # Segment sync) go before its events, which they may name (PROTECT).
+        _delete_list_rows_of_other_apps(locked, using)
         # Events first: Event.group is PROTECT, which would stop the cascade
         # from the list through its event groups.
         Event.objects.using(using).filter(list_id=locked.pk).delete()
@@ -179,6 +182,20 @@ def _delete_rows_of_other_apps(email_list: List, using: str) -> None:
         assert relation.on_delete is not None  # a ForeignKey's, as every candidate is
         relation.on_delete(collector, relation.field, rows, using)
     collector.delete()
+
+
+def _delete_list_rows_of_other_apps(email_list: List, using: str) -> None:
+    """Delete the rows of apps above this one that hang on the list with
+    CASCADE (their own cascades run); PROTECT relations (conversations,
+    messages) are left to refuse the list's deletion."""
+    for relation in List._meta.related_objects:
+        model = relation.related_model
+        if (
+            model._meta.app_label in ("lists", "contacts")
+            or relation.on_delete is not models.CASCADE
+        ):
+            continue
+        model._base_manager.using(using).filter(**{relation.field.name: email_list}).delete()
 
 
 def _delete_files(names: list[str]) -> None:
