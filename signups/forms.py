@@ -103,6 +103,15 @@ class PointForm(forms.ModelForm):
     """The admin's form of a point: origins checked and normalised, the
     thank-you page on one of them, the event on the point's list."""
 
+    # Declared here, not made from the model field: Django 5.2's URLField
+    # warns about the scheme it assumes (https, as Django 6 will).
+    redirect_url = forms.URLField(
+        label="Thank-you page",
+        required=False,
+        assume_scheme="https",
+        help_text=SubscriptionPoint._meta.get_field("redirect_url").help_text,
+    )
+
     class Meta:
         model = SubscriptionPoint
         fields = [
@@ -130,17 +139,6 @@ class PointForm(forms.ModelForm):
             "intro": forms.Textarea(attrs={"rows": 2}),
             "thank_you_text": forms.Textarea(attrs={"rows": 2}),
         }
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if "redirect_url" in self.fields:
-            redirect = self.fields["redirect_url"]
-            self.fields["redirect_url"] = forms.URLField(
-                assume_scheme="https",
-                required=False,
-                label=redirect.label,
-                help_text=redirect.help_text,
-            )
 
     def clean_allowed_origins(self) -> str:
         lines = [line.strip() for line in self.cleaned_data["allowed_origins"].splitlines()]
