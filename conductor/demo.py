@@ -2,10 +2,13 @@
 published welcome series and an abandoned-cart conversation, with a week of
 history so that every report has figures on a first visit.
 
-- **Welcome series** (a first subscription): give a welcome code (Set
-  Coupon) → send "Welcome" with it → wait two days → contacts who clicked
-  go to the end (a Go To on engagement) → the others get "Your code is
-  waiting" → terminate.
+- **Welcome series** (a signup through the shop's Footer or Pop-up
+  subscription point: their events, "Signup: Footer" and "Signup: Pop-up",
+  which ``signups.demo`` gives the two points): contacts welcomed before go
+  to the end → give a welcome code (Set Coupon) → send "Welcome" with it,
+  or to those the pop-up brought in, "Welcome (pop-up)", the 10% off it
+  promised → wait two days → contacts who clicked go to the end (a Go To on
+  engagement) → the others get "Your code is waiting" → terminate.
 - **Abandoned cart** (the "Cart Abandoned" event): wait an hour → send "You
   left something behind", naming the product from the event → terminate.
 
@@ -29,7 +32,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conductor.engine.entry import enroll
 from conductor.engine.tasks import run_due
 from conductor.models import (
     Conversation,
@@ -45,7 +47,7 @@ from conductor.models import (
 )
 from conductor.versions import create_conversation, publish, working_version
 from contacts.models import Activity, Contact, SubscriptionState
-from contacts.services import fire_event
+from contacts.services import fire_event, fire_events
 from emails.models import Delivery, DeliveryStatus, MailboxEmail, Message
 from emails.tracking.engagement import Visitor, record_click, record_open
 from lists.models import DataType, Event, List, ProfileField
@@ -58,12 +60,23 @@ LOCAL_BACKENDS = (
     "emails.mailbox.MailboxBackend",
     "django.core.mail.backends.locmem.EmailBackend",
 )
+#: The events of the demo's subscription points (``signups.demo`` makes the
+#: points with them): the welcome series' two triggers.
+FOOTER_EVENT = "Signup: Footer"
+POPUP_EVENT = "Signup: Pop-up"
 SHOP = "https://demo-store.example"
 WELCOME_HTML = """<h1>Welcome, {{ profile.first_name|default:"friend" }}!</h1>
-<p>Thanks for joining the Demo Store newsletter. Here is 10% off your first order:</p>
-<p style="font-size: 22px"><strong>{{ coupon }}</strong></p>
+<p>Thanks for joining the Demo Store newsletter: new arrivals and members' offers, once a week.</p>
+<p>A welcome gift for your first order: <strong>{{ coupon }}</strong></p>
 <p><a href="https://demo-store.example/new-arrivals">See what's new</a>
 or <a href="https://demo-store.example/bestsellers">shop the bestsellers</a>.</p>
+<p><a href="{{ links.unsubscribe }}">Unsubscribe</a></p>
+"""
+WELCOME_POPUP_HTML = """<h1>Here is your 10% off, {{ profile.first_name|default:"friend" }}!</h1>
+<p>As promised when you joined: 10% off your first order with this code.</p>
+<p style="font-size: 22px"><strong>{{ coupon }}</strong></p>
+<p><a href="https://demo-store.example/new-arrivals">Spend it on what's new</a>
+or <a href="https://demo-store.example/bestsellers">on the bestsellers</a>.</p>
 <p><a href="{{ links.unsubscribe }}">Unsubscribe</a></p>
 """
 REMINDER_HTML = """<p>Hi {{ profile.first_name|default:"there" }},</p>
@@ -92,7 +105,7 @@ def seed(email_list: List, say: Say) -> None:
     if settings.EMAIL_BACKEND not in LOCAL_BACKENDS:
         say(f"No demo history: EMAIL_BACKEND {settings.EMAIL_BACKEND} would really send it.")
         return
-    _history(email_list, welcome, cart, random.Random(2026))
+    _history(email_list, cart, random.Random(2026))
     say("A week of history is in the reports; its emails are in Emails › Development mailbox.")  # noqa: RUF001 - the admin's breadcrumb sign
 
 
@@ -123,6 +136,11 @@ def _steps(conversation: Conversation, *steps: tuple[str, str, dict[str, Any]]) 
     ]
 
 
+def _event(email_list: List, name: str) -> Event:
+    found = Event.objects.filter(list=email_list, name__iexact=name).first()
+    return found or create_event(email_list=email_list, name=name)
+
+
 def _welcome_series(email_list: List) -> Conversation:
     code_field = _text_field(email_list, "Welcome Code")
     pool = CouponPool.objects.create(
@@ -134,37 +152,68 @@ def _welcome_series(email_list: List) -> Conversation:
         Coupon(pool=pool, code="WELCOME-" + "".join(rng.choice(letters) for _ in range(6)))
         for _ in range(1000)
     )
-    welcome = _message(email_list, "Welcome", "Welcome to Demo Store: 10% off inside", WELCOME_HTML)
+    welcome = _message(email_list, "Welcome", "Welcome to Demo Store", WELCOME_HTML)
+    welcome_popup = _message(
+        email_list, "Welcome (pop-up)", "Your 10% off code, as promised", WELCOME_POPUP_HTML
+    )
     reminder = _message(email_list, "Welcome reminder", "Your code is waiting", REMINDER_HTML)
     conversation = create_conversation(email_list=email_list, name=WELCOME_SERIES)
-    Trigger.objects.create(conversation=conversation, kind=TriggerKind.SUBSCRIBE)
+    # Entered by the points' events, not by the first-ever subscription: a
+    # signup subscribes the contact before its point's event fires, so that
+    # trigger would always come first, and a contact is inside a
+    # conversation once: the pop-up's trigger, and so its variant, would
+    # never count.
+    Trigger.objects.create(
+        conversation=conversation,
+        kind=TriggerKind.EXTERNAL_EVENT,
+        event=_event(email_list, FOOTER_EVENT),
+    )
+    by_popup = Trigger.objects.create(
+        conversation=conversation,
+        kind=TriggerKind.EXTERNAL_EVENT,
+        event=_event(email_list, POPUP_EVENT),
+    )
+    variants = [{"trigger": by_popup.pk, "message": welcome_popup.pk}]
     steps = _steps(
         conversation,
+        # A point's event fires for an address already subscribed too: one
+        # welcome (and one code) per contact.
+        (StepKind.GO_TO, "Welcomed before? Then we are done", {"target": None, "criteria": None}),
         (
             StepKind.ACTION,
             "Give a welcome code",
             {"action": "SetCoupon", "pool": pool.pk, "field": code_field.pk},
         ),
-        (StepKind.MESSAGE, "Send the welcome email", {"message": welcome.pk, "variants": []}),
+        (StepKind.MESSAGE, "Send the welcome email", {"message": welcome.pk, "variants": variants}),
         (StepKind.WAIT, "Wait two days", {"kind": "duration", "days": 2}),
         (StepKind.GO_TO, "Clicked? Then we are done", {"target": None, "criteria": None}),
         (StepKind.MESSAGE, "Remind the others", {"message": reminder.pk, "variants": []}),
         (StepKind.TERMINATE, "Done", {}),
     )
-    go_to, end = steps[3], steps[5]
-    go_to.settings = {
+    welcomed, clicked, end = steps[0], steps[4], steps[6]
+    welcomed.settings = {
         "target": str(end.key),
-        "criteria": {"filters": [{"engagement": "Clicked", "message": welcome.pk}]},
+        "criteria": {
+            "filters": [{"segmentationFieldId": code_field.pk, "compareType": "IsNotEmpty"}]
+        },
     }
-    go_to.save(update_fields=["settings"])
+    welcomed.save(update_fields=["settings"])
+    clicked.settings = {
+        "target": str(end.key),
+        "criteria": {
+            "filters": [
+                {"engagement": "Clicked", "message": welcome.pk},
+                {"joinType": "Or", "engagement": "Clicked", "message": welcome_popup.pk},
+            ]
+        },
+    }
+    clicked.save(update_fields=["settings"])
     publish(conversation)
     return conversation
 
 
 def _abandoned_cart(email_list: List) -> Conversation:
-    event = Event.objects.filter(list=email_list, name__iexact="Cart Abandoned").first()
-    if event is None:
-        event = create_event(email_list=email_list, name="Cart Abandoned")
+    event = _event(email_list, "Cart Abandoned")
     cart = _message(email_list, "Cart reminder", "You left something behind", CART_HTML)
     conversation = create_conversation(email_list=email_list, name=ABANDONED_CART)
     Trigger.objects.create(conversation=conversation, kind=TriggerKind.EXTERNAL_EVENT, event=event)
@@ -178,9 +227,7 @@ def _abandoned_cart(email_list: List) -> Conversation:
     return conversation
 
 
-def _history(
-    email_list: List, welcome: Conversation, cart: Conversation, rng: random.Random
-) -> None:
+def _history(email_list: List, cart: Conversation, rng: random.Random) -> None:
     """Contacts enter both conversations, the engine sends, some open, click
     and buy; then each contact's rows move back 0 to 8 days and the engine
     runs what has come due since."""
@@ -188,9 +235,13 @@ def _history(
     subscribed = list(
         Contact.objects.filter(list=email_list, state=SubscriptionState.SUBSCRIBED).order_by("pk")
     )
+    # They joined through the points, a third through the pop-up.
     joiners = subscribed[:120]
-    triggers = list(Trigger.objects.filter(conversation=welcome))
-    enroll([(c.pk, c.list_id, "subscribed", {}) for c in joiners], triggers)
+    for point, event, contacts in [
+        ("Footer", _event(email_list, FOOTER_EVENT), [c for n, c in enumerate(joiners) if n % 3]),
+        ("Pop-up", _event(email_list, POPUP_EVENT), joiners[::3]),
+    ]:
+        fire_events(event=event, contacts=contacts, data={"subscription_point": point})
     abandon = Event.objects.get(list=email_list, name__iexact="Cart Abandoned")
     shoppers = rng.sample(subscribed[120:], min(40, len(subscribed[120:])))
     for contact in shoppers:

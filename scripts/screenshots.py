@@ -104,6 +104,17 @@ def _shoot(base: str, out: Path) -> None:
         page.wait_for_selector(".criteria-count:has-text('match now')")
         _save(page, out / "filter-builder.png")
 
+        page.goto(f"{base}/admin/signups/subscriptionpoint/")
+        page.click("#result_list a:has-text('Pop-up')")
+        page.wait_for_selector("#put-it-on-your-site")
+        _save(page.locator("#put-it-on-your-site"), out / "point-snippets.png")
+        page.click("#show-popup")
+        page.wait_for_selector("dialog[open]")
+        page.screenshot(path=str(out / "point-popup-preview.png"))
+        print(out / "point-popup-preview.png")
+        page.keyboard.press("Escape")
+        _save(page.locator("#point-report"), out / "point-report.png")
+
         # The first demo contact joined the Welcome series (seed_demo's history).
         page.goto(f"{base}/admin/contacts/contact/?q=demo0001%40example.com")
         page.click("#result_list tbody tr:first-child th a")

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from config.origins import origin
 from contacts.addresses import normalise_email
-from lists.field_types import clean_value
+from lists.field_types import FALSE_WORDS, clean_value
 from lists.models import DataType, ProfileField
 from signups.models import PointField, SubscriptionPoint
 
@@ -28,12 +28,24 @@ def field_name(field: ProfileField | int) -> str:
     return f"field_{field if isinstance(field, int) else field.pk}"
 
 
+class SwitchInput(forms.CheckboxInput):
+    """A checkbox that also reads "off", "false" and "0" as unticked, as the
+    API does (Django's reads any text but "false" as ticked): a JSON post's
+    ``"consent": "0"`` must not subscribe anyone."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> bool:
+        value = data.get(name)
+        if isinstance(value, str) and value.strip().lower() in FALSE_WORDS:
+            return False
+        return super().value_from_datadict(data, files, name)
+
+
 def _form_field(point_field: PointField) -> forms.Field:
     field = point_field.field
     common: dict[str, Any] = {"label": field.name, "required": point_field.required}
     match field.data_type:
         case DataType.CHECK_BOX | DataType.RADIO_BUTTON:
-            return forms.BooleanField(**common)
+            return forms.BooleanField(widget=SwitchInput, **common)
         case DataType.NUMERIC:
             widget: forms.Widget = forms.NumberInput(attrs={"step": "0.01"})
         case DataType.DATE:
@@ -59,11 +71,13 @@ class SignupForm(forms.Form):
     def __init__(self, point: SubscriptionPoint, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.point = point
-        self.point_fields = list(point.fields.select_related("field"))
+        self.point_fields = point.asked
         for point_field in self.point_fields:
             self.fields[field_name(point_field.field)] = _form_field(point_field)
         if point.consent_text:
-            self.fields[CONSENT] = forms.BooleanField(label=point.consent_text, required=False)
+            self.fields[CONSENT] = forms.BooleanField(
+                label=point.consent_text, required=False, widget=SwitchInput
+            )
         self.fields[HONEYPOT] = forms.CharField(
             required=False,
             label="Leave this empty",
@@ -110,6 +124,7 @@ class PointForm(forms.ModelForm):
         required=False,
         assume_scheme="https",
         help_text=SubscriptionPoint._meta.get_field("redirect_url").help_text,
+        widget=forms.URLInput(attrs={"class": "vURLField"}),
     )
 
     class Meta:
@@ -138,6 +153,15 @@ class PointForm(forms.ModelForm):
             ),
             "intro": forms.Textarea(attrs={"rows": 2}),
             "thank_you_text": forms.Textarea(attrs={"rows": 2}),
+        }
+        labels = {"thank_you_text": "Thank-you text"}
+        # The admin shows help texts as HTML: no angle brackets in them.
+        help_texts = {
+            "event": (
+                "Fired for the contact on each signup, so a conversation's trigger and its "
+                "message variants can tell this point apart. Left empty, a new event named "
+                "after the point is made (“Signup: Footer” for a point named Footer)."
+            ),
         }
 
     def clean_allowed_origins(self) -> str:

@@ -36,10 +36,16 @@ def fire_confirmed_signups(
     Signup.objects.filter(pk__in=[s.pk for s in waiting]).update(event_pending=False)
     now = timezone.now()
     fired = []
+    seen: set[tuple[int | None, int]] = set()
     for signup in waiting:
         event = signup.point.event
         if event is None or not event.is_active or signup.contact is None:
             continue
+        # A person who sent the form again while waiting for the email confirms
+        # once: the point's event fires once, not once per post.
+        if (signup.contact_id, signup.point_id) in seen:
+            continue
+        seen.add((signup.contact_id, signup.point_id))
         fired.append(
             activity_for(
                 signup.contact,

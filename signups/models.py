@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import secrets
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from contacts.models import Contact, SubscribeMethod
 from lists.models import Event, List, ProfileField
@@ -126,8 +128,14 @@ class SubscriptionPoint(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @cached_property
+    def asked(self) -> builtins.list[PointField]:
+        """The fields it asks for, in order, with their profile fields: read
+        once per instance (a post builds its form from them more than once)."""
+        return builtins.list(self.fields.select_related("field"))
+
     @property
-    def origins(self) -> list[str]:
+    def origins(self) -> builtins.list[str]:  # "list" is the field, in here
         """The allowed origins, as saved (checked and normalised at save)."""
         return [line for line in self.allowed_origins.split() if line]
 

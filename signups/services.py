@@ -88,7 +88,8 @@ def _sign_up(
         if not result.created and any(v is not None for v in values.values()):
             update_profiles(
                 email_list=point.list,
-                updates=[(contact, values)],
+                # By field id: a text key would be read as a field's name.
+                updates=[(contact, {int(key): value for key, value in values.items()})],
                 update_type=UpdateType.APPEND,
                 locked=True,  # subscribe_contacts locked and read it in this transaction
             )

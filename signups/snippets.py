@@ -7,7 +7,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from signups.forms import SignupForm
+from signups.forms import HONEYPOT, SignupForm
 from signups.models import SubscriptionPoint
 from signups.views import post_url
 
@@ -33,7 +33,9 @@ def html_form(point: SubscriptionPoint) -> str:
         "signups/snippet_form.html",
         {
             "point": point,
+            # Ids of the point's own: the shop's page has ids of its own.
             "form": SignupForm(point, auto_id=f"signup-{point.key}-%s"),
+            "honeypot": HONEYPOT,
             "action": post_url(point),
             "script": script,
         },

@@ -45,30 +45,35 @@ def point_limit(point_id: int, per_minute: int) -> Limit:
 def over_limit(*limits: Limit) -> int | None:
     """Count one post against each limit. None when every limit allows it;
     else the seconds until the fullest window ends (for ``Retry-After``)."""
-    now = timezone.now()
-    wait: int | None = None
-    for limit in limits:
-        epoch = int(now.timestamp())
-        start = epoch - epoch % limit.seconds
-        if _count(limit.key, start) > limit.count:
-            ends_in = start + limit.seconds - epoch
-            wait = max(wait or 0, ends_in)
-    return wait
+    epoch = int(timezone.now().timestamp())
+    starts = {limit.key: epoch - epoch % limit.seconds for limit in limits}
+    counts = _count(starts)
+    waits = [
+        starts[limit.key] + limit.seconds - epoch
+        for limit in limits
+        if counts[limit.key] > limit.count
+    ]
+    return max(waits) if waits else None
 
 
-def _count(key: str, start: int) -> int:
-    starts_at = datetime.datetime.fromtimestamp(start, tz=datetime.UTC)
+def _count(starts: dict[str, int]) -> dict[str, int]:
+    """Add one to the window starting at ``starts[key]`` of each key, in one
+    statement; each window's count after it."""
     table = connection.ops.quote_name(RateWindow._meta.db_table)
+    rows = ", ".join(["(%s, %s, 1)"] * len(starts))
+    params: list[object] = []
+    for key, start in starts.items():
+        moment = datetime.datetime.fromtimestamp(start, tz=datetime.UTC)
+        params += [key, connection.ops.adapt_datetimefield_value(moment)]
     with connection.cursor() as cursor:
         # ON CONFLICT … RETURNING: PostgreSQL, and SQLite from 3.35.
         cursor.execute(
-            f"INSERT INTO {table} (key, starts_at, count) VALUES (%s, %s, 1) "
+            f"INSERT INTO {table} (key, starts_at, count) VALUES {rows} "
             f"ON CONFLICT (key, starts_at) DO UPDATE SET count = {table}.count + 1 "
-            "RETURNING count",
-            [key, connection.ops.adapt_datetimefield_value(starts_at)],
+            "RETURNING key, count",
+            params,
         )
-        (count,) = cursor.fetchone()
-    return int(count)
+        return {key: int(count) for key, count in cursor.fetchall()}
 
 
 def forget_old_windows() -> int:

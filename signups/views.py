@@ -14,7 +14,9 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -122,7 +124,10 @@ def _data(request: HttpRequest, form_names: set[str]) -> tuple[dict[str, Any] | 
             )
         data = {k: v for k, v in data.items() if v is not False}  # an unticked box is absent
     else:
-        data = request.POST
+        try:
+            data = request.POST
+        except (MultiPartParserError, SuspiciousOperation):  # no boundary; too many fields
+            return {}, "The form's body could not be read."
     unknown = sorted(set(data) - form_names)
     if unknown:
         return {}, f"This form does not ask for: {', '.join(unknown[:10])}."
@@ -238,12 +243,29 @@ def _script(template: str, config: dict[str, Any]) -> HttpResponse:
 @csrf_exempt
 @require_GET
 def popup_script(request: HttpRequest, key: str) -> HttpResponse:
-    point = _point(key)
+    """The pop-up. With ``?preview=1`` (the admin's "Show the pop-up"), for
+    signed-in staff who may view points only: shown at once, posting and
+    remembering nothing, and for a closed point too."""
+    preview = request.GET.get("preview") == "1"
+    if preview:
+        # The only public path that looks at the session: staff previewing.
+        user = request.user
+        if not (
+            user.is_active and user.is_staff and user.has_perm("signups.view_subscriptionpoint")
+        ):
+            return HttpResponse(
+                "/* The preview is for signed-in staff who may view subscription points. */",
+                content_type="text/javascript",
+                status=403,
+            )
+        point = SubscriptionPoint.objects.select_related("list", "event").filter(key=key).first()
+    else:
+        point = _point(key)
     if point is None:
         return HttpResponse(
             "/* This signup form is closed. */", content_type="text/javascript", status=404
         )
-    return _script("signups/popup.js", popup_config(point))
+    return _script("signups/popup.js", popup_config(point, preview=preview))
 
 
 @require_GET

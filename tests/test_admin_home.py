@@ -178,6 +178,7 @@ def test_a_superuser_sees_every_page_in_sections_in_the_order_of_the_work(admin_
         "Lists",
         "Contacts",
         "List imports",
+        "Subscription points",
         "Activities",
         "Suppressions",
         "Bans",

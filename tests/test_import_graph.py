@@ -14,11 +14,30 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "lists", "contacts", "emails", "conductor", "integrations", "api", "signups", "config")
+PACKAGES = (
+    "core",
+    "lists",
+    "contacts",
+    "emails",
+    "conductor",
+    "integrations",
+    "api",
+    "signups",
+    "config",
+)
 
 #: What each app must not import: the arrows point one way only.
 FORBIDDEN = {
-    "core": {"lists", "contacts", "emails", "conductor", "integrations", "api", "signups", "config"},
+    "core": {
+        "lists",
+        "contacts",
+        "emails",
+        "conductor",
+        "integrations",
+        "api",
+        "signups",
+        "config",
+    },
     "lists": {"contacts", "emails", "conductor", "integrations", "api", "signups"},
     "contacts": {"emails", "conductor", "integrations", "api", "signups"},
     "emails": {"conductor", "integrations", "api", "signups"},

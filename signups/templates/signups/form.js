@@ -1,10 +1,36 @@
-/* Fills the "shown at" token into this point's forms on the page. */
+/* For a point's embedded HTML forms on a shop's page: puts the "shown at"
+   token into them, and keeps the honeypot off screen where the shop's
+   Content-Security-Policy refuses the snippet's style attribute (styles
+   set from a script are allowed). A form added to the page later gets its
+   token when it is sent. */
 (function (config) {
   "use strict";
-  var selector = 'form[data-signup-point="' + config.key + '"] input[name="token"]';
-  function fill() {
-    document.querySelectorAll(selector).forEach(function (input) { input.value = config.token; });
+  var FORMS = 'form[data-signup-point="' + config.key + '"]';
+
+  function prepare(form) {
+    var token = form.querySelector('input[name="token"]');
+    if (token && !token.value) token.value = config.token;
+    var trap = form.querySelector("[data-signup-honeypot]");
+    if (trap) {
+      trap.style.position = "absolute";
+      trap.style.left = "-10000px";
+      trap.style.width = "1px";
+      trap.style.height = "1px";
+      trap.style.overflow = "hidden";
+    }
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fill);
-  else fill();
+
+  function prepareAll() {
+    document.querySelectorAll(FORMS).forEach(prepare);
+  }
+
+  document.addEventListener(
+    "submit",
+    function (event) {
+      if (event.target instanceof Element && event.target.matches(FORMS)) prepare(event.target);
+    },
+    true
+  );
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", prepareAll);
+  else prepareAll();
 })({{ config }});
