@@ -110,6 +110,7 @@ def _shoot(base: str, out: Path) -> None:
         _save(page.locator("#put-it-on-your-site"), out / "point-snippets.png")
         page.click("#show-popup")
         page.wait_for_selector("dialog[open]")
+        page.wait_for_timeout(600)  # its fade-in
         page.screenshot(path=str(out / "point-popup-preview.png"))
         print(out / "point-popup-preview.png")
         page.keyboard.press("Escape")
