@@ -54,7 +54,9 @@ def sign_up(
     - An address already on the list keeps what it has: the values fill only
       its empty fields, so a stranger cannot overwrite someone's profile.
     - An unsubscribed address stays unsubscribed unless the point has a
-      consent checkbox and it was ticked; the consent text is recorded.
+      consent checkbox and it was ticked; the consent text is recorded. On a
+      point that asks for confirmation it must then confirm by email too:
+      anyone can tick a box for anyone's address.
     - A banned or suppressed address: nothing is written but the signup row.
     """
     override = consent and bool(point.consent_text)
@@ -79,6 +81,7 @@ def _sign_up(
         double_opt_in=point.double_opt_in,
         initial_profiles={email: values},
         details=details,
+        confirm_resubscribe=True,  # on a double opt-in point, consent is confirmed by email
     )
     outcome = _OUTCOMES.get(result.outcome, SignupOutcome.REFUSED)
     contact = result.contact if result.error is None else None

@@ -586,3 +586,39 @@ def test_a_subscribed_address_on_a_double_opt_in_point_fires_the_event_at_once(
     assert len(events_fired(confirmed_point, "ada@example.com")) == 1
     assert not OptInRequest.objects.exists()
     assert outcomes() == [SignupOutcome.ALREADY_SUBSCRIBED]
+
+
+def test_on_a_double_opt_in_point_an_unsubscribed_address_ticking_consent_must_confirm(
+    shop, client
+):
+    """Anyone may tick the box for anyone's address: on a point that asks for
+    confirmation, the person confirms by email before being subscribed again."""
+    point = make_point(shop, fields=(), consent_text="Yes, email me offers again")
+    point.double_opt_in = True
+    point.save()
+    contact = ContactFactory(
+        list=shop,
+        email="gone@example.com",
+        state=SubscriptionState.UNSUBSCRIBED,
+        subscribed_at=LONG_AGO,
+        unsubscribed_at=LONG_AGO,
+    )
+
+    response = post_json(client, point, {"email": "gone@example.com", "consent": True})
+
+    assert response.json()["ok"] is True
+    contact.refresh_from_db()
+    assert contact.state == SubscriptionState.PENDING
+    assert OptInRequest.objects.filter(contact=contact).count() == 1
+    pending = Activity.objects.get(contact=contact, kind=ActivityKind.PENDING)
+    assert pending.details["consent"] == "Yes, email me offers again"
+    assert not events_fired(point)
+    assert outcomes() == [SignupOutcome.PENDING]
+
+    confirm_subscription(contact=contact)
+
+    contact.refresh_from_db()
+    assert contact.state == SubscriptionState.SUBSCRIBED
+    assert contact.resubscribed_at is not None
+    assert Activity.objects.filter(contact=contact, kind=ActivityKind.RESUBSCRIBED).count() == 1
+    assert len(events_fired(point, "gone@example.com")) == 1
