@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -350,6 +351,15 @@ SIGNUP_LIMIT_MINUTES = env_int("SIGNUP_LIMIT_MINUTES", default=10, minimum=1)
 SIGNUP_MIN_FILL_SECONDS = env_int("SIGNUP_MIN_FILL_SECONDS", default=2, minimum=0)
 #: Largest signup post; a larger one gets 413 and changes nothing.
 SIGNUP_MAX_BODY_BYTES = env_int("SIGNUP_MAX_BODY_BYTES", default=16384, minimum=1024)
+#: The header in which the proxy in front puts the visitor's address (X-Real-IP,
+#: or X-Forwarded-For: its last entry), for the per-address limit. Empty: the
+#: connection's address, which behind a proxy is the proxy's for every visitor.
+SIGNUP_CLIENT_ADDRESS_HEADER = env_str("SIGNUP_CLIENT_ADDRESS_HEADER", default="")
+if not re.fullmatch(r"[A-Za-z0-9-]*", SIGNUP_CLIENT_ADDRESS_HEADER):
+    raise ImproperlyConfigured(
+        f"Environment variable SIGNUP_CLIENT_ADDRESS_HEADER is invalid: "
+        f"{SIGNUP_CLIENT_ADDRESS_HEADER!r}; expected a header name such as X-Real-IP."
+    )
 
 # --- Segment ------------------------------------------------------------------
 # Seconds before a request to Segment gives up (connecting, and each read).

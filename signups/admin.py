@@ -138,6 +138,24 @@ class PointFieldInline(admin.TabularInline):
     def get_extra(self, request: HttpRequest, obj: SubscriptionPoint | None = None, **kwargs: Any):
         return 0 if obj is not None and obj.fields.exists() else 1
 
+    # The fields asked are part of the point, not a model staff are given apart:
+    # who may change the point chooses them, who may view it sees them.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("signups.view_subscriptionpoint") or self._may_change(request)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_change(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_change(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_change(request)
+
+    @staticmethod
+    def _may_change(request: HttpRequest) -> bool:
+        return request.user.has_perm("signups.change_subscriptionpoint")
+
 
 # --- Points -----------------------------------------------------------------------------
 

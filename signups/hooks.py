@@ -12,10 +12,6 @@ from contacts.models import Activity, ActivityKind
 from contacts.services.common import activity_for
 from signups.models import Signup
 
-#: A confirmation: a first subscription, or (a once unsubscribed address
-#: that ticked a point's consent box) a subscription again.
-CONFIRMING = frozenset({ActivityKind.SUBSCRIBED, ActivityKind.RESUBSCRIBED})
-
 
 def fire_confirmed_signups(
     sender: Any,
@@ -27,9 +23,9 @@ def fire_confirmed_signups(
     confirmation: those signups' events, as derived activities. A partial
     index holds only the awaiting signups, so an import's batches cost one
     cheap query each."""
-    if kinds is not None and not kinds & CONFIRMING:
+    if kinds is not None and ActivityKind.SUBSCRIBED not in kinds:
         return None
-    subscribed = activities.filter(kind__in=CONFIRMING).values("contact_id")
+    subscribed = activities.filter(kind=ActivityKind.SUBSCRIBED).values("contact_id")
     waiting = list(
         Signup.objects.filter(event_pending=True, contact_id__in=subscribed).select_related(
             "contact", "point__event"

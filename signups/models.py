@@ -55,9 +55,8 @@ class SubscriptionPoint(models.Model):
         "ask for confirmation",
         default=False,
         help_text=(
-            "New addresses, and once unsubscribed ones that tick the consent box, get the "
-            "list's confirmation email and are subscribed when they click its link; the "
-            "event fires then."
+            "New addresses get the list's confirmation email and are subscribed when they "
+            "click its link; the event fires then."
         ),
     )
     method = models.CharField(

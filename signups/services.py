@@ -9,11 +9,13 @@ staff.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 
 from django.db import transaction
 from django.utils import timezone
 
+from contacts.models import Contact, OptInRequest
 from contacts.optin import request_confirmations
 from contacts.services import Outcome, fire_event, subscribe_contacts, update_profiles
 from contacts.services.common import retry_on_conflict
@@ -36,6 +38,10 @@ _FIRES_NOW = {
     SignupOutcome.RESUBSCRIBED,
     SignupOutcome.ALREADY_SUBSCRIBED,
 }
+#: A pending address sent again gets another confirmation email only this
+#: long after the last was asked for: anyone may post anyone's address, and
+#: the form must not be a way to fill someone's inbox.
+CONFIRMATION_AGAIN_AFTER = datetime.timedelta(hours=1)
 
 
 def sign_up(
@@ -50,13 +56,14 @@ def sign_up(
 
     - A new address is subscribed (or made pending, and sent the list's
       confirmation email, when the point asks for confirmation) with the
-      values; the event fires now, or when the contact confirms.
+      values; the event fires now, or when the contact confirms. One still
+      pending gets the email again, at most once an hour.
     - An address already on the list keeps what it has: the values fill only
       its empty fields, so a stranger cannot overwrite someone's profile.
     - An unsubscribed address stays unsubscribed unless the point has a
-      consent checkbox and it was ticked; the consent text is recorded. On a
-      point that asks for confirmation it must then confirm by email too:
-      anyone can tick a box for anyone's address.
+      consent checkbox and it was ticked; then it is subscribed again at once,
+      with the consent text recorded (as Listrak's ``overrideUnsubscribe``:
+      confirmation emails are for new addresses).
     - A banned or suppressed address: nothing is written but the signup row.
     """
     override = consent and bool(point.consent_text)
@@ -81,7 +88,6 @@ def _sign_up(
         double_opt_in=point.double_opt_in,
         initial_profiles={email: values},
         details=details,
-        confirm_resubscribe=True,  # on a double opt-in point, consent is confirmed by email
     )
     outcome = _OUTCOMES.get(result.outcome, SignupOutcome.REFUSED)
     contact = result.contact if result.error is None else None
@@ -96,8 +102,8 @@ def _sign_up(
                 update_type=UpdateType.APPEND,
                 locked=True,  # subscribe_contacts locked and read it in this transaction
             )
-        if outcome == SignupOutcome.PENDING:  # lost the first email? another one
-            request_confirmations(contacts=[contact])
+        if outcome == SignupOutcome.PENDING and _may_ask_again(contact):
+            request_confirmations(contacts=[contact])  # lost the first email? another one
         if outcome in _FIRES_NOW and point.event is not None:
             fire_event(event=point.event, contact=contact, data={"subscription_point": point.name})
     return Signup.objects.create(
@@ -107,6 +113,11 @@ def _sign_up(
         created_at=timezone.now(),
         event_pending=outcome == SignupOutcome.PENDING and point.event_id is not None,
     )
+
+
+def _may_ask_again(contact: Contact) -> bool:
+    since = timezone.now() - CONFIRMATION_AGAIN_AFTER
+    return not OptInRequest.objects.filter(contact=contact, created_at__gte=since).exists()
 
 
 def refuse_bot(*, point: SubscriptionPoint, outcome: SignupOutcome) -> Signup:

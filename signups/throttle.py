@@ -43,37 +43,36 @@ def point_limit(point_id: int, per_minute: int) -> Limit:
 
 
 def over_limit(*limits: Limit) -> int | None:
-    """Count one post against each limit. None when every limit allows it;
-    else the seconds until the fullest window ends (for ``Retry-After``)."""
+    """Count one post against each limit in turn, up to the first that refuses
+    it. None when every limit allows it; else the seconds until that limit's
+    window ends (for ``Retry-After``).
+
+    A post one limit refuses is not counted against the next: one client
+    over its own limit (the address's, given first) must not use up the
+    point's, which every visitor shares."""
     epoch = int(timezone.now().timestamp())
-    starts = {limit.key: epoch - epoch % limit.seconds for limit in limits}
-    counts = _count(starts)
-    waits = [
-        starts[limit.key] + limit.seconds - epoch
-        for limit in limits
-        if counts[limit.key] > limit.count
-    ]
-    return max(waits) if waits else None
+    for limit in limits:
+        start = epoch - epoch % limit.seconds
+        if _count(limit.key, start) > limit.count:
+            return start + limit.seconds - epoch
+    return None
 
 
-def _count(starts: dict[str, int]) -> dict[str, int]:
-    """Add one to the window starting at ``starts[key]`` of each key, in one
-    statement; each window's count after it."""
+def _count(key: str, start: int) -> int:
+    """Add one to the window of ``key`` starting at ``start`` (a Unix time), in
+    one statement; its count after it."""
     table = connection.ops.quote_name(RateWindow._meta.db_table)
-    rows = ", ".join(["(%s, %s, 1)"] * len(starts))
-    params: list[object] = []
-    for key, start in starts.items():
-        moment = datetime.datetime.fromtimestamp(start, tz=datetime.UTC)
-        params += [key, connection.ops.adapt_datetimefield_value(moment)]
+    moment = datetime.datetime.fromtimestamp(start, tz=datetime.UTC)
     with connection.cursor() as cursor:
         # ON CONFLICT … RETURNING: PostgreSQL, and SQLite from 3.35.
         cursor.execute(
-            f"INSERT INTO {table} (key, starts_at, count) VALUES {rows} "
+            f"INSERT INTO {table} (key, starts_at, count) VALUES (%s, %s, 1) "
             f"ON CONFLICT (key, starts_at) DO UPDATE SET count = {table}.count + 1 "
-            "RETURNING key, count",
-            params,
+            "RETURNING count",
+            [key, connection.ops.adapt_datetimefield_value(moment)],
         )
-        return {key: int(count) for key, count in cursor.fetchall()}
+        (count,) = cursor.fetchone()
+        return int(count)
 
 
 def forget_old_windows() -> int:

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
@@ -107,6 +107,18 @@ def _refusal(
     )
 
 
+def _client_address(request: HttpRequest) -> str:
+    """The visitor's address: from the header the proxy in front sets
+    (``SIGNUP_CLIENT_ADDRESS_HEADER``), else the connection's."""
+    header = settings.SIGNUP_CLIENT_ADDRESS_HEADER
+    if header:
+        # X-Forwarded-For lists each hop; the last is the one our own proxy added.
+        given = request.headers.get(header, "").split(",")[-1].strip()
+        if given:
+            return given
+    return request.META.get("REMOTE_ADDR", "")
+
+
 def _data(request: HttpRequest, form_names: set[str]) -> tuple[dict[str, Any] | QueryDict, str]:
     """The posted values and a problem with them ("" when none)."""
     if request.content_type == "application/json":
@@ -128,6 +140,8 @@ def _data(request: HttpRequest, form_names: set[str]) -> tuple[dict[str, Any] | 
             data = request.POST
         except (MultiPartParserError, SuspiciousOperation):  # no boundary; too many fields
             return {}, "The form's body could not be read."
+        except BadRequest:  # a form-encoded body declared in another charset than UTF-8
+            return {}, "The form's body could not be read: send it in UTF-8."
     unknown = sorted(set(data) - form_names)
     if unknown:
         return {}, f"This form does not ask for: {', '.join(unknown[:10])}."
@@ -156,7 +170,7 @@ def signup_page(request: HttpRequest, key: str) -> HttpResponse:
             f"The form sent more than {settings.SIGNUP_MAX_BODY_BYTES} bytes.",
         )
     wait = throttle.over_limit(
-        throttle.address_limit(request.META.get("REMOTE_ADDR", "")),
+        throttle.address_limit(_client_address(request)),
         throttle.point_limit(point.pk, point.signups_per_minute),
     )
     if wait is not None:

@@ -16,12 +16,14 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts.models import (
     Activity,
     ActivityKind,
     Contact,
     OptInRequest,
+    OptInStatus,
     SubscribeMethod,
     SubscriptionState,
 )
@@ -588,11 +590,11 @@ def test_a_subscribed_address_on_a_double_opt_in_point_fires_the_event_at_once(
     assert outcomes() == [SignupOutcome.ALREADY_SUBSCRIBED]
 
 
-def test_on_a_double_opt_in_point_an_unsubscribed_address_ticking_consent_must_confirm(
+def test_on_a_double_opt_in_point_consent_subscribes_an_unsubscribed_address_again_at_once(
     shop, client
 ):
-    """Anyone may tick the box for anyone's address: on a point that asks for
-    confirmation, the person confirms by email before being subscribed again."""
+    """As Listrak's ``overrideUnsubscribe``: the confirmation email is for new
+    addresses; a ticked consent box subscribes a known one again at once."""
     point = make_point(shop, fields=(), consent_text="Yes, email me offers again")
     point.double_opt_in = True
     point.save()
@@ -608,17 +610,25 @@ def test_on_a_double_opt_in_point_an_unsubscribed_address_ticking_consent_must_c
 
     assert response.json()["ok"] is True
     contact.refresh_from_db()
-    assert contact.state == SubscriptionState.PENDING
-    assert OptInRequest.objects.filter(contact=contact).count() == 1
-    pending = Activity.objects.get(contact=contact, kind=ActivityKind.PENDING)
-    assert pending.details["consent"] == "Yes, email me offers again"
-    assert not events_fired(point)
-    assert outcomes() == [SignupOutcome.PENDING]
-
-    confirm_subscription(contact=contact)
-
-    contact.refresh_from_db()
     assert contact.state == SubscriptionState.SUBSCRIBED
-    assert contact.resubscribed_at is not None
-    assert Activity.objects.filter(contact=contact, kind=ActivityKind.RESUBSCRIBED).count() == 1
+    assert not OptInRequest.objects.exists()
+    activity = Activity.objects.get(contact=contact, kind=ActivityKind.RESUBSCRIBED)
+    assert activity.details["consent"] == "Yes, email me offers again"
     assert len(events_fired(point, "gone@example.com")) == 1
+    assert outcomes() == [SignupOutcome.RESUBSCRIBED]
+
+
+def test_a_pending_address_sent_again_gets_another_email_at_most_once_an_hour(
+    shop, client, confirmed_point
+):
+    post_json(client, confirmed_point, {"email": "ada@example.com"})
+    OptInRequest.objects.update(status=OptInStatus.SENT, sent_at=timezone.now())
+
+    for _ in range(3):
+        assert post_json(client, confirmed_point, {"email": "ada@example.com"}).json()["ok"]
+    assert OptInRequest.objects.count() == 1
+
+    OptInRequest.objects.update(created_at=timezone.now() - datetime.timedelta(minutes=61))
+    post_json(client, confirmed_point, {"email": "ada@example.com"})
+    assert OptInRequest.objects.count() == 2
+    assert outcomes() == [SignupOutcome.PENDING] * 5

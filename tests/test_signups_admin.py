@@ -801,6 +801,25 @@ def test_change_permission_saves_but_adding_and_deleting_need_their_own(shop):
     assert SubscriptionPoint.objects.filter(pk=point.pk).exists()
 
 
+def test_the_points_permissions_cover_the_fields_it_asks(shop):
+    """No separate permission on the fields a point asks: who may change the
+    point chooses them, who may only view it sees them."""
+    point = make_point(shop)
+    PointField.objects.create(point=point, field=shop.profile_fields.get(name="First Name"))
+    vip = shop.profile_fields.get(name="VIP")
+    marketer = staff(*ALL)
+    shown = page(marketer, change_url(point))
+    assert 'name="fields-0-field"' in shown and 'name="fields-TOTAL_FORMS"' in shown
+
+    response = marketer.post(change_url(point), with_fields(point, [(vip, True, 0)]))
+
+    assert response.status_code == 302, Page(response.content.decode()).errors
+    assert [(f.field.name, f.required) for f in point.fields.all()] == [("VIP", True)]
+    viewer = page(staff("signups.view_subscriptionpoint"), change_url(point))
+    assert "What it asks" in viewer and "VIP" in viewer
+    assert 'name="fields-0-field"' not in viewer
+
+
 def test_adding_without_change_permission_goes_back_to_the_list(shop):
     client = staff("signups.view_subscriptionpoint", "signups.add_subscriptionpoint")
     response = client.post(ADD, form_data(SubscriptionPoint(list=shop, name="Footer")))

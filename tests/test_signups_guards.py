@@ -187,6 +187,47 @@ def test_a_point_is_limited_for_everyone_together(shop, client):
     assert not Contact.objects.filter(email="p2@example.com").exists()
 
 
+def test_one_address_over_its_limit_does_not_use_up_the_points(shop, client, settings):
+    """Posts refused by the address's limit do not count against the point's,
+    which every visitor shares: one client cannot close the form for all."""
+    settings.SIGNUP_LIMIT_PER_ADDRESS = 2
+    wait_for_a_fresh_window(60)
+    wait_for_a_fresh_window(settings.SIGNUP_LIMIT_MINUTES * 60)
+    point = make_point(shop, fields=(), signups_per_minute=5)
+
+    flood = posts_from(client, point, "10.0.2.1", 10)
+    visitor = posts_from(client, point, "10.0.2.2", 1, start=10)[0]
+
+    assert [a.status_code for a in flood] == [200] * 2 + [429] * 8
+    assert visitor.status_code == 200
+    assert Contact.objects.filter(email="p10@example.com").exists()
+
+
+def test_behind_a_proxy_each_visitor_is_limited_by_the_address_it_passes_on(shop, client, settings):
+    settings.SIGNUP_LIMIT_PER_ADDRESS = 1
+    settings.SIGNUP_CLIENT_ADDRESS_HEADER = "X-Forwarded-For"
+    wait_for_a_fresh_window(settings.SIGNUP_LIMIT_MINUTES * 60)
+    point = make_point(shop, fields=())
+
+    def post(n: int, forwarded: str):
+        data = {"email": f"p{n}@example.com"}
+        return post_form(
+            client, point, data, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded
+        )
+
+    answers = [
+        post(0, "10.0.3.1"),
+        post(1, "10.0.3.2"),
+        post(2, "1.2.3.4, 10.0.3.1"),  # what the visitor sent comes first, the proxy's last
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert set(Contact.objects.values_list("email", flat=True)) == {
+        "p0@example.com",
+        "p1@example.com",
+    }
+
+
 def test_a_full_window_is_forgotten_when_the_next_one_starts(client, point, settings):
     settings.SIGNUP_LIMIT_PER_ADDRESS = 3
     seconds = settings.SIGNUP_LIMIT_MINUTES * 60

@@ -184,6 +184,13 @@ def test_an_unreadable_form_body_is_refused_clearly(shop, client, point):
     for response in (no_boundary, too_many_fields):
         assert response.status_code == 400
         assert "The form&#x27;s body could not be read." in text(response)
+    not_utf8 = client.post(
+        url(point),
+        "email=ad%E9@example.com",
+        content_type="application/x-www-form-urlencoded; charset=latin-1",
+    )
+    assert not_utf8.status_code == 400
+    assert "The form&#x27;s body could not be read: send it in UTF-8." in text(not_utf8)
     assert written() == (0, 0, 0, 0)
 
 

@@ -44,7 +44,6 @@ def subscribe_contacts(
     double_opt_in: bool = False,
     initial_profiles: Mapping[str, Mapping[str, str | None]] | None = None,
     details: Mapping[str, object] | None = None,
-    confirm_resubscribe: bool = False,
 ) -> list[ContactResult]:
     """Subscribe many addresses to ``email_list``, returning one result per
     address in order.
@@ -59,11 +58,7 @@ def subscribe_contacts(
     - A pending contact is confirmed: its first-ever subscription.
     - An unsubscribed contact stays unsubscribed (``PreviouslyUnsubscribed``)
       unless ``override_unsubscribe``; then it is ``Resubscribed`` (or
-      ``Subscribed`` if it had never been subscribed before). With
-      ``double_opt_in`` and ``confirm_resubscribe`` too (a public signup
-      form, where anyone may tick the consent box for anyone's address), it
-      is made ``Pending`` instead and subscribed again only by confirming.
-      (Listrak's API sends its double opt-in email to new contacts only.)
+      ``Subscribed`` if it had never been subscribed before).
     - Banned, suppressed and invalid addresses are refused with an error and
       nothing is written for them; a repeated address is ``Skipped``.
 
@@ -73,14 +68,7 @@ def subscribe_contacts(
     profiles = initial_profiles or {}
     return retry_on_conflict(
         lambda: _subscribe(
-            email_list,
-            emails,
-            method,
-            override_unsubscribe,
-            double_opt_in,
-            profiles,
-            details or {},
-            confirm_resubscribe=confirm_resubscribe,
+            email_list, emails, method, override_unsubscribe, double_opt_in, profiles, details or {}
         )
     )
 
@@ -142,8 +130,6 @@ def _subscribe(
     double_opt_in: bool,
     profiles: Mapping[str, Mapping[str, str | None]],
     details: Mapping[str, object] | None = None,
-    *,
-    confirm_resubscribe: bool = False,
 ) -> list[ContactResult]:
     results, first = parse_addresses(emails)
     now = timezone.now()
@@ -168,14 +154,9 @@ def _subscribe(
             created.append(contact)
         else:
             outcome = _enter_existing(
-                contact,
-                now=now,
-                method=method,
-                override=override,
-                double_opt_in=double_opt_in,
-                confirm_resubscribe=confirm_resubscribe,
+                contact, now=now, method=method, override=override, double_opt_in=double_opt_in
             )
-            if outcome in (Outcome.SUBSCRIBED, Outcome.RESUBSCRIBED, Outcome.PENDING):
+            if outcome in (Outcome.SUBSCRIBED, Outcome.RESUBSCRIBED):
                 changed.append(contact)
         results[index] = ContactResult(email, outcome, contact, created=contact.pk is None)
         kind = _ACTIVITY_OF.get(outcome)
@@ -208,13 +189,7 @@ def _enter_new(
 
 
 def _enter_existing(
-    contact: Contact,
-    *,
-    now: datetime.datetime,
-    method: str,
-    override: bool,
-    double_opt_in: bool,
-    confirm_resubscribe: bool = False,
+    contact: Contact, *, now: datetime.datetime, method: str, override: bool, double_opt_in: bool
 ) -> Outcome:
     if contact.state == SubscriptionState.SUBSCRIBED:
         return Outcome.ALREADY_SUBSCRIBED
@@ -222,10 +197,6 @@ def _enter_existing(
         return Outcome.ALREADY_PENDING  # still waiting for the confirmation
     if contact.state == SubscriptionState.UNSUBSCRIBED and not override:
         return Outcome.PREVIOUSLY_UNSUBSCRIBED
-    if contact.state == SubscriptionState.UNSUBSCRIBED and double_opt_in and confirm_resubscribe:
-        contact.state = SubscriptionState.PENDING
-        contact.updated_at = now
-        return Outcome.PENDING  # subscribed again when the person confirms
     contact.state = SubscriptionState.SUBSCRIBED
     contact.subscribe_method = method
     contact.updated_at = now
