@@ -11,6 +11,7 @@ or ``Accept: application/json``: the pop-up script).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +33,8 @@ from signups.models import SignupOutcome, SubscriptionPoint
 CLOSED = "This signup form is closed."
 SEND_AGAIN = "Please check your details and press the button again."
 EXPIRED = "This form was open a long time; please press the button again."
+#: The names of a signup form's own fields (forms.field_name and the rest).
+_OURS = re.compile(r"email|token|website|consent|field_[0-9]+")
 _JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
 
 
@@ -143,6 +146,11 @@ def _data(request: HttpRequest, form_names: set[str]) -> tuple[dict[str, Any] | 
         except BadRequest:  # a form-encoded body declared in another charset than UTF-8
             return {}, "The form's body could not be read: send it in UTF-8."
     unknown = sorted(set(data) - form_names)
+    if request.content_type != "application/json":
+        # Shop platforms add fields of their own to every form on their pages
+        # (Magento's form_key, a CMS's nonce): an embedded form carries them here.
+        # Only names of the point's own kind are the visitor's.
+        unknown = [name for name in unknown if _OURS.fullmatch(name)]
     if unknown:
         return {}, f"This form does not ask for: {', '.join(unknown[:10])}."
     return data, ""
