@@ -13,6 +13,7 @@ the rates ``conductor.report_rates``'.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,27 +258,39 @@ def _band(daily: Daily, series: Series, top: int) -> SafeString:
 
 
 def _day_labels(daily: Daily, bottom: int) -> SafeString:
+    return day_labels([day for day, _ in daily.days], bottom)
+
+
+def day_labels(
+    days: Sequence[datetime.date], bottom: int, *, left: int = LEFT, css: str = "rc"
+) -> SafeString:
+    """The axis under a chart of one column a day (``DAY_WIDTH`` wide from
+    ``left``): each day's number, the month under the first column and under
+    each first of a month, and "Today" under the last. ``css`` prefixes the
+    classes (``rc-small``, ``rc-today``, ``rc-muted``)."""
     parts = []
-    for column, (day, _) in enumerate(daily.days):
-        x = LEFT + column * DAY_WIDTH + DAY_WIDTH // 2
-        today = column == len(daily.days) - 1
+    for column, day in enumerate(days):
+        x = left + column * DAY_WIDTH + DAY_WIDTH // 2
+        today = column == len(days) - 1
         parts.append(
             format_html(
-                '<text x="{}" y="{}" text-anchor="middle" class="rc-small{}">{}</text>',
+                '<text x="{}" y="{}" text-anchor="middle" class="{}-small{}">{}</text>',
                 x,
                 bottom + 4,
-                " rc-today" if today else " rc-muted",
+                css,
+                f" {css}-today" if today else f" {css}-muted",
                 day.day,
             )
         )
         if column == 0 or day.day == 1 or today:
             parts.append(
                 format_html(
-                    '<text x="{}" y="{}" text-anchor="{}" class="rc-small{}">{}</text>',
+                    '<text x="{}" y="{}" text-anchor="{}" class="{}-small{}">{}</text>',
                     x + (DAY_WIDTH // 2 if today else -DAY_WIDTH // 2 + 2),
                     bottom + 20,
                     "end" if today else "start",
-                    " rc-today" if today else " rc-muted",
+                    css,
+                    f" {css}-today" if today else f" {css}-muted",
                     "Today" if today else f"{day:%b}",
                 )
             )

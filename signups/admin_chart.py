@@ -15,7 +15,7 @@ import datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from conductor.report_charts import compact
+from conductor.report_charts import compact, day_labels
 from signups.reports import BOTS, PEOPLE, SHORT, Daily, Day
 
 LEFT, DAY_WIDTH, RIGHT, TOP = 96, 24, 96, 6
@@ -156,32 +156,7 @@ def _sum(day: Day, outcomes: tuple[str, ...]) -> int:
 
 
 def _day_labels(daily: Daily, bottom: int) -> SafeString:
-    parts = []
-    last = len(daily.days) - 1
-    for column, day in enumerate(daily.days):
-        x = LEFT + column * DAY_WIDTH + DAY_WIDTH // 2
-        today = column == last
-        parts.append(
-            format_html(
-                '<text x="{}" y="{}" text-anchor="middle" class="sp-small{}">{}</text>',
-                x,
-                bottom + 4,
-                " sp-today" if today else " sp-muted",
-                day.day.day,
-            )
-        )
-        if column == 0 or day.day.day == 1 or today:
-            parts.append(
-                format_html(
-                    '<text x="{}" y="{}" text-anchor="{}" class="sp-small{}">{}</text>',
-                    x + (DAY_WIDTH // 2 if today else -DAY_WIDTH // 2 + 2),
-                    bottom + 20,
-                    "end" if today else "start",
-                    " sp-today" if today else " sp-muted",
-                    "Today" if today else f"{day.day:%b}",
-                )
-            )
-    return mark_safe("".join(parts))  # each part was built with format_html
+    return day_labels([day.day for day in daily.days], bottom, left=LEFT, css="sp")
 
 
 def _day(day: datetime.date) -> str:
