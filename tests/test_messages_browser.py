@@ -8,32 +8,18 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from playwright.sync_api import Page
 
 from conductor.engine.tasks import run_due
 from conductor.models import StepKind
 from conductor.versions import publish
 from contacts.services import subscribe_contact, update_profile
 from emails.models import Delivery, DeliveryStatus, MailboxEmail, Message
-from tests.browser import log_in
+from tests.browser import log_in, write_body
 from tests.factories import conversation_with_steps
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 HTML = '<p>Hello {{ profile.first_name }}!</p><a href="https://shop.example/new">New in</a>'
-
-
-def write_body(page: Page, name: str, text: str) -> None:
-    """Type ``text`` into the body's editor (its code editor, or its text area without one)."""
-    page.evaluate(
-        """([name, text]) => {
-            const row = document.querySelector(".form-row.field-" + name);
-            const widget = row.querySelector(".django-ace-widget");
-            if (widget && widget.editor) { widget.editor.setValue(text, 1); return; }
-            row.querySelector("textarea").value = text;
-        }""",
-        [name, text],
-    )
 
 
 def test_write_preview_test_send_and_read_a_message_then_a_subscriber_gets_it(

@@ -15,7 +15,7 @@ from django.urls import reverse
 from conductor.models import Step, StepKind, Thread
 from conductor.versions import publish, working_version
 from emails.models import Message
-from tests.browser import log_in
+from tests.browser import log_in, write_body
 from tests.factories import (
     ListFactory,
     MessageFactory,
@@ -289,19 +289,6 @@ def test_a_published_threads_page_lists_its_steps_without_moving_them(shop):
 
 
 # --- In a real browser ------------------------------------------------------------
-
-
-def write_body(page, name: str, text: str) -> None:
-    """Type ``text`` into a body's editor (its code editor, or its text area)."""
-    page.evaluate(
-        """([name, text]) => {
-            const row = document.querySelector(".form-row.field-" + name);
-            const widget = row.querySelector(".django-ace-widget");
-            if (widget && widget.editor) { widget.editor.setValue(text, 1); return; }
-            row.querySelector("textarea").value = text;
-        }""",
-        [name, text],
-    )
 
 
 @pytest.mark.browser
