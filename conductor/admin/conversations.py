@@ -34,6 +34,7 @@ from conductor.models import (
     Version,
 )
 from conductor.report_charts import report_context
+from conductor.trigger_warnings import variant_warnings
 from conductor.versions import create_conversation, publish, published_version
 from lists.models import Event
 
@@ -167,6 +168,7 @@ class ConversationAdmin(StatusAdmin):
         return {
             "status_buttons": status_buttons(conversation),
             "no_trigger": NO_TRIGGER if not conversation.triggers.exists() else "",
+            "trigger_warnings": variant_warnings(conversation),
             "conversation_threads": threads_section(conversation, can_change=can_change),
             "conversation_diagram": diagram_section(conversation, shown),
             # The report (report.html, included by change_form.html).
