@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from dataclasses import field as dataclass_field  # Names has a method named field
 from functools import cached_property
 from typing import Any
 
@@ -95,6 +96,8 @@ class Names:
     pools: dict[int, str]
     events: dict[int, str]
     steps: dict[str, Step]
+    #: Each profile field's data type, so that criteria read in the type's words.
+    field_types: dict[int, str] = dataclass_field(default_factory=dict)
 
     @classmethod
     def of(cls, version: Version, steps: list[Step]) -> Names:
@@ -110,6 +113,9 @@ class Names:
             pools=names(CouponPool),
             events=names(Event),
             steps={str(step.key): step for step in steps},
+            field_types=dict(
+                ProfileField.objects.filter(list_id=list_id).values_list("pk", "data_type")
+            ),
         )
 
     def field(self, settings: dict[str, Any], key: str = "field") -> str:

@@ -20,6 +20,7 @@ from conductor.engine.batch import StepBatch
 from conductor.engine.outcomes import NEXT, Finish, Hold, JumpTo, Outcome
 from conductor.filters import Criteria, criteria_q, parse_criteria
 from conductor.filters.builder import CriteriaBuilder, builder_data
+from conductor.filters.words import criteria_words
 from conductor.forms.base import StepForm
 from conductor.models import Step, StepKind
 from conductor.steps.context import Names, VersionContext, label, step_label
@@ -208,8 +209,10 @@ class GoToUnit(StepKindUnit):
         where = step_label(target) if target else "?"
         if target_key(step) == END:
             where = "the end (leave)"
-        everyone = " if criteria match" if step.settings.get("criteria") else " (everyone)"
-        return f"to {where}{everyone}"
+        criteria = step.settings.get("criteria")
+        if not criteria:
+            return f"to {where} (everyone)"
+        return f"to {where} if {criteria_words(criteria, names)}"
 
 
 def _unsent_messages(criteria: Criteria, context: VersionContext) -> list[str]:
