@@ -33,12 +33,12 @@ How to read the figures (last line, one JSON object):
   count. Both should be 0.
 
 Measured on the 2-core machine, quiet, 20 s and 16 connections each, three
-runs: signups 86, 112 and 116 requests/s (p99 578, 200 and 167 ms; the first
-run shared the cores with other work partway), the API's contact post 186,
-186 and 183 requests/s (p99 214, 117 and 114 ms): ratio 0.46, 0.60, 0.63.
-A signup runs some twenty queries (the two rate-limit counters, the point and
-its fields, the subscription, the event, the signup row); the CPU of
-building and compiling them in the worker is most of its cost.
+runs: signups 108, 110 and 108 requests/s (p99 199, 201 and 204 ms), the
+API's contact post 168, 141 and 156 requests/s (p99 139, 164 and 150 ms):
+ratio 0.64, 0.78 and 0.69. A signup runs some seventeen queries (the two
+rate-limit counters, the point and its fields, the subscription, the event,
+the signup row); the CPU of building and compiling them in the worker is
+most of its cost.
 
 Requests in flight when wrk stops are finished by the server (it stops
 gracefully) but never answered to wrk: stored may exceed answered by at most
