@@ -65,6 +65,16 @@ def warnings(point: SubscriptionPoint) -> list[SafeString]:
                 reverse("admin:lists_event_change", args=[point.event.pk]),
             )
         )
+    if point.consent_text:
+        found.append(
+            format_html(
+                "{}",
+                "Its consent box subscribes again, at once and with no confirmation email, "
+                "any address that once unsubscribed, whoever ticks it (as Listrak's "
+                "overrideUnsubscribe does). Word it so that only the person would tick it, or "
+                "empty “Consent checkbox” to keep unsubscribed addresses unsubscribed.",
+            )
+        )
     if point.double_opt_in:
         email_list = point.list
         list_url = reverse("admin:lists_list_change", args=[email_list.pk])

@@ -230,3 +230,16 @@ def test_a_message_of_another_list_previews_with_its_own_list(admin_client: Clie
     page = read(admin_client.get(url(other)))
     assert "List “Other” has no contacts yet" in page.text
     assert "Hi ada@example.com" in page.text
+
+
+def test_the_window_a_message_step_opens_has_the_preview_too(admin_client, message):
+    """Editing a message from its step (Django's pop-up window, where the page's
+    object tools are hidden) still offers the preview, in a window beside it."""
+    popup = admin_client.get(f"/admin/emails/message/{message.pk}/change/?_popup=1")
+    html = popup.content.decode()
+    assert (
+        f'<a href="{url(message)}" target="_blank" rel="noopener" id="popup-preview">'
+        "Preview (opens beside this window)</a>"
+    ) in html
+    page = admin_client.get(f"/admin/emails/message/{message.pk}/change/").content.decode()
+    assert 'id="popup-preview"' not in page and f'href="{url(message)}"' in page

@@ -447,6 +447,15 @@ def test_a_blocked_event_is_warned_about(admin_client, shop):
     assert "Signup: Footer (blocked)" in page(admin_client, CHANGELIST)
 
 
+def test_a_consent_box_is_warned_about(admin_client, shop):
+    point = make_point(shop)
+    warning = "Its consent box subscribes again, at once and with no confirmation email"
+    assert warning not in html.unescape(page(admin_client, change_url(point)))
+    point.consent_text = "Yes, email me offers again"
+    point.save()
+    assert warning in html.unescape(page(admin_client, change_url(point)))
+
+
 def test_confirmation_on_a_list_without_double_opt_in_is_warned_about(admin_client, shop):
     point = make_point(shop, double_opt_in=True)
     shown = html.unescape(page(admin_client, change_url(point)))
