@@ -188,7 +188,7 @@ class PointForm(forms.ModelForm):
         origins = (cleaned.get("allowed_origins") or "").split()
         if redirect:
             try:
-                where = origin(_origin_of(redirect))
+                where = origin(origin_of(redirect))
             except ValueError:
                 where = ""
             if where not in origins:
@@ -196,7 +196,7 @@ class PointForm(forms.ModelForm):
                     "redirect_url",
                     "The thank-you page must be on one of the allowed origins "
                     f"({', '.join(origins) or 'none yet'}); "
-                    f"add {_origin_of(redirect)} there first.",
+                    f"add {origin_of(redirect)} there first.",
                 )
         email_list = cleaned.get("list") or (self.instance.list if self.instance.list_id else None)
         event = cleaned.get("event")
@@ -205,7 +205,9 @@ class PointForm(forms.ModelForm):
         return cleaned
 
 
-def _origin_of(url: str) -> str:
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lower-cased: where a thank-you page
+    is, for the allowed origins and the hosted page's form-action."""
     scheme, _, rest = url.partition("://")
     host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     return f"{scheme.lower()}://{host.lower()}"

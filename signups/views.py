@@ -27,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from signups import services, throttle, tokens
-from signups.forms import CONSENT, HONEYPOT, TOKEN, SignupForm, field_name
+from signups.forms import CONSENT, HONEYPOT, TOKEN, SignupForm, field_name, origin_of
 from signups.models import SignupOutcome, SubscriptionPoint
 
 CLOSED = "This signup form is closed."
@@ -86,9 +86,7 @@ def _page(
     )
     if point.redirect_url:
         # Browsers hold a form's redirect to the page's form-action too.
-        from signups.forms import _origin_of
-
-        response._csp_update = {"form-action": [_origin_of(point.redirect_url)]}  # type: ignore[attr-defined]
+        response._csp_update = {"form-action": [origin_of(point.redirect_url)]}  # type: ignore[attr-defined]
     return response
 
 
