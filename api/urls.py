@@ -15,14 +15,22 @@ from drf_spectacular.views import (
 from api import schema  # noqa: F401
 from api.errors import unknown_route
 from api.views import (
+    campaigns,
     contact_fields,
     contacts,
+    content,
     conversations,
     engagement,
     events,
     fields,
+    folders,
     imports,
     lists,
+    messages,
+    saved_audiences,
+    saved_messages,
+    split_tests,
+    transactional,
 )
 
 urlpatterns = [
@@ -43,5 +51,13 @@ urlpatterns = [
     *imports.urlpatterns,
     *conversations.urlpatterns,
     *engagement.urlpatterns,
+    *campaigns.urlpatterns,
+    *folders.urlpatterns,  # Folder and IpPool
+    *saved_audiences.urlpatterns,
+    *content.urlpatterns,  # Content and ContentFolder
+    *transactional.urlpatterns,
+    *messages.urlpatterns,  # the list's Message (broadcasts) and its reports
+    *saved_messages.urlpatterns,
+    *split_tests.urlpatterns,
     re_path(r"^.*$", unknown_route),
 ]

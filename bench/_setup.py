@@ -36,7 +36,8 @@ def precompile() -> None:
     ``PYTHONDONTWRITEBYTECODE`` is set (it stops writing, not reading)."""
     import compileall
 
-    for package in ("api", "config", "conductor", "contacts", "integrations", "lists"):
+    packages = ("api", "broadcasts", "config", "conductor", "contacts", "emails", "integrations")
+    for package in (*packages, "lists", "signups"):
         compileall.compile_dir(ROOT / package, quiet=1)
 
 

@@ -36,7 +36,16 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 #: The project's own apps: their actions must declare their permissions.
-PROJECT_APPS = ("lists", "contacts", "emails", "conductor", "integrations", "api", "signups")
+PROJECT_APPS = (
+    "lists",
+    "contacts",
+    "emails",
+    "conductor",
+    "broadcasts",
+    "integrations",
+    "api",
+    "signups",
+)
 
 #: Packages whose admin pages only superusers may open: the task queue and
 #: the OAuth toolkit's tokens, internals where a wrong click drops queued

@@ -33,6 +33,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from broadcasts.models import Broadcast, BroadcastStatus
 from conductor.models import Conversation, Enrollment, EnrollmentState
 from contacts.models import Activity, ActivityKind, Contact, SubscriptionState
 from integrations.models import MessageStatus, SegmentIntegration, SegmentMessage
@@ -64,6 +65,7 @@ SECTIONS = (
         "Your lists, the contacts on them, and how they came and went.",
         (
             "lists.List",
+            "lists.Folder",
             "contacts.Contact",
             "contacts.ListImport",
             "signups.SubscriptionPoint",
@@ -78,6 +80,8 @@ SECTIONS = (
         (
             "conductor.Conversation",
             "emails.Message",
+            "emails.ContentBlock",
+            "emails.ContentFolder",
             "conductor.CouponPool",
             "conductor.Enrollment",
             "lists.Event",
@@ -85,12 +89,28 @@ SECTIONS = (
         ),
     ),
     Section(
+        "Broadcasts",
+        "Emails sent once to a list or part of it, now or at a set time, split tests, and "
+        "the transactional emails your shop's backend sends one at a time.",
+        (
+            "broadcasts.Broadcast",
+            "broadcasts.SplitTest",
+            "broadcasts.SavedMessage",
+            "broadcasts.TransactionalMessage",
+            "broadcasts.Campaign",
+            "broadcasts.SavedAudience",
+        ),
+    ),
+    Section(
         "Emails",
         "Every email written for a contact, and what became of it.",
         ("emails.Delivery", "emails.MailboxEmail"),
     ),
-    # No report has a page of its own: each conversation's is on its page.
-    Section("Reports", "Sent, opened, clicked and revenue, per message of a conversation."),
+    # No report has a page of its own: each conversation's and broadcast's is on its page.
+    Section(
+        "Reports",
+        "Sent, opened, clicked and revenue, per message of a conversation and per broadcast.",
+    ),
     Section(
         "Integrations",
         "Where contacts' activity is sent, and the programs that use the API.",
@@ -116,20 +136,37 @@ def _position(label: str, section: Section) -> int | None:
     return None
 
 
-def _reports(conversations: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The Reports section's one entry: the conversations' list, for who may see it."""
-    if conversations is None or not conversations.get("admin_url"):
-        return []
-    return [
-        {
-            **conversations,
-            "name": "Conversation reports",
-            "object_name": "ConversationReport",
-            "add_url": None,
-            "view_only": True,
-            "note": "Open a conversation: its report is at the foot of its page.",
-        }
-    ]
+def _reports(
+    conversations: dict[str, Any] | None, broadcasts: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The Reports section's entries: the conversations' list and the sent
+    broadcasts', for who may see them."""
+    entries = []
+    if conversations is not None and conversations.get("admin_url"):
+        entries.append(
+            {
+                **conversations,
+                "name": "Conversation reports",
+                "object_name": "ConversationReport",
+                "add_url": None,
+                "view_only": True,
+                "note": "Open a conversation: its report is at the foot of its page.",
+            }
+        )
+    if broadcasts is not None and broadcasts.get("admin_url"):
+        sent = urlencode({"status__exact": BroadcastStatus.SENT})
+        entries.append(
+            {
+                **broadcasts,
+                "name": "Broadcast reports",
+                "object_name": "BroadcastReport",
+                "admin_url": f"{broadcasts['admin_url']}?{sent}",
+                "add_url": None,
+                "view_only": True,
+                "note": "Open a sent broadcast: its report is on its page, under its progress.",
+            }
+        )
+    return entries
 
 
 def sections(
@@ -153,7 +190,8 @@ def sections(
     for section in SECTIONS:
         if section.name == "Reports":
             if reports:
-                grouped.append((section, _reports(pages.get(Conversation._meta.label))))
+                reported = (pages.get(Conversation._meta.label), pages.get(Broadcast._meta.label))
+                grouped.append((section, _reports(*reported)))
             continue
         mine = {label: _position(label, section) for label in pages if label not in placed}
         chosen = sorted((p, label) for label, p in mine.items() if p is not None)
@@ -334,12 +372,34 @@ def dead_letters() -> Figure:
     return Figure(value, "Segment dead letters", url, note="none refused")
 
 
+def broadcasts_sending() -> Figure:
+    # Scheduled and Sending broadcasts are read through their partial index
+    # (broadcast_due): a handful of rows, counted afresh.
+    value = Broadcast.objects.filter(status=BroadcastStatus.SENDING).count()
+    url = _changelist(Broadcast, status__exact=BroadcastStatus.SENDING)
+    return Figure(value, "broadcasts sending now", url, note="follow each on its page")
+
+
+def broadcasts_scheduled() -> Figure:
+    scheduled = Broadcast.objects.filter(status=BroadcastStatus.SCHEDULED)
+    value = scheduled.count()
+    url = _changelist(Broadcast, status__exact=BroadcastStatus.SCHEDULED)
+    first = scheduled.order_by("send_at").values_list("send_at", flat=True).first()
+    if first is None:
+        return Figure(value, "broadcasts scheduled", url, note="none waiting to go")
+    at = timezone.localtime(first, timezone.get_default_timezone())
+    note = f"next {at:%a} {at.day} {at:%b} {at:%H:%M} {settings.TIME_ZONE}"
+    return Figure(value, "broadcasts scheduled", url, note=note)
+
+
 #: Each figure and the model whose list it links to: shown only to a user who may view it.
 FIGURES: tuple[tuple[type[Model], Callable[[], Figure]], ...] = (
     (Contact, subscribed),
     (Activity, sent_today),
     (Enrollment, in_conversations),
     (Enrollment, held),
+    (Broadcast, broadcasts_sending),
+    (Broadcast, broadcasts_scheduled),
     (SegmentIntegration, segment_backlog),
     (SegmentIntegration, dead_letters),
 )

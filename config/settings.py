@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "contacts",
     "emails",
     "conductor",
+    "broadcasts",
     "integrations",
     "api",
     "signups",
@@ -278,6 +279,10 @@ API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", default=10, minimum
 # Largest JSON body of an API call, and of a ListImport (which carries its file base64-encoded).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", default=1_048_576, minimum=1024)
 API_MAX_IMPORT_BYTES = env_int("API_MAX_IMPORT_BYTES", default=67_108_864, minimum=1024)
+# A transactional send POSTed again with the same body (no Idempotency-Key header)
+# by the same API client within this many seconds is the same send: the retry
+# gets the first one's resourceId and no second email. 0: every POST sends.
+TRANSACTIONAL_RETRY_SECONDS = env_int("TRANSACTIONAL_RETRY_SECONDS", default=300, minimum=0)
 # DRF reads a JSON body through Django's request.body, capped by this; the API's own
 # limits above (per route) are the ones that apply.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_IMPORT_BYTES, API_MAX_BODY_BYTES)

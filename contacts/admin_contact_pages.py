@@ -61,6 +61,12 @@ def subscription(contact: Contact, *, may_change: bool) -> Subscription:
     elif contact.state == SubscriptionState.PENDING:
         parts = [f"Waiting for the double opt-in confirmation{subscribe}"]
         buttons = ["subscribe", "unsubscribe"]
+    elif contact.state == SubscriptionState.NEVER_SUBSCRIBED:
+        parts = [
+            "Never subscribed: on the list only to receive transactional email "
+            "(an order confirmation, a password reset), never marketing"
+        ]
+        buttons = ["subscribe"]
     else:
         parts = [f"Unsubscribed on {contact.unsubscribed_at:{WHEN}}{unsubscribe}", first]
         buttons = ["subscribe"]
@@ -128,6 +134,13 @@ def subscription_view(
 def _unsubscribe(model_admin: ContactAdmin, request: HttpRequest, contact: Contact) -> None:
     if contact.state == SubscriptionState.UNSUBSCRIBED:
         messages.warning(request, f"Nothing changed: {contact.email} was already unsubscribed.")
+        return
+    if contact.state == SubscriptionState.NEVER_SUBSCRIBED:
+        messages.warning(
+            request,
+            f"Nothing changed: {contact.email} never subscribed; it is only sent "
+            "transactional email.",
+        )
         return
     unsubscribe_contact(contact=contact, method=UnsubscribeMethod.ADMIN)
     model_admin.log_change(request, contact, "Unsubscribed.")

@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from contacts.addresses import normalise_email
-from contacts.models import Contact
+from contacts.models import Contact, SubscriptionState
 from contacts.services.common import blocked_results
 from lists.field_types import clean_value, to_python
 from lists.forms import form_field_for
@@ -68,6 +68,18 @@ class ContactForm(forms.ModelForm):
             return self.instance.email
         return normalise_email(self.cleaned_data["email"])
 
+    def _get_validation_exclusions(self) -> set[str]:
+        # Django's hook naming the fields the model's constraints are not checked on.
+        exclude: set[str] = super()._get_validation_exclusions()  # type: ignore[misc]  # undeclared in django-stubs
+        data = self.cleaned_data
+        if self.instance.pk is None and data.get("list") and data.get("email"):
+            # One only ever sent transactional email is added as a new address is
+            # (subscribing takes its row): its key is not "already on the list".
+            known = Contact.objects.filter(list=data["list"], email=data["email"])
+            if known.filter(state=SubscriptionState.NEVER_SUBSCRIBED).exists():
+                exclude.add("email")
+        return exclude
+
     def clean(self) -> dict:
         super().clean()  # a ModelForm's returns its cleaned_data
         data = self.cleaned_data
@@ -87,7 +99,12 @@ class ContactForm(forms.ModelForm):
                 why = blocked[data["email"]].error
                 assert why is not None  # a blocked address's result says why
                 self.add_error("email", why)
-            elif Contact.objects.filter(list=data["list"], email=data["email"]).exists():
+            elif (
+                Contact.objects.filter(list=data["list"], email=data["email"])
+                # One only ever sent transactional email is added as a new address is.
+                .exclude(state=SubscriptionState.NEVER_SUBSCRIBED)
+                .exists()
+            ):
                 self.add_error("email", "This address is already on the list.")
         return data
 

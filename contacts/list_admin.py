@@ -177,16 +177,22 @@ class ProfileFieldInline(admin.TabularInline):
 class ListAdmin(DeletesThroughServices):
     list_display = [
         "name",
+        "folder",
         "from_email",
         "time_zone",
         "double_opt_in",
         "bounce_handling",
         "created_at",
     ]
+    list_filter = ["folder"]
+    list_select_related = ["folder"]
     search_fields = ["name"]
     readonly_fields = ["created_at"]
     fieldsets = [
-        (None, {"fields": ["name", "from_name", "from_email", "time_zone", "created_at"]}),
+        (
+            None,
+            {"fields": ["name", "folder", "from_name", "from_email", "time_zone", "created_at"]},
+        ),
         (
             "Subscription",
             {"fields": ["double_opt_in", "bounce_handling", "bounce_unsubscribe_count"]},

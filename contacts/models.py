@@ -33,6 +33,10 @@ class SubscriptionState(models.TextChoices):
     SUBSCRIBED = "Subscribed"
     UNSUBSCRIBED = "Unsubscribed"
     PENDING = "Pending", "Pending (double opt-in)"
+    #: On the list only to receive transactional email (an order confirmation):
+    #: never a subscriber, so never sent marketing, and to every subscription
+    #: (a signup, the API, an import) a new address (``contacts.services``).
+    NEVER_SUBSCRIBED = "NeverSubscribed", "Never subscribed (transactional email only)"
 
 
 class SubscribeMethod:
@@ -115,6 +119,11 @@ class Contact(models.Model):
                 condition=~models.Q(state=SubscriptionState.UNSUBSCRIBED)
                 | models.Q(unsubscribed_at__isnull=False),
                 name="contact_unsubscribed_has_unsubscribe_date",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state=SubscriptionState.NEVER_SUBSCRIBED)
+                | models.Q(subscribed_at__isnull=True, unsubscribed_at__isnull=True),
+                name="contact_never_subscribed_has_no_dates",
             ),
         ]
         indexes = [

@@ -71,10 +71,14 @@ def list_contacts(
 
 def contact_by_identifier(*, email_list: List, identifier: str) -> Contact | None:
     """The contact of ``email_list`` whose address (any case) or email key is
-    ``identifier``: an address has an ``@``, a key never does."""
+    ``identifier``: an address has an ``@``, a key never does. One only ever
+    sent transactional email is not a contact of the list to its readers."""
+    contacts = Contact.objects.filter(list=email_list).exclude(
+        state=SubscriptionState.NEVER_SUBSCRIBED
+    )
     if "@" in identifier:
-        return Contact.objects.filter(list=email_list, email=identifier.lower()).first()
-    return Contact.objects.filter(list=email_list, email_key=identifier).first()
+        return contacts.filter(email=identifier.lower()).first()
+    return contacts.filter(email_key=identifier).first()
 
 
 def profile_fields_by_id(*, email_list: List, ids: Iterable[int]) -> dict[int, ProfileField]:

@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString
 
+from emails import admin_content  # noqa: F401  # registers the content library's pages
 from emails.admin_views import message_figures, message_panels, source_filters
 from emails.forms import MessageForm
 from emails.mailbox import MailboxBackend, preview_html
@@ -33,7 +34,8 @@ from emails.sending.delivery import resend_uncertain
 from lists.models import List
 
 LOCKED_LIST_HELP = (
-    "Set by the conversation that opened this window: its steps send only messages of its list."
+    "Set by the page that opened this window (a conversation, a broadcast, a split test): "
+    "it sends only messages of its list."
 )
 
 

@@ -28,6 +28,7 @@ def as_sent(message: Message, content: MessageContent | None) -> Message:
         pk=message.pk,
         list_id=message.list_id,
         name=message.name,
+        reply_email=message.reply_email,  # not frozen: where replies go is no content
         created_at=message.created_at,
         **{name: getattr(content, name) for name in CONTENT_FIELDS},
     )

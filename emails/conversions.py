@@ -26,7 +26,16 @@ from contacts.models import Activity, ActivityKind
 from contacts.services import email_activity
 
 TOTAL_KEYS = ("orderTotal", "order_total")
-CREDITED = ("message_id", "delivery_id", "conversation_id", "link_id", "link_url")
+CREDITED = (
+    "message_id",
+    "delivery_id",
+    "conversation_id",
+    "broadcast_id",
+    "transactional_id",
+    "google_analytics_campaign_name",
+    "link_id",
+    "link_url",
+)
 
 
 def order_total(data: object) -> Decimal | None:

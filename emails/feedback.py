@@ -164,7 +164,9 @@ def apply_reports(reports: Sequence[Report]) -> int:
             _record(report)
             method = _unsubscribe_method(report)
             contact = report.delivery.contact
-            if method and contact.state != SubscriptionState.UNSUBSCRIBED:
+            # One only ever sent transactional email has no subscription to end.
+            subscribed = (SubscriptionState.SUBSCRIBED, SubscriptionState.PENDING)
+            if method and contact.state in subscribed:
                 details = delivery_details(report.delivery)
                 unsubscribe_contact(contact=contact, method=method, details=details)
                 unsubscribed += 1

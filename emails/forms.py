@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django_ace import AceWidget  # type: ignore[import-untyped]  # it ships no types
 
-from emails.models import Message
+from emails.models import ContentBlock, Message
 from emails.template_checks import merge_name
 from lists.models import List, ProfileField
 
@@ -41,6 +41,10 @@ LINK_FIELDS = [
     ("{{ links.pass_along }}", "A page to forward this email to a friend"),
 ]
 LINK_NOTE = "Web addresses, for a link's href."
+BLOCK_NOTE = (
+    "Saved blocks (Emails, Content blocks): the HTML body gets a block's HTML, the text "
+    "body and the subject its text, as the block is when the email is sent."
+)
 NO_LIST_YET = "Choose the list and save to see its merge fields."
 LIST_CHANGED = "Save to see the merge fields of the list you chose."
 
@@ -79,12 +83,19 @@ def merge_field_groups(email_list: List | None) -> list[Group]:
         profile = [(f"{{{{ profile.{merge_name(f.name)} }}}}", f.name) for f in fields]
         groups.append((f"Profile of “{email_list.name}”", "", profile))
     groups += [
+        ("Content library", BLOCK_NOTE, content_blocks()),
         ("Contact and list", "", CONTACT_FIELDS),
         ("Trigger", TRIGGER_NOTE, TRIGGER_FIELDS),
         ("Coupon", COUPON_NOTE, COUPON_FIELDS),
         ("The email's pages", LINK_NOTE, LINK_FIELDS),
     ]
     return groups
+
+
+def content_blocks() -> list[tuple[str, str]]:
+    """Every block of the content library, as a message puts it in, with its name."""
+    blocks = ContentBlock.objects.order_by("name", "id").values_list("key", "name")
+    return [(f"{{{{ content.{key} }}}}", name) for key, name in blocks]
 
 
 class MergeFieldPicker(forms.Widget):

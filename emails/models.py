@@ -30,6 +30,9 @@ class Message(models.Model):
     )
     from_name = models.CharField(max_length=200, blank=True, help_text="The list's when blank.")
     from_email = models.EmailField(blank=True, help_text="The list's when blank.")
+    reply_email = models.EmailField(
+        "reply-to address", blank=True, help_text="Where replies go; the from address when blank."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -178,6 +181,10 @@ class Delivery(models.Model):
     #: The subject as rendered for the contact: what Segment reports of every
     #: activity of this email (empty for emails sent before it was kept).
     subject = models.TextField(blank=True, editable=False)
+    #: Not marketing (an order confirmation, a password reset): sent whatever
+    #: the contact's subscription, though never to a banned or suppressed
+    #: address, and claimed ahead of every marketing email.
+    transactional = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -186,8 +193,11 @@ class Delivery(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"
             ),
+            # One email per source and contact: a step run has one contact, a
+            # broadcast one email for each of its contacts.
             models.UniqueConstraint(
-                fields=["source_type", "source_id"], name="delivery_once_per_source"
+                fields=["source_type", "source_id", "contact"],
+                name="delivery_once_per_source_contact",
             ),
         ]
         indexes = [
@@ -195,6 +205,18 @@ class Delivery(models.Model):
                 fields=["created_at"],
                 name="delivery_unsent",
                 condition=Q(status__in=["Pending", "Sending", "Handed"]),
+            ),
+            # Whether a source (a broadcast) has emails left to send: one probe.
+            models.Index(
+                fields=["source_type", "source_id"],
+                name="delivery_unsent_by_source",
+                condition=Q(status__in=["Pending", "Sending", "Handed"]),
+            ),
+            # The transactional lane, claimed before the rest: a handful of rows.
+            models.Index(
+                fields=["created_at"],
+                name="delivery_transactional_due",
+                condition=Q(status="Pending", transactional=True),
             ),
             # Sent emails whose activity is not yet recorded: a handful at a time.
             models.Index(
@@ -227,6 +249,66 @@ class MessageLink(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+
+class BlockType(models.TextChoices):
+    SAVED = "SavedContent", "Saved content"
+    DYNAMIC = "DynamicContent", "Dynamic content"
+
+
+class ContentFolder(models.Model):
+    """A folder of the content library (Listrak's ``ContentFolder``): of the
+    whole account, or of one list; inside another folder or at the root."""
+
+    name = models.CharField(max_length=200)
+    list = models.ForeignKey(
+        List, on_delete=models.CASCADE, null=True, blank=True, related_name="content_folders"
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="folders"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContentBlock(models.Model):
+    """A reusable block of the content library (Listrak's ``Content``): any
+    message uses it as the merge field ``{{ content.<key> }}``, its HTML in
+    the HTML body and its text in the text body, as it is when the email is
+    rendered."""
+
+    name = models.CharField(max_length=200)
+    #: What messages name it by (``{{ content.footer }}``); never changed, so
+    #: renaming a block breaks no message.
+    key = models.SlugField(max_length=100, unique=True, allow_unicode=False)
+    folder = models.ForeignKey(
+        ContentFolder, on_delete=models.SET_NULL, null=True, blank=True, related_name="blocks"
+    )
+    content_type = models.CharField(
+        max_length=20, choices=BlockType.choices, default=BlockType.SAVED
+    )
+    html = models.TextField("HTML", blank=True)
+    text = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    modified_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = "content block"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(content_type__in=BlockType.values),
+                name="content_block_type_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class MailboxEmail(models.Model):

@@ -1,8 +1,9 @@
 """A delivery's email: its message's templates rendered with the contact's
 merge fields, every web link rewritten into a tracked link, an open pixel,
-the browser, pass-along and unsubscribe links, and RFC 8058 headers. The
-HTML's styles are inlined, and a text part made from the HTML when the
-message has none, once per message when its templates are compiled."""
+the browser, pass-along and unsubscribe links, and RFC 8058 headers (a
+transactional email, which is not marketing, has neither footer nor
+headers). The HTML's styles are inlined, and a text part made from the HTML
+when the message has none, once per message when its templates are compiled."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from contacts.models import Contact
+from emails.content_library import MissingBlocks, with_blocks
 from emails.html_body import inline_css, text_from_html
 from emails.mime import CampaignEmail
 from emails.models import Delivery, Message
@@ -26,17 +28,25 @@ from emails.tracking.tokens import make_token
 from lists.models import ProfileField
 
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+#: The merge context's ``{profile field key: value}`` a source gives to show
+#: instead of the contact's own values (a transactional send's request).
+GIVEN_VALUES = "profile_values"
 
 
 def merge_fields(delivery: Delivery, fields: list[ProfileField] | None = None) -> dict[str, object]:
     """What a message's templates may use: ``email``, ``email_key``,
     ``profile.<field name in snake_case>`` and ``list``, read now; the merge
     fields the delivery's source supplied (``trigger``: what brought the
-    contact in); plus ``links`` (browser, pass_along, unsubscribe), added
+    contact in; ``GIVEN_VALUES``: profile values shown instead of the
+    contact's own); plus ``links`` (browser, pass_along, unsubscribe), added
     when rendering. ``fields``: the list's profile fields, when the caller
     has them."""
     supplied = delivery.merge_context or {}
-    return {**supplied, **_merge_fields(delivery.contact, fields, supplied.get("trigger", {}))}
+    given = supplied.get(GIVEN_VALUES)
+    return {
+        **supplied,
+        **_merge_fields(delivery.contact, fields, supplied.get("trigger", {}), given),
+    }
 
 
 def rendered_fields(delivery: Delivery) -> dict[str, object]:
@@ -47,11 +57,15 @@ def rendered_fields(delivery: Delivery) -> dict[str, object]:
 
 
 def _merge_fields(
-    contact: Contact, fields: list[ProfileField] | None, trigger: dict[str, object]
+    contact: Contact,
+    fields: list[ProfileField] | None,
+    trigger: dict[str, object],
+    given: dict[str, str] | None = None,
 ) -> dict[str, object]:
     if fields is None:
         fields = list(ProfileField.objects.filter(list_id=contact.list_id))
-    profile = {merge_name(f.name): contact.profile.get(f.key, "") for f in fields}
+    values = {**contact.profile, **given} if given else contact.profile
+    profile = {merge_name(f.name): values.get(f.key, "") for f in fields}
     return {
         "email": contact.email,
         "email_key": contact.email_key,
@@ -87,15 +101,27 @@ class MessageTemplates:
 
     def __init__(self, message: Message) -> None:
         self.message = message
-        self.link_ids = links.link_ids(message)
-        self.subject, self.text, self.html = _compile(message, self.link_ids)
+        source = _with_blocks(message)  # a block's links are the message's, tracked too
+        self.link_ids = links.link_ids(source)
+        self.subject, self.text, self.html = _compile(source, self.link_ids)
 
 
 def check_templates(message: Message) -> None:
     """Compile ``message``'s templates as sending does, raising TemplateProblem
     for the first that cannot be. Writes nothing: its links are marked with
     ids that are not saved (the ids do not change what compiles)."""
-    _compile(message, dict.fromkeys(links.links_in(message), 0))
+    source = _with_blocks(message)
+    _compile(source, dict.fromkeys(links.links_in(source), 0))
+
+
+def _with_blocks(message: Message) -> Message:
+    """``message`` with its content blocks written in, as they are now
+    (``emails.content_library``); a block that no longer exists is a
+    TemplateProblem, so its email is skipped with the reason."""
+    try:
+        return with_blocks(message)
+    except MissingBlocks as missing:
+        raise TemplateProblem(f"{missing}.") from missing
 
 
 def _compile(
@@ -153,13 +179,17 @@ def render(
     def click(link_id: int) -> str:
         return tracking_url("click", delivery.pk, link_id)
 
+    # A transactional email (a receipt) is not marketing: no unsubscribe footer.
+    footer = not delivery.transactional
     subject = subject_line(templates.subject.render(Context(context, autoescape=False)))
     text: str = templates.text.render(Context(context, autoescape=False))
-    text = links.fill(text, click) + _text_footer(message, page_links)
+    text = links.fill(text, click) + (_text_footer(message, page_links) if footer else "")
     html = ""
     if templates.html is not None:
         html = links.fill(templates.html.render(Context(context)), click)
-        html = _with_html_footer(html, message, page_links, delivery if pixel else None)
+        html = _with_html_footer(
+            html, message, page_links, delivery if pixel else None, footer=footer
+        )
     return RenderedEmail(subject=subject, text=text, html=html, page_links=page_links)
 
 
@@ -185,10 +215,15 @@ def _text_footer(message: Message, page_links: dict[str, str]) -> str:
 
 
 def _with_html_footer(
-    html: str, message: Message, page_links: dict[str, str], delivery: Delivery | None
+    html: str,
+    message: Message,
+    page_links: dict[str, str],
+    delivery: Delivery | None,
+    *,
+    footer: bool = True,
 ) -> str:
     extra = ""
-    if "links.unsubscribe" not in message.html_body:
+    if footer and "links.unsubscribe" not in message.html_body:
         extra += (
             '<p style="font-size:12px;color:#666">'
             f'<a href="{escape(page_links["browser"])}">View in your browser</a> &middot; '
@@ -217,13 +252,14 @@ def build_email(delivery: Delivery, *, templates: MessageTemplates | None = None
         body=rendered.text,
         from_email=formataddr((from_name, from_email)) if from_name else from_email,
         to=[delivery.contact.email],
-        headers={
-            "Message-ID": f"<delivery-{delivery.pk}@{from_email.rpartition('@')[2]}>",
-            # RFC 8058: mail providers unsubscribe with one POST to this URL.
-            "List-Unsubscribe": f"<{rendered.page_links['unsubscribe']}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
+        headers={"Message-ID": f"<delivery-{delivery.pk}@{from_email.rpartition('@')[2]}>"},
     )
+    if not delivery.transactional:  # a receipt has no list to leave
+        # RFC 8058: mail providers unsubscribe with one POST to this URL.
+        email.extra_headers["List-Unsubscribe"] = f"<{rendered.page_links['unsubscribe']}>"
+        email.extra_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if message.reply_email:
+        email.extra_headers["Reply-To"] = message.reply_email
     email.envelope_from = from_email
     # An email service's API (django-anymail) sends this along and echoes it in
     # its bounce and complaint webhooks (emails.anymail_feedback); SMTP ignores it.
@@ -267,8 +303,9 @@ def render_for_staff(
         "links": page_links,
     }
     # Numbers only to find each link again once rendered: no MessageLink is saved.
-    link_ids = {url: number for number, url in enumerate(links.links_in(message))}
-    subject_template, text_template, html_template = _compile(message, link_ids)
+    source = _with_blocks(message)
+    link_ids = {url: number for number, url in enumerate(links.links_in(source))}
+    subject_template, text_template, html_template = _compile(source, link_ids)
     written = {number: url for url, number in link_ids.items()}
 
     @functools.cache  # a link is in the text and the HTML: rendered once

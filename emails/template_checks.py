@@ -14,8 +14,10 @@ What a template may use is what rendering gives it: ``email``,
 value, so ``coupon.x`` is refused; publishing refuses a conversation that
 sends it with no such action), ``trigger.*`` (what brought the contact in:
 it varies, so any name goes), ``list.name``,
-``links.browser``/``pass_along``/``unsubscribe``, and the names the
-template sets itself with ``{% for %}`` and ``{% with %}``. A tracked link
+``links.browser``/``pass_along``/``unsubscribe``, ``content.<key>`` (a
+block of the content library, standing alone between ``{{`` and ``}}``:
+it is written in before the template is compiled, ``emails.content_tags``),
+and the names the template sets itself with ``{% for %}`` and ``{% with %}``. A tracked link
 is filled in when the contact clicks it, from the contact's merge fields
 alone, so it may not use ``links`` or names the template sets.
 ``merge_fields_used`` says which merge fields a message uses.
@@ -30,11 +32,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.template.base import FilterExpression, Node, NodeList, Variable
+from django.apps import apps
+from django.template.base import FilterExpression, Node, NodeList, Variable, VariableNode
 from django.template.defaulttags import ForNode, IfNode
 from django.template.loader_tags import BlockNode
 from django.template.smartif import TokenBase
 
+from emails.content_tags import CONTENT, block_tags, keys_in
 from emails.template_syntax import compiled
 from emails.tracking.link_text import HREF, TEXT_URL, address_problems, is_tracked
 
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
 #: The model fields holding templates, and how a marketer knows them.
 TEMPLATE_FIELDS = {"subject": "Subject", "html_body": "HTML body", "text_body": "Text body"}
 #: The merge fields rendering gives every template (``emails.render.merge_fields``).
-TOP_LEVEL = ("email", "email_key", "profile", "coupon", "trigger", "list", "links")
+TOP_LEVEL = ("email", "email_key", "profile", "coupon", "trigger", "list", "links", CONTENT)
 #: Merge fields that are one value, with no names after them.
 PLAIN = ("coupon",)
 #: ``links.*``: the email's own pages, added when it is rendered.
@@ -101,11 +105,13 @@ def found_problems(
     ``fields``: the profile fields of its list; None when it has no list yet
     (then the names after ``profile.`` are not checked)."""
     names = _Names.of(message, fields)
+    blocks = _block_keys(message)
     problems: list[TemplateProblem] = []
     for field in TEMPLATE_FIELDS:
         source = getattr(message, field) or ""
         links = _tracked_links(field, source)
         body, lines, error = compiled(_without_links(source, links))
+        problems.extend(_block_problems(field, source, body, blocks))
         if body is None:
             problems.append(TemplateProblem(field, lines, error))
             set_in_body: frozenset[str] = frozenset()
@@ -166,6 +172,76 @@ def merge_fields_used(message: Message) -> set[str]:
                 if lookups[0] not in bound and lookups[0] not in _BUILT_IN:
                     used.add(lookups[0])
     return used
+
+
+# --- Content blocks -------------------------------------------------------------------
+
+
+def _block_keys(message: Message) -> frozenset[str]:
+    """Every block's key, when ``message`` puts one in (else none is read)."""
+    if not keys_in(*(getattr(message, field) or "" for field in TEMPLATE_FIELDS)):
+        return frozenset()
+    # By name: the models import this module, so it cannot import them.
+    blocks = apps.get_model("emails", "ContentBlock").objects
+    return frozenset(blocks.values_list("key", flat=True))
+
+
+def _block_problems(
+    field: str, source: str, body: NodeList | None, blocks: frozenset[str]
+) -> Iterator[TemplateProblem]:
+    """Each ``{{ content.<key> }}`` of the field naming no block, and each
+    other use of ``content`` (in a tag, through a filter), which rendering
+    would not fill in: a block is written in where it stands alone."""
+    for tag in block_tags(source):
+        if tag.key not in blocks:
+            said = f"{{{{ content.{tag.key} }}}} is not a block of the content library"
+            nearest = difflib.get_close_matches(tag.key.lower(), sorted(blocks), n=1)
+            text = (
+                f"{said}; did you mean {{{{ content.{nearest[0]} }}}}?" if nearest else f"{said}."
+            )
+            yield TemplateProblem(field, (tag.line(source),), text)
+    if body is not None:
+        for line, text in _block_misuses(body):
+            yield TemplateProblem(field, (line,) if line else (), text)
+
+
+def _block_misuses(nodelist: Iterable[Node]) -> Iterator[tuple[int | None, str]]:
+    for node in nodelist:
+        alone = None  # {{ content.<key> }} with no filter: what is written in
+        if isinstance(node, VariableNode) and not node.filter_expression.filters:
+            alone = node.filter_expression.var
+        for line, variable in _node_variables(node):
+            lookups = tuple(variable.lookups or ())
+            if lookups[:1] != (CONTENT,) or (variable is alone and len(lookups) == 2):
+                continue
+            if len(lookups) == 1:
+                yield (
+                    line,
+                    (
+                        "{{ content }} is the content library: name one of its blocks, "
+                        "as {{ content.<key> }} (the blocks are listed beside the bodies)."
+                    ),
+                )
+            elif len(lookups) > 2:
+                yield (
+                    line,
+                    (
+                        f"{{{{ {'.'.join(lookups)} }}}} is not a content block: a block is "
+                        f"written {{{{ content.{lookups[1]} }}}}, with nothing after its key."
+                    ),
+                )
+            else:
+                yield (
+                    line,
+                    (
+                        f"{{{{ content.{lookups[1]} }}}} is written into the message as it is, "
+                        "so it stands alone between {{ and }}: not inside a tag, with no filter."
+                    ),
+                )
+        for attribute in getattr(node, "child_nodelists", ("nodelist",)):
+            children = _attribute(node, attribute)
+            if isinstance(children, Iterable):
+                yield from _block_misuses([c for c in children if isinstance(c, Node)])
 
 
 # --- Tracked links --------------------------------------------------------------------
@@ -248,7 +324,7 @@ def _name_problem(lookups: tuple[str, ...], names: _Names, bound: frozenset[str]
     """Why the merge field ``lookups`` (``("profile", "first_name")``) does not
     exist, with the nearest one that does; or None."""
     head = lookups[0]
-    if head in bound or head in _BUILT_IN:
+    if head in bound or head in _BUILT_IN or head == CONTENT:  # blocks: _block_problems
         return None
     if head not in TOP_LEVEL:
         fields = {name: f"profile.{name}" for name in sorted(names.profile or ())}
@@ -289,6 +365,11 @@ def _link_name_problem(
     lookups: tuple[str, ...], names: _Names, set_by_template: frozenset[str]
 ) -> str | None:
     head = lookups[0]
+    if head == CONTENT:
+        return (
+            f"{{{{ {'.'.join(lookups[:2])} }}}} cannot be part of a link's address: "
+            "put the whole link in the content block instead."
+        )
     if head == "links" or (head in set_by_template and head not in TOP_LEVEL):
         written = ".".join(lookups[:2])
         return (

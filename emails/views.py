@@ -120,7 +120,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         template = (
             "emails/tracking/unsubscribed.html"
-            if contact.state == SubscriptionState.UNSUBSCRIBED
+            if contact.state in (SubscriptionState.UNSUBSCRIBED, SubscriptionState.NEVER_SUBSCRIBED)
             else "emails/tracking/unsubscribe.html"
         )
         return render(request, template, context)

@@ -1,4 +1,5 @@
-"""Event groups and events. Every write goes through ``lists.services``.
+"""Event groups, events and folders of lists. Every write goes through
+``lists.services`` (folders: ``lists.folders``).
 
 The List admin, with its profile field groups and fields, is registered by
 ``contacts.list_admin``: deleting a list and changing or deleting a field go
@@ -13,12 +14,21 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
-from django.db.models import ProtectedError, QuerySet, RestrictedError
+from django.db.models import Count, ProtectedError, QuerySet, RestrictedError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy
 
-from lists.models import Event, EventGroup
+from lists.folders import (
+    FolderNameTaken,
+    check_folder_name_free,
+    create_folder,
+    delete_folder,
+    rename_folder,
+)
+from lists.models import Event, EventGroup, Folder
 from lists.services import (
     NameTaken,
     check_name_free,
@@ -179,3 +189,46 @@ class EventAdmin(DeletesThroughServices):
 
     def delete_model(self, request: HttpRequest, obj: Event) -> None:
         delete_event(event=obj)
+
+
+class FolderForm(forms.ModelForm):
+    class Meta:
+        model = Folder
+        fields = ["name"]
+        help_texts = {"name": "Lists are grouped in folders for staff to find; each name once."}
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"]
+        try:
+            check_folder_name_free(name=name, folder=self.instance)
+        except FolderNameTaken as taken:
+            raise ValidationError(taken.worded()) from None
+        return name
+
+
+@admin.register(Folder)
+class FolderAdmin(DeletesThroughServices):
+    """A folder's name, and how many lists it holds (the List admin chooses
+    a list's folder and filters lists by it)."""
+
+    form = FolderForm
+    list_display = ["name", "list_count", "created_at"]
+    search_fields = ["name"]
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Folder]:
+        return super().get_queryset(request).annotate(list_count=Count("lists"))
+
+    @admin.display(description="Lists", ordering="list_count")
+    def list_count(self, obj: Folder) -> SafeString:
+        url = reverse("admin:lists_list_changelist") + f"?folder__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, getattr(obj, "list_count", 0))
+
+    def save_model(self, request: HttpRequest, obj: Folder, form: Any, change: bool) -> None:
+        if change:
+            rename_folder(folder=obj, name=form.cleaned_data["name"])
+        else:
+            adopt(obj, create_folder(name=obj.name))
+
+    def delete_model(self, request: HttpRequest, obj: Folder) -> None:
+        delete_folder(folder=obj)  # its lists stay, in no folder

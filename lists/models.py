@@ -41,8 +41,25 @@ class BounceHandling(models.TextChoices):
     AGGRESSIVE = "Aggressive"
 
 
+class Folder(models.Model):
+    """A folder of lists (Listrak's ``Folder``): lists are grouped in them
+    for staff to find; a list is in at most one."""
+
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class List(models.Model):
     name = models.CharField(max_length=200)
+    folder = models.ForeignKey(
+        Folder, on_delete=models.SET_NULL, null=True, blank=True, related_name="lists"
+    )
     from_name = models.CharField(max_length=200, blank=True)
     from_email = models.EmailField(blank=True)
     bounce_handling = models.CharField(

@@ -28,6 +28,7 @@ from lists.models import (
     Event,
     EventGroup,
     EventStatus,
+    Folder,
     List,
     ProfileField,
     ProfileFieldGroup,
@@ -100,6 +101,20 @@ class UnknownEventGroup(Refusal):
 
     def worded(self) -> str:
         return f"The list has no event group {self.group_id}."
+
+
+class UnknownFolder(Refusal):
+    """The list's folder is not (or no longer) a folder."""
+
+    code = "unknown_folder"
+    about = "folder"
+
+    def __init__(self, *, folder_id: int) -> None:
+        self.folder_id = folder_id
+        super().__init__()
+
+    def worded(self) -> str:
+        return f"There is no folder {self.folder_id}."
 
 
 class FieldGroupNotEmpty(Refusal):
@@ -182,6 +197,7 @@ def _save_named(instance: Named, changes: dict[str, object] | None = None) -> No
 
 
 class ListSettings(TypedDict, total=False):
+    folder: Folder | None
     from_name: str
     from_email: str
     bounce_handling: str
@@ -196,7 +212,9 @@ class ListChanges(ListSettings, total=False):
 
 def create_list(*, name: str, **settings: Unpack[ListSettings]) -> List:
     """Create a list; settings left out take the model's defaults."""
-    return List.objects.create(name=name, **settings)
+    with transaction.atomic():
+        _keep_folder(settings.get("folder"))
+        return List.objects.create(name=name, **settings)
 
 
 def update_list(*, email_list: List, **changes: Unpack[ListChanges]) -> None:
@@ -205,8 +223,20 @@ def update_list(*, email_list: List, **changes: Unpack[ListChanges]) -> None:
     ``contacts.services.delete_list``: it has contacts.)"""
     for name, value in changes.items():
         setattr(email_list, name, value)
-    if changes and not List.objects.filter(pk=email_list.pk).update(**changes):
-        raise List.DoesNotExist(f"List {email_list.pk} is gone.")
+    with transaction.atomic():
+        _keep_folder(changes.get("folder"))
+        if changes and not List.objects.filter(pk=email_list.pk).update(**changes):
+            raise List.DoesNotExist(f"List {email_list.pk} is gone.")
+
+
+def _keep_folder(folder: Folder | None) -> None:
+    """Refuse (:class:`UnknownFolder`) a folder deleted meanwhile; lock it
+    until the list is saved, so that it cannot go in between."""
+    if (
+        folder is not None
+        and not Folder.objects.select_for_update(no_key=True).filter(pk=folder.pk).exists()
+    ):
+        raise UnknownFolder(folder_id=folder.pk)
 
 
 # --- Profile field groups and fields ---------------------------------------------------

@@ -7,7 +7,9 @@ conversations and their week of history, sent to the development mailbox),
 then ``runserver`` on a free port, and Chromium (``CHROMIUM_PATH``, default
 ``/usr/bin/chromium``) driven by Playwright logs in as the demo user and
 takes each page whole: the admin home, a contact's page, the Welcome series'
-page, its report, and its Go To step's filter builder.
+page, its report, its Go To step's filter builder, the Pop-up point, and the
+demo's broadcasts (the list, "Summer preview"'s audience, "Spring sale"'s
+report).
 """
 
 from __future__ import annotations
@@ -115,6 +117,19 @@ def _shoot(base: str, out: Path) -> None:
         print(out / "point-popup-preview.png")
         page.keyboard.press("Escape")
         _save(page.locator("#point-report"), out / "point-report.png")
+
+        # The demo's broadcasts: "Summer preview" scheduled with conditions, "Spring sale" sent.
+        page.goto(f"{base}/admin/broadcasts/broadcast/")
+        _save(page, out / "broadcast-list.png")
+        page.click("#result_list a:has-text('Summer preview')")
+        page.wait_for_selector(".criteria-builder")
+        page.wait_for_selector("text=This broadcast reaches")
+        page.wait_for_timeout(500)  # the count, fetched once the rows are drawn
+        _save(page, out / "broadcast-audience.png")
+        page.goto(f"{base}/admin/broadcasts/broadcast/")
+        page.click("#result_list a:has-text('Spring sale')")
+        page.wait_for_selector("text=Clicks per link")
+        _save(page, out / "broadcast-report.png")
 
         # The first demo contact joined the Welcome series (seed_demo's history).
         page.goto(f"{base}/admin/contacts/contact/?q=demo0001%40example.com")

@@ -169,6 +169,7 @@ def test_a_superuser_sees_every_page_in_sections_in_the_order_of_the_work(admin_
     assert list(shown.sections) == [
         "Audience",
         "Automation",
+        "Broadcasts",
         "Emails",
         "Reports",
         "Integrations",
@@ -176,6 +177,7 @@ def test_a_superuser_sees_every_page_in_sections_in_the_order_of_the_work(admin_
     ]
     assert shown.sections["Audience"] == [
         "Lists",
+        "Folders",
         "Contacts",
         "List imports",
         "Subscription points",
@@ -186,13 +188,23 @@ def test_a_superuser_sees_every_page_in_sections_in_the_order_of_the_work(admin_
     assert shown.sections["Automation"] == [
         "Conversations",
         "Messages",
+        "Content blocks",
+        "Content folders",
         "Coupon pools",
         "Enrollments",
         "Events",
         "Event groups",
     ]
     assert shown.sections["Emails"] == ["Deliveries", "Development mailbox"]
-    assert shown.sections["Reports"] == ["Conversation reports"]
+    assert shown.sections["Broadcasts"] == [
+        "Broadcasts",
+        "Split tests",
+        "Saved messages",
+        "Transactional messages",
+        "Campaigns",
+        "Saved audiences",
+    ]
+    assert shown.sections["Reports"] == ["Conversation reports", "Broadcast reports"]
     assert shown.sections["Integrations"] == ["Segment integrations", "API clients"]
     assert shown.sections["System"][:2] == ["Users", "Groups"]
     for internal in ("Scheduled tasks", "Queued tasks", "Failed tasks", "Access tokens"):
@@ -317,6 +329,8 @@ def test_on_an_empty_database_every_figure_is_zero(admin_client):
         "emails sent today": 0,
         "contacts in conversations": 0,
         "contacts held": 0,
+        "broadcasts sending now": 0,
+        "broadcasts scheduled": 0,
         "Segment backlog": 0,
         "Segment dead letters": 0,
     }

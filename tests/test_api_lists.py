@@ -122,7 +122,8 @@ def test_it_refuses_a_setting_it_does_not_support_naming_it(api):
 
 def test_it_refuses_a_folder_it_does_not_have(api):
     response = api.post("List", {**NEW_LIST, "folderId": 7})
-    assert_error(response, 400, "ERROR_INVALID_PARAMETER", "folderId", "does not support")
+    assert_error(response, 400, "ERROR_INVALID_PARAMETER", "folderId", "There is no folder 7.")
+    assert not List.objects.exists()
 
 
 def test_it_refuses_an_unknown_bounce_handling(api):

@@ -20,13 +20,17 @@ from contacts.imports.models import ListImport
 from emails.tracking.links import link_ids
 from lists.models import EventGroup
 from tests.api_helpers import ALL_SCOPES, api_caller
+from tests.api_ops_content import content_operations
+from tests.api_ops_library import library_operations
+from tests.api_ops_messages import message_operations
+from tests.api_ops_transactional import transactional_operations
 from tests.factories import ContactFactory, EventFactory, ListFactory
 from tests.tracking_helpers import publish_mailing
 
 pytestmark = pytest.mark.django_db
 
 #: The apps whose rows a refused request must leave as they were.
-WATCHED_APPS = ("lists", "contacts", "emails", "conductor", "integrations", "api")
+WATCHED_APPS = ("lists", "contacts", "emails", "conductor", "broadcasts", "integrations", "api")
 
 
 def snapshot() -> dict[str, list[str]]:
@@ -71,6 +75,13 @@ def world(shop):
     conv = f"{lst}/Conversation/{conversation.pk}"
     msg = f"{conv}/Message/{message.pk}"
     imp = f"{lst}/ListImport/{list_import.pk}"
+    # Each group of resources names its own operations (tests/api_ops_*.py).
+    more = [
+        Operation(*args)
+        for builder in (library_operations, content_operations, transactional_operations)
+        for args in builder(shop)
+    ]
+    more += [Operation(*args) for args in message_operations(shop)]
     operations = [
         Operation("GET", "List"),
         Operation(
@@ -170,6 +181,7 @@ def world(shop):
         Operation("GET", f"{msg}/Link/{link}"),
         Operation("GET", f"{msg}/Activity"),
         Operation("GET", f"{msg}/Link/{link}/Clicker"),
+        *more,
         # Deleted last: the group the operations above use.
         Operation("DELETE", f"{lst}/EventGroup/{event_group.pk}"),
         Operation("DELETE", f"{lst}/SegmentationFieldGroup/{spare.pk}"),

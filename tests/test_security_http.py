@@ -368,7 +368,7 @@ def test_every_email_address_in_the_description_has_format_email(description):
 
 
 def error_requests(
-    path: str, operation: dict[str, Any], shop: List
+    path: str, operation: dict[str, Any], shop: List, method: str = "GET"
 ) -> dict[int, tuple[str, dict[str, Any], bool]]:
     """For each error status a request to this operation can get, one such
     request: its URL, test client arguments, and whether it carries the token.
@@ -384,12 +384,19 @@ def error_requests(
         return filled
 
     own = url(listId=str(shop.pk))
-    body = {"data": b"{}", "content_type": "application/json"} if "requestBody" in operation else {}
-    requests = {401: (own, body, False)}
+    # A route may take an optional body the description does not spell out
+    # (a saved message's send takes none, or {}): its 415 says it reads one.
+    takes_body = "requestBody" in operation or "415" in operation["responses"]
+    body = {"data": b"{}", "content_type": "application/json"} if takes_body else {}
+    # A POST without a body, as clients send it: no data at all, not an empty form.
+    writes = method in ("POST", "PUT")
+    bare = body or ({"data": b"", "content_type": "application/json"} if writes else {})
+    requests = {401: (own, bare, False)}
     if names:
-        requests[400] = (url(listId="0"), body, True)  # ids are positive
+        zero = {n: "0" for n in names if n != "contactIdentifier"}
+        requests[400] = (url(**zero), bare, True)  # ids are positive
         missing = {n: str(INT32_MAX) for n in names if n != "contactIdentifier"}
-        requests[404] = (url(**missing), body, True)
+        requests[404] = (url(**missing), bare, True)
     elif body:
         requests[400] = (own, {**body, "data": b"[]"}, True)
     if body:
@@ -409,7 +416,10 @@ def test_every_error_status_the_description_declares_is_one_the_server_answers(
     anonymous = Client()
     for method, path, operation in operations(description):
         declared = {int(code) for code in operation["responses"] if int(code) >= 400}
-        requests = error_requests(path, operation, shop)
+        # 503: the mail server failing a test message, made to happen in
+        # tests/test_api_messages.py (it needs a mail server that is down).
+        declared.discard(503)
+        requests = error_requests(path, operation, shop, method)
         assert declared == set(requests), (method, path)
         for status, (url, kwargs, with_token) in requests.items():
             http = api.http if with_token else anonymous

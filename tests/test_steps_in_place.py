@@ -113,7 +113,7 @@ def test_the_popup_locks_the_list_and_answers_with_the_new_message(shop):
     url = reverse("admin:emails_message_add") + f"?_to_field=id&_popup=1&list={shop.pk}"
     form = client.get(url).context["adminform"].form
     assert form.fields["list"].disabled
-    assert "Set by the conversation that opened this window" in form.fields["list"].help_text
+    assert "Set by the page that opened this window" in form.fields["list"].help_text
     page = client.get(url).content.decode()
     assert "First Name" in page  # the list's merge fields, before any save
     # A list sent anyway is ignored: the message is the conversation's list's.

@@ -15,6 +15,15 @@ from rest_framework.response import Response
 from api.base import ApiView, parse_bool, parse_id
 from api.envelopes import PAGING, collection, operation_schema, paged, resource, responses
 from api.errors import found
+from api.message_reports import (
+    MessageLinkSerializer,
+    MessageSerializer,
+    MessageSummarySerializer,
+    SummaryFields,
+    link_data,
+    message_summary_data,
+    summary_data,
+)
 from api.paging import pk_page
 from api.routes import route
 from api.scopes import Scope
@@ -44,37 +53,9 @@ class ConversationSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class _SummaryFields(serializers.Serializer):
-    averageOrderValue = serializers.FloatField()
-    bounceCount = serializers.IntegerField()
-    clickCount = serializers.IntegerField()
-    conversionCount = serializers.IntegerField()
-    openCount = serializers.IntegerField()
-    readCount = serializers.IntegerField()
-    revenue = serializers.FloatField()
-    sentCount = serializers.IntegerField()
-    unsubscribeCount = serializers.IntegerField()
-    visitCount = serializers.IntegerField()
-
-
 @extend_schema_serializer(component_name="ConversationSummary")
-class ConversationSummarySerializer(_SummaryFields):
+class ConversationSummarySerializer(SummaryFields):
     deliveredCount = serializers.IntegerField()
-
-
-@extend_schema_serializer(component_name="MessageSummary")
-class MessageSummarySerializer(_SummaryFields):
-    passAlongCount = serializers.IntegerField()
-
-
-@extend_schema_serializer(component_name="Message")
-class MessageSerializer(serializers.Serializer):
-    messageId = serializers.IntegerField()
-    sendDate = serializers.DateTimeField(allow_null=True)
-    messageStatus = serializers.CharField()
-    campaignId = serializers.IntegerField(allow_null=True)
-    externalCampaignId = serializers.CharField(allow_null=True)
-    subject = serializers.CharField()
 
 
 @extend_schema_serializer(component_name="MessageExtended")
@@ -85,31 +66,6 @@ class MessageExtendedSerializer(MessageSerializer):
     fromName = serializers.CharField()
     enableTracking = serializers.BooleanField()
     enablePassalong = serializers.BooleanField()
-
-
-@extend_schema_serializer(component_name="MessageLink")
-class MessageLinkSerializer(serializers.Serializer):
-    linkId = serializers.IntegerField()
-    linkDescription = serializers.CharField()
-    linkUrl = serializers.CharField()
-    clickCount = serializers.IntegerField()
-
-
-def _summary_data(summary: Summary) -> dict[str, Any]:
-    # Listrak's "read" (opened for a while) and "visit" (site visits) are not
-    # measured here: reported as 0 rather than invented.
-    return {
-        "averageOrderValue": summary.average_order_value,
-        "bounceCount": summary.bounced,
-        "clickCount": summary.clicked,
-        "conversionCount": summary.converted,
-        "openCount": summary.opened,
-        "readCount": 0,
-        "revenue": summary.revenue,
-        "sentCount": summary.sent,
-        "unsubscribeCount": summary.unsubscribed,
-        "visitCount": 0,
-    }
 
 
 def _conversation_data(conversation: Conversation) -> dict[str, Any]:
@@ -123,6 +79,8 @@ def _conversation_data(conversation: Conversation) -> dict[str, Any]:
 
 
 conversation_schema = operation_schema("Conversation")
+conversation_message_schema = operation_schema("ConversationMessage")
+conversation_link_schema = operation_schema("ConversationMessageLink")
 
 
 class ConversationBaseView(ApiView):
@@ -192,23 +150,23 @@ class ConversationView(ConversationBaseView):
 class ConversationSummaryView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.REPORT)
 
-    @conversation_schema(
-        "GetConversationSummary",
-        "Get a Conversation's Summary",
+    @operation_schema("ConversationSummary")(
+        "GetConversationSummaryResource",
+        "Get Conversation Summary",
         parameters=[LIST_ID, CONVERSATION_ID],
         responses=responses({200: resource(ConversationSummarySerializer)}),
     )
     def get(self, request: Request, list_id: str, conversation_id: str) -> Response:
         summary = conversation_summary(self.get_conversation(list_id, conversation_id))
-        return self.ok({**_summary_data(summary), "deliveredCount": summary.delivered})
+        return self.ok({**summary_data(summary), "deliveredCount": summary.delivered})
 
 
 class MessageCollectionView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.MESSAGE)
 
-    @conversation_schema(
+    @conversation_message_schema(
         "GetConversationMessageCollection",
-        "Get all Messages of a Conversation",
+        "Get all Conversation Messages",
         parameters=[
             LIST_ID,
             CONVERSATION_ID,
@@ -229,9 +187,9 @@ class MessageCollectionView(ConversationBaseView):
 class MessageView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.MESSAGE)
 
-    @conversation_schema(
+    @conversation_message_schema(
         "GetConversationMessageResource",
-        "Get a Message of a Conversation",
+        "Get a Conversation Message",
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID],
         responses=responses({200: resource(MessageExtendedSerializer)}),
     )
@@ -254,24 +212,24 @@ class MessageView(ConversationBaseView):
 class MessageSummaryView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.MESSAGE, Scope.REPORT)
 
-    @conversation_schema(
-        "GetConversationMessageSummary",
-        "Get a Message's Summary",
+    @operation_schema("ConversationMessageSummary")(
+        "GetMessageSummaryResource",
+        "Get Conversation Message Summary",
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID],
         responses=responses({200: resource(MessageSummarySerializer)}),
     )
     def get(self, request: Request, **path: str) -> Response:
         conversation, message = self.get_message(**path)
         summary = message_summaries(conversation).get(message.pk, Summary())
-        return self.ok({**_summary_data(summary), "passAlongCount": 0})
+        return self.ok(message_summary_data(summary))
 
 
 class LinkCollectionView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.MESSAGE, Scope.REPORT)
 
-    @conversation_schema(
+    @conversation_link_schema(
         "GetConversationMessageLinkCollection",
-        "Get all Links of a Message",
+        "Get all Conversation Message Links",
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID, *PAGING],
         responses=responses({200: paged(MessageLinkSerializer)}),
     )
@@ -280,30 +238,21 @@ class LinkCollectionView(ConversationBaseView):
         links = MessageLink.objects.filter(message=message)
         rows, cursor = pk_page(links, params=request.query_params)
         clicks = link_clicks(conversation, message.pk)
-        return self.page([_link_data(link, clicks) for link in rows], cursor)
+        return self.page([link_data(link, clicks) for link in rows], cursor)
 
 
 class LinkView(ConversationBaseView):
     required_scopes = (Scope.LIST, Scope.MESSAGE, Scope.REPORT)
 
-    @conversation_schema(
+    @conversation_link_schema(
         "GetConversationMessageLinkResource",
-        "Get a Link of a Message",
+        "Get a Conversation Message Link",
         parameters=[LIST_ID, CONVERSATION_ID, MESSAGE_ID, LINK_ID],
         responses=responses({200: resource(MessageLinkSerializer)}),
     )
     def get(self, request: Request, **path: str) -> Response:
         conversation, link = self.get_link(**path)
-        return self.ok(_link_data(link, link_clicks(conversation, link.message_id)))
-
-
-def _link_data(link: MessageLink, clicks: dict[int, int]) -> dict[str, Any]:
-    return {
-        "linkId": link.pk,
-        "linkDescription": "",
-        "linkUrl": link.url,
-        "clickCount": clicks.get(link.pk, 0),
-    }
+        return self.ok(link_data(link, link_clicks(conversation, link.message_id)))
 
 
 CONVERSATION_ROUTE = "List/<list_id>/Conversation/<conversation_id>"

@@ -39,7 +39,7 @@ from api.serializers import (
     validated,
 )
 from contacts.services import delete_list
-from lists.models import BounceHandling, List, time_zone_names, validate_time_zone
+from lists.models import BounceHandling, Folder, List, time_zone_names, validate_time_zone
 from lists.services import ChangedMeanwhile, NameTaken, create_list, update_list
 
 # --- Listrak settings this server does not have ----------------------------------
@@ -136,6 +136,23 @@ class TimeZoneField(TextField):
         super().__init__(trim_whitespace=False, max_length=64, **kwargs)
 
 
+@extend_schema_field(
+    {
+        "type": "integer",
+        "format": "int32",
+        "minimum": 0,
+        "maximum": INT32_MAX,
+        "nullable": True,
+        "description": "Identifier of the folder associated with the list; null (or 0) for none.",
+    }
+)
+class FolderIdField(WholeNumberField):
+    """A folder (``Folder``), or none: null, or 0 as a .NET client sends it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=0, max_value=INT32_MAX, allow_null=True, **kwargs)
+
+
 # --- The lists services' refusals, in the API's words -------------------------------
 
 
@@ -175,7 +192,7 @@ BODY_ERRORS = (400, 401, 404, 413, 415)
 class EmailListSerializer(ApiSerializer):
     listId = serializers.IntegerField(source="pk", read_only=True)
     listName = TextField(source="name", max_length=200)
-    folderId = UnsupportedId()
+    folderId = FolderIdField(source="folder_id", required=False)
     ipPoolId = UnsupportedId()
     bounceDomainAlias = UnsupportedText()
     bounceHandling = serializers.ChoiceField(
@@ -218,6 +235,11 @@ class EmailListSerializer(ApiSerializer):
         for key in ("from_email", "from_name"):
             if key in kept and kept[key] is None:
                 kept[key] = ""  # null and "" both mean "none"
+        if "folder_id" in kept:
+            folder_id = kept.pop("folder_id")
+            kept["folder"] = Folder.objects.filter(pk=folder_id).first() if folder_id else None
+            if folder_id and kept["folder"] is None:
+                raise serializers.ValidationError({"folderId": f"There is no folder {folder_id}."})
         return kept
 
     def _unsupported(self, key: str) -> bool:

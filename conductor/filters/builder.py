@@ -1,4 +1,5 @@
-"""The filter builder of the Go To step page: criteria as rows a marketer
+"""The filter builder of the Go To step page (and, without engagement, of a
+saved audience's, ``broadcasts.admin_library``): criteria as rows a marketer
 picks from (field, operator in words, value; or opened / clicked a message
 of the list), written as the stored JSON into a hidden form field.
 
@@ -14,6 +15,7 @@ area is the form field, as before.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -111,13 +113,23 @@ def _message_links(messages: list[Message]) -> dict[int, list[str]]:
 
 
 def builder_data(
-    email_list: List, *, conversation_id: int, sent_message_ids: list[int]
+    email_list: List,
+    *,
+    conversation_id: int | None,
+    sent_message_ids: Sequence[int] = (),
+    count_url: str = "",
 ) -> dict[str, Any]:
     """What the builder offers for criteria over ``email_list``'s profile
     fields and the emails of conversation ``conversation_id``, whose working
-    version sends ``sent_message_ids`` (offered first, in that order)."""
+    version sends ``sent_message_ids`` (offered first, in that order).
+
+    Criteria of no conversation (a saved audience's) get no engagement
+    conditions, which count a conversation's emails, and their count at
+    ``count_url``."""
     fields = ProfileField.objects.filter(list=email_list).order_by("position", "name", "pk")
-    messages = list(Message.objects.filter(list=email_list).order_by("name", "pk"))
+    engagement = conversation_id is not None
+    found = Message.objects.filter(list=email_list).order_by("name", "pk")
+    messages = list(found) if engagement else []
     order = {pk: n for n, pk in enumerate(sent_message_ids)}
     messages.sort(key=lambda m: (m.pk not in order, order.get(m.pk, 0)))
     links = _message_links(messages)
@@ -141,6 +153,7 @@ def builder_data(
         "engagements": [
             {"kind": str(kind), "words": words, "link": kind.takes_link}
             for kind, words in ENGAGEMENT_WORDS.items()
+            if engagement
         ],
         "joins": [{"join": str(join), "words": words} for join, words in JOIN_WORDS.items()],
         # Problems name compareTypes and engagements as stored; the rows say them in words.
@@ -149,7 +162,8 @@ def builder_data(
             **{str(kind): words for kind, words in ENGAGEMENT_WORDS.items()},
         },
         "maxWithinDays": MAX_WITHIN_DAYS,
-        "countUrl": reverse("admin:conductor_conversation_criteria_count", args=[conversation_id]),
+        "countUrl": count_url
+        or reverse("admin:conductor_conversation_criteria_count", args=[conversation_id]),
         "errors": [],
     }
 

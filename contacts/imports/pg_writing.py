@@ -52,7 +52,11 @@ class _StateChange:
 _STATE_CHANGES = {
     Action.CONFIRM: _StateChange(
         SubscriptionState.SUBSCRIBED,
-        "subscribed_at = coalesce(c.subscribed_at, now())",
+        # A contact that was only ever sent transactional email starts with the
+        # row's values, as a new one does (``_update_profiles`` leaves it out).
+        "subscribed_at = coalesce(c.subscribed_at, now()), profile = CASE"
+        f" WHEN c.state = '{SubscriptionState.NEVER_SUBSCRIBED}'"
+        " THEN c.profile || coalesce(p.new_values, '{}') ELSE c.profile END",
         "subscribe_method",
         SubscribeMethod.IMPORT,
         ActivityKind.SUBSCRIBED,
@@ -200,6 +204,7 @@ class _Writer:
               UPDATE {table(Contact)} c SET profile = {merged}, updated_at = now()
               FROM {PLAN} s
               WHERE {applies("s.", bind)} AND c.id = s.contact_id AND {merged} <> c.profile
+                AND s.state IS DISTINCT FROM {bind(SubscriptionState.NEVER_SUBSCRIBED)}
               RETURNING c.id, c.list_id, c.email, s.old_values AS old, c.profile AS new"""
         details = self._details(bind)
         self._update_and_log(changed, kind=ActivityKind.PROFILE_UPDATED, details=details, bind=bind)

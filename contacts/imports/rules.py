@@ -33,6 +33,8 @@ class Situation(enum.StrEnum):
     SUBSCRIBED = SubscriptionState.SUBSCRIBED
     PENDING = SubscriptionState.PENDING
     UNSUBSCRIBED = SubscriptionState.UNSUBSCRIBED
+    #: Only ever sent transactional email: to an import, a new address.
+    NEVER_SUBSCRIBED = SubscriptionState.NEVER_SUBSCRIBED
 
 
 BLOCKED = (Situation.SUPPRESSED, Situation.BANNED)
@@ -69,6 +71,8 @@ _ADD = {
     Situation.SUBSCRIBED: Rule(Action.NONE, RowResult.ALREADY_SUBSCRIBED),
     Situation.PENDING: Rule(Action.CONFIRM, RowResult.SUBSCRIBED),
     Situation.UNSUBSCRIBED: Rule(Action.NONE, RowResult.PREVIOUSLY_UNSUBSCRIBED),
+    # Subscribed as a new address is: its first subscription, the row's values its profile.
+    Situation.NEVER_SUBSCRIBED: Rule(Action.CONFIRM, RowResult.SUBSCRIBED),
 }
 
 RULES: dict[ImportType, dict[Situation, Rule]] = {
@@ -79,12 +83,14 @@ RULES: dict[ImportType, dict[Situation, Rule]] = {
         Situation.SUBSCRIBED: Rule(Action.NONE, RowResult.ALREADY_SUBSCRIBED),
         Situation.PENDING: Rule(Action.NONE, RowResult.ALREADY_SUBSCRIBED),
         Situation.UNSUBSCRIBED: Rule(Action.NONE, RowResult.PREVIOUSLY_UNSUBSCRIBED),
+        Situation.NEVER_SUBSCRIBED: Rule(Action.NONE, RowResult.SKIPPED, NOT_ON_LIST),
     },
     ImportType.REMOVE_SUBSCRIBERS: {
         Situation.NEW: Rule(Action.NONE, RowResult.SKIPPED, NOT_ON_LIST),
         Situation.SUBSCRIBED: Rule(Action.UNSUBSCRIBE, RowResult.UNSUBSCRIBED),
         Situation.PENDING: Rule(Action.UNSUBSCRIBE, RowResult.UNSUBSCRIBED),
         Situation.UNSUBSCRIBED: Rule(Action.NONE, RowResult.ALREADY_UNSUBSCRIBED),
+        Situation.NEVER_SUBSCRIBED: Rule(Action.NONE, RowResult.SKIPPED, NOT_ON_LIST),
     },
 }
 

@@ -26,6 +26,7 @@ from contacts.services.fields import (
     check_values_fit,
 )
 from contacts.services.profile import UpdateType, merge_profile, update_profile, update_profiles
+from contacts.services.recipients import transactional_recipient
 from contacts.services.subscriptions import (
     subscribe_contact,
     subscribe_contacts,
@@ -56,6 +57,7 @@ __all__ = [
     "subscribe_contact",
     "subscribe_contacts",
     "suppress_addresses",
+    "transactional_recipient",
     "unban_addresses",
     "unsubscribe_contact",
     "unsubscribe_contacts",

@@ -27,6 +27,7 @@ from contacts.services.common import (
     retry_on_conflict,
 )
 from contacts.services.subscriptions import mark_unsubscribed, save_unsubscribed
+from core.bulk import update_rows
 from lists.models import List
 
 _EXISTING_NEW_ADDRESS = {
@@ -42,6 +43,10 @@ _EXISTING_NEW_ADDRESS = {
 }
 
 
+#: What a contact moved to an address only ever sent transactional email writes on its row.
+_MOVED_FIELDS = ["state", "subscribed_at", "subscribe_method", "updated_at"]
+
+
 def change_addresses(
     *, email_list: List, changes: Sequence[tuple[Contact, str]]
 ) -> list[ContactResult]:
@@ -50,7 +55,8 @@ def change_addresses(
     The old contact is unsubscribed (method ``Address Change``) and a new
     contact is subscribed with the old one's profile data and external id.
     Refused, changing nothing for that pair: an unsubscribed old contact, an
-    invalid, banned or suppressed new address, or one already on the list.
+    invalid, banned or suppressed new address, or one already on the list (one
+    only ever sent transactional email is not: its row becomes the new contact).
     The new contact gets an ``address_changed`` activity naming the old one.
     """
     return retry_on_conflict(lambda: _change(email_list, changes))
@@ -117,28 +123,28 @@ def _change(email_list: List, changes: Sequence[tuple[Contact, str]]) -> list[Co
             )
         elif new_email in blocked:
             results[index] = blocked[new_email]
-        elif new_email in locked:
+        elif new_email in locked and locked[new_email].state in _EXISTING_NEW_ADDRESS:
             verb, code = _EXISTING_NEW_ADDRESS[SubscriptionState(locked[new_email].state)]
             results[index] = _refusal(
                 new_email, f"%(email)s {verb} list '%(list)s'.", code, list=email_list.name
             )
         else:
-            new = Contact(
-                list=email_list,
-                email=new_email,
-                external_contact_id=old.external_contact_id,
-                state=SubscriptionState.SUBSCRIBED,
-                subscribed_at=now,
-                subscribe_method=SubscribeMethod.ADDRESS_CHANGE,
-                profile=dict(old.profile),
-                created_at=now,
-                updated_at=now,
-            )
+            # A new address; or one only ever sent transactional email, whose row
+            # the moved contact takes over as if it were new.
+            new = locked.get(new_email) or Contact(list=email_list, email=new_email, created_at=now)
+            new.external_contact_id = old.external_contact_id
+            new.state = SubscriptionState.SUBSCRIBED
+            new.subscribed_at = now
+            new.subscribe_method = SubscribeMethod.ADDRESS_CHANGE
+            new.profile = dict(old.profile)
+            new.updated_at = now
             mark_unsubscribed(old, now=now, method=UnsubscribeMethod.ADDRESS_CHANGE)
             moved.append((old, new))
             results[index] = ContactResult(new_email, Outcome.ADDRESS_CHANGED, new)
 
-    insert_contacts([new for _, new in moved])
+    insert_contacts([new for _, new in moved if new.pk is None])
+    taken_over = [new for _, new in moved if new.pk is not None]
+    update_rows(taken_over, [*_MOVED_FIELDS, "external_contact_id", "profile"])
     save_unsubscribed([old for old, _ in moved], now=now, method=UnsubscribeMethod.ADDRESS_CHANGE)
     record_activities(
         [

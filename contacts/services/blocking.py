@@ -45,7 +45,9 @@ def ban_addresses(
                 ignore_conflicts=True,
             )
         contacts = lock_contacts(email_list, first)
-        leaving = [c for c in contacts.values() if c.state != SubscriptionState.UNSUBSCRIBED]
+        # One only ever sent transactional email stays so: there is nothing to leave.
+        staying = (SubscriptionState.UNSUBSCRIBED, SubscriptionState.NEVER_SUBSCRIBED)
+        leaving = [c for c in contacts.values() if c.state not in staying]
         for contact in leaving:
             mark_unsubscribed(contact, now=now, method=UnsubscribeMethod.BAN)
         save_unsubscribed(leaving, now=now, method=UnsubscribeMethod.BAN)

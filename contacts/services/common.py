@@ -49,7 +49,8 @@ class ContactResult:
     outcome: Outcome
     contact: Contact | None = None
     error: ValidationError | None = None
-    created: bool = False  # the contact did not exist before
+    #: The contact did not exist before, or only to receive transactional email.
+    created: bool = False
 
     def raise_error(self) -> None:
         if self.error is not None:

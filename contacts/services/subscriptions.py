@@ -54,7 +54,9 @@ def subscribe_contacts(
     contacts are not touched by it: use ``update_profiles``.
 
     - A new address is created ``Subscribed`` (``Subscribed`` outcome, a
-      first-ever subscription), or ``Pending`` when ``double_opt_in``.
+      first-ever subscription), or ``Pending`` when ``double_opt_in``. So is
+      a contact that was only ever sent transactional email
+      (``NeverSubscribed``): it is a new address to every subscription.
     - A pending contact is confirmed: its first-ever subscription.
     - An unsubscribed contact stays unsubscribed (``PreviouslyUnsubscribed``)
       unless ``override_unsubscribe``; then it is ``Resubscribed`` (or
@@ -104,7 +106,8 @@ def unsubscribe_contacts(
     details: Mapping[str, object] | None = None,
 ) -> list[ContactResult]:
     """Unsubscribe many addresses with ``method`` (see ``UnsubscribeMethod``).
-    An address not on the list is refused with ``NotOnList``. ``details`` go
+    An address not on the list, or only ever sent transactional email
+    (``NeverSubscribed``), is refused with ``NotOnList``. ``details`` go
     into each ``unsubscribed`` activity (say, the email whose link was used)."""
     return retry_on_conflict(lambda: _unsubscribe(email_list, emails, method, details or {}))
 
@@ -137,33 +140,38 @@ def _subscribe(
     existing = lock_contacts(email_list, first.keys() - blocked.keys())
     created: list[Contact] = []
     changed: list[Contact] = []
+    entered: list[Contact] = []  # never subscribed before, entering as new
     activities: list[Activity] = []
     for email, index in first.items():
         if email in blocked:
             results[index] = blocked[email]
             continue
         contact = existing.get(email)
+        initial = {k: v for k, v in profiles.get(email, {}).items() if v is not None}
+        fresh = contact is None or contact.state == SubscriptionState.NEVER_SUBSCRIBED
         if contact is None:
-            contact = Contact(
-                list=email_list,
-                email=email,
-                profile={k: v for k, v in profiles.get(email, {}).items() if v is not None},
-                created_at=now,
-            )
+            contact = Contact(list=email_list, email=email, profile=initial, created_at=now)
             outcome = _enter_new(contact, now=now, method=method, double_opt_in=double_opt_in)
             created.append(contact)
+        elif contact.state == SubscriptionState.NEVER_SUBSCRIBED:
+            # Only ever sent transactional email: it enters as a new address does,
+            # starting with the given values (its profile is never a request's).
+            contact.profile = {**contact.profile, **initial}
+            outcome = _enter_new(contact, now=now, method=method, double_opt_in=double_opt_in)
+            entered.append(contact)
         else:
             outcome = _enter_existing(
                 contact, now=now, method=method, override=override, double_opt_in=double_opt_in
             )
             if outcome in (Outcome.SUBSCRIBED, Outcome.RESUBSCRIBED):
                 changed.append(contact)
-        results[index] = ContactResult(email, outcome, contact, created=contact.pk is None)
+        results[index] = ContactResult(email, outcome, contact, created=fresh)
         kind = _ACTIVITY_OF.get(outcome)
         if kind is not None:
             activities.append(activity_for(contact, kind, now, method=method, **(details or {})))
     insert_contacts(created)
     update_rows(changed, _CONTACT_STATE_FIELDS)
+    update_rows(entered, [*_CONTACT_STATE_FIELDS, "profile"])
     record_activities(activities)
     return cast(list[ContactResult], results)  # every slot is filled by now
 
@@ -216,7 +224,8 @@ def _unsubscribe(
     changed = []
     for email, index in first.items():
         contact = existing.get(email)
-        if contact is None:
+        if contact is None or contact.state == SubscriptionState.NEVER_SUBSCRIBED:
+            # One only ever sent transactional email has nothing to leave, as a new address.
             results[index] = ContactResult(
                 email,
                 Outcome.NOT_ON_LIST,

@@ -4,6 +4,9 @@ A source (a Message step's run) writes a ``Delivery``; after that commits,
 a worker claims a batch (Pending → Sending under a lease and a token, SKIP
 LOCKED), skips the addresses that may not be mailed now, renders the rest
 and sends them over ``EMAIL_CONNECTIONS`` connections at once (``senders``).
+Transactional emails (a receipt) are claimed ahead of every other, and the
+web request that writes one claims and sends it itself once it commits
+(``send_now``), the same way.
 
 Only what is in flight is uncertain. Emails are marked Handed just before
 the connections take them, a group of one per connection at a time, and
@@ -84,6 +87,7 @@ DELIVERY_FIELDS = [
     "contact__profile",
     "merge_context",
     "details",
+    "transactional",
 ]
 
 
@@ -117,19 +121,44 @@ def send_deliveries(limit: int = BATCH) -> int:
     return _send_all(sendable, token)
 
 
-def _claim(limit: int) -> tuple[str, list[int]]:
-    """Pending → Sending under a lease and a token, oldest first; SKIP LOCKED
-    lets workers claim side by side without taking the same delivery."""
+def send_now(delivery_ids: list[int]) -> int:
+    """Send these pending deliveries at once, in this process: a transactional
+    email, from the web request that wrote it, once that committed. They are
+    claimed and sent as a worker does (``_claim``, ``_send_all``), so a crash
+    here is recovered as a worker's, and nothing goes out twice. What is not
+    sent (the mail server down) stays Pending for the workers and the sweep,
+    and a worker is asked for. Never raises: the request has done its part.
+    Returns how many were sent."""
+    sent = 0
+    try:
+        token, claimed = _claim(len(delivery_ids), only=delivery_ids)
+        sendable = _skip_blocked(_load(claimed)) if claimed else []
+        sent = _send_all(sendable, token) if sendable else 0
+    except Exception:  # the database gone mid-send: the lease and the sweep recover it
+        logger.exception("emails: deliveries %s not sent at once", delivery_ids)
+    if sent < len(delivery_ids):
+        queue_deliveries()
+    return sent
+
+
+def _claim(limit: int, *, only: list[int] | None = None) -> tuple[str, list[int]]:
+    """Pending → Sending under a lease and a token: transactional emails
+    first, then the rest, oldest first in each; SKIP LOCKED lets workers
+    claim side by side without taking the same delivery. ``only``: claim
+    none but these."""
     token = uuid.uuid4().hex
     now = timezone.now()
+    due = Delivery.objects.filter(status=DeliveryStatus.PENDING).filter(
+        Q(retry_at__isnull=True) | Q(retry_at__lte=now)
+    )
+    if only is not None:
+        due = due.filter(pk__in=only)
     with transaction.atomic():
-        ids = list(
-            Delivery.objects.filter(status=DeliveryStatus.PENDING)
-            .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
-            .order_by("created_at")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:limit]
-        )
+        # A receipt waits behind no broadcast: its lane (the partial index
+        # delivery_transactional_due) holds a handful of rows, read first.
+        ids = _oldest(due.filter(transactional=True), limit)
+        if len(ids) < limit:
+            ids += _oldest(due.filter(transactional=False), limit - len(ids))
         if ids:
             Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(
                 status=DeliveryStatus.SENDING,
@@ -137,6 +166,13 @@ def _claim(limit: int) -> tuple[str, list[int]]:
                 claim_expires_at=now + lease(),
             )
     return token, ids
+
+
+def _oldest(due: QuerySet[Delivery], limit: int) -> list[int]:
+    """The ids of up to ``limit`` of ``due``, oldest first, locked for this
+    transaction; rows another worker holds are skipped."""
+    locked = due.order_by("created_at").select_for_update(skip_locked=True)
+    return list(locked.values_list("pk", flat=True)[:limit])
 
 
 def _load(ids: list[int]) -> list[Delivery]:
@@ -148,7 +184,7 @@ def _load(ids: list[int]) -> list[Delivery]:
         Delivery.objects.select_related("contact")
         .only(*DELIVERY_FIELDS)
         .filter(pk__in=ids)
-        .order_by("created_at", "pk")
+        .order_by("-transactional", "created_at", "pk")  # sent in the order claimed
     )
     messages = Message.objects.in_bulk({d.message_id for d in deliveries})
     contents = MessageContent.objects.in_bulk({d.content_id for d in deliveries} - {None})
@@ -164,7 +200,8 @@ def _load(ids: list[int]) -> list[Delivery]:
 
 
 def _skip_blocked(deliveries: list[Delivery]) -> list[Delivery]:
-    """Deliveries whose contact may not be mailed now are Skipped (with the
+    """Deliveries whose contact may not be mailed now (not subscribed, unless
+    the email is transactional; banned or suppressed) are Skipped (with the
     reason); the others are returned."""
     by_list: dict[int, list[Delivery]] = defaultdict(list)
     for delivery in deliveries:
@@ -175,11 +212,12 @@ def _skip_blocked(deliveries: list[Delivery]) -> list[Delivery]:
         blocked = blocked_addresses(contacts[0].list, contacts)
         for delivery in group:
             contact = delivery.contact
-            reason = (
-                f"the contact is {contact.state.lower()}"
-                if contact.state != SubscriptionState.SUBSCRIBED
-                else blocked.get(contact.email, "")
-            )
+            # Transactional email goes whatever the contact's subscription (it
+            # is not marketing); no email goes to a banned or suppressed address.
+            if contact.state != SubscriptionState.SUBSCRIBED and not delivery.transactional:
+                reason = f"the contact is {contact.state.lower()}"
+            else:
+                reason = blocked.get(contact.email, "")
             if reason:
                 delivery.status, delivery.error = DeliveryStatus.SKIPPED, f"Not sent: {reason}."
                 skipped.append(delivery)

@@ -91,8 +91,8 @@ def unsubscribe(delivery: Delivery, *, one_click: bool) -> bool:
     """Unsubscribe the delivery's contact from its list; False when it was
     not subscribed any more (nothing changes)."""
     contact = delivery.contact
-    if contact.state == SubscriptionState.UNSUBSCRIBED:
-        return False
+    if contact.state in (SubscriptionState.UNSUBSCRIBED, SubscriptionState.NEVER_SUBSCRIBED):
+        return False  # nothing to leave (never subscribed: only sent transactional email)
     method = UnsubscribeMethod.ONE_CLICK if one_click else UnsubscribeMethod.UNSUBSCRIBE_LINK
     unsubscribe_contact(contact=contact, method=method, details=delivery_details(delivery))
     return True

@@ -33,6 +33,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.dispatch import receiver
 
+from broadcasts.models import Broadcast, TransactionalMessage
 from conductor.models import Conversation
 from contacts.hooks import activities_recorded
 from contacts.models import Activity, ActivityKind, Contact, SubscriptionState, UnsubscribeMethod
@@ -323,7 +324,7 @@ class MessageBuilder:
         messages and conversations, that the rows' details name (see
         ``payloads.email_properties``)."""
         wanted: dict[str, set[int]] = {"message_id": set(), "delivery_id": set()}
-        wanted["conversation_id"] = set()
+        wanted.update(conversation_id=set(), broadcast_id=set(), transactional_id=set())
         for row in self.rows:
             if row.kind in payloads.TRACK_EVENTS:
                 for key, ids in wanted.items():
@@ -336,7 +337,8 @@ class MessageBuilder:
             for pk, subject, name in Delivery.objects.filter(
                 pk__in=wanted["delivery_id"]
             ).values_list("pk", "subject", "step_run__enrollment__conversation__name"):
-                campaigns[f"delivery:{pk}"] = name
+                if name:
+                    campaigns[f"delivery:{pk}"] = name
                 if subject:
                     subjects[f"delivery:{pk}"] = subject
         # Where no delivery gives the subject its contact received (an email
@@ -357,4 +359,12 @@ class MessageBuilder:
                 pk__in=wanted["conversation_id"]
             ).values_list("pk", "name"):
                 campaigns[f"conversation:{pk}"] = name
+        # A broadcast's or transactional message's campaign, else its own name.
+        for key, model in (("broadcast_id", Broadcast), ("transactional_id", TransactionalMessage)):
+            if wanted[key]:
+                rows = model.objects.filter(pk__in=wanted[key]).values_list(
+                    "pk", "name", "campaign__name"
+                )
+                for pk, name, campaign in rows:
+                    campaigns[f"{key.removesuffix('_id')}:{pk}"] = campaign or name
         return subjects, campaigns

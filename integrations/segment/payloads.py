@@ -13,6 +13,10 @@ these keys (a key that is absent leaves its property out):
                                    ``campaign_name`` = the name of the conversation whose
                                    step sent it (a ``conductor.models.Delivery`` pk);
                                    ``conversation_id`` may be given instead
+``broadcast_id``                   ``campaign_name`` = the broadcast's campaign, else
+                                   the broadcast's name
+``transactional_id``               ``campaign_name`` = the transactional message's
+                                   campaign, else its name
 ``link_id``, ``link_url``          ``link_id``, ``link_url`` (``email_clicked``)
 ``order_total``                    ``order_total`` (``email_converted``), a number
 ``google_analytics_campaign_name`` ``google_analytics_campaign_name``, when the email has one
@@ -139,8 +143,8 @@ def email_properties(
     an email) from its activity's details; see the module's contract.
     ``subjects`` are the subjects deliveries were sent with, keyed
     ``"delivery:<id>"``, and Message subjects, keyed ``"message:<id>"``;
-    ``campaigns`` conversation names keyed ``"delivery:<id>"`` or
-    ``"conversation:<id>"``."""
+    ``campaigns`` campaign names keyed ``"delivery:<id>"``,
+    ``"conversation:<id>"``, ``"broadcast:<id>"`` or ``"transactional:<id>"``."""
     properties: dict[str, Any] = {}
     if details.get("message_id") is not None:
         properties["email_id"] = details["message_id"]
@@ -149,8 +153,18 @@ def email_properties(
     )
     if subject is not None:
         properties["email_subject"] = subject
-    campaign = campaigns.get(f"delivery:{as_id(details.get('delivery_id'))}") or campaigns.get(
-        f"conversation:{as_id(details.get('conversation_id'))}"
+    campaign = next(
+        (
+            campaigns[key]
+            for key in (
+                f"delivery:{as_id(details.get('delivery_id'))}",
+                f"conversation:{as_id(details.get('conversation_id'))}",
+                f"broadcast:{as_id(details.get('broadcast_id'))}",
+                f"transactional:{as_id(details.get('transactional_id'))}",
+            )
+            if campaigns.get(key)
+        ),
+        None,
     )
     if campaign is not None:
         properties["campaign_name"] = campaign

@@ -261,7 +261,7 @@
       if (!group.members.length) {
         box.appendChild(make("p", {
           className: "criteria-empty",
-          text: top ? "No conditions: every contact goes." : "An empty group: add a condition to it.",
+          text: top ? (this.data.noConditions || "No conditions: every contact goes.") : "An empty group: add a condition to it.",
         }));
       }
       group.members.forEach(function (member, n) {
@@ -275,6 +275,7 @@
       ]);
       add.children[0].addEventListener("click", function () { self.add(group, self.newCondition()); });
       add.children[1].addEventListener("click", function () { self.add(group, self.newEngagement()); });
+      add.children[1].hidden = !this.data.engagements.length; // criteria of no conversation
       add.children[2].addEventListener("click", function () {
         self.add(group, { kind: "group", join: "And", members: [self.newCondition()] });
       });
@@ -550,7 +551,7 @@
         const contacts = answer.count === 1 ? "subscribed contact" : "subscribed contacts";
         this.countLine.textContent = text
           ? n + " " + contacts + " of " + list + (answer.count === 1 ? " matches now." : " match now.")
-          : "Every contact goes: " + n + " " + contacts + " of " + list + " now.";
+          : (this.data.everyoneWords || "Every contact goes: ") + n + " " + contacts + " of " + list + " now.";
       } else {
         this.countLine.textContent = this.json
           ? "No count yet: correct the problems above."
