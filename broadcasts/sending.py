@@ -219,7 +219,9 @@ def _write_deliveries(
 
 
 def unsent(broadcast: Broadcast) -> QuerySet[Delivery]:
-    """The broadcast's emails not yet ended (``delivery_unsent_by_source``)."""
+    """The broadcast's emails not yet ended: found through the small partial
+    index of unsent emails (``delivery_unsent``), not an index of their own,
+    which every status change of every email would pay for."""
     return Delivery.objects.filter(
         source_type=broadcast_type(), source_id=broadcast.pk, status__in=UNSENT
     )

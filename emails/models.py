@@ -206,12 +206,6 @@ class Delivery(models.Model):
                 name="delivery_unsent",
                 condition=Q(status__in=["Pending", "Sending", "Handed"]),
             ),
-            # Whether a source (a broadcast) has emails left to send: one probe.
-            models.Index(
-                fields=["source_type", "source_id"],
-                name="delivery_unsent_by_source",
-                condition=Q(status__in=["Pending", "Sending", "Handed"]),
-            ),
             # The transactional lane, claimed before the rest: a handful of rows.
             models.Index(
                 fields=["created_at"],

@@ -59,10 +59,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='delivery',
-            index=models.Index(condition=models.Q(('status__in', ['Pending', 'Sending', 'Handed'])), fields=['source_type', 'source_id'], name='delivery_unsent_by_source'),
-        ),
-        migrations.AddIndex(
-            model_name='delivery',
             index=models.Index(condition=models.Q(('status', 'Pending'), ('transactional', True)), fields=['created_at'], name='delivery_transactional_due'),
         ),
         migrations.AddConstraint(
