@@ -17,7 +17,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -43,7 +42,7 @@ from broadcasts.admin_progress import (
     report,
     watched,
 )
-from broadcasts.admin_views import back_to, choose_list, refused
+from broadcasts.admin_views import asked_list, back_to, choose_list, refused
 from broadcasts.models import Broadcast, BroadcastStatus
 from broadcasts.services import (
     CHANGEABLE,
@@ -342,4 +341,4 @@ class BroadcastAdmin(BroadcastButtons):
 
 def _asked_list(request: HttpRequest) -> List:
     """The list of the add page (``choose_list`` made sure ``?list=`` names one)."""
-    return get_object_or_404(List, pk=request.GET.get("list", "0") or 0)
+    return asked_list(request)

@@ -39,17 +39,17 @@ class BroadcastButtons(admin.ModelAdmin):
                 name="broadcasts_broadcast_audience_count",
             ),
             path(
-                "<path:object_id>/progress/",
+                "<int:object_id>/progress/",
                 view(self.progress_view),
                 name="broadcasts_broadcast_progress",
             ),
             path(
-                "<path:object_id>/unschedule/",
+                "<int:object_id>/unschedule/",
                 view(self.unschedule_view),
                 name="broadcasts_broadcast_unschedule",
             ),
             path(
-                "<path:object_id>/cancel/",
+                "<int:object_id>/cancel/",
                 view(self.cancel_view),
                 name="broadcasts_broadcast_cancel",
             ),

@@ -41,7 +41,12 @@ class BroadcastFilter(admin.SimpleListFilter):
         started = Broadcast.objects.filter(started_at__isnull=False).order_by("-started_at")
         shown = list(started.values_list("pk", "name")[:20])
         asked = self.value()
-        if asked and asked.isdigit() and int(asked) not in {pk for pk, _ in shown}:
+        if (
+            asked
+            and asked.isascii()
+            and asked.isdigit()
+            and int(asked) not in {pk for pk, _ in shown}
+        ):
             shown += list(Broadcast.objects.filter(pk=int(asked)).values_list("pk", "name"))
         return [(str(pk), name) for pk, name in shown]
 
@@ -49,7 +54,7 @@ class BroadcastFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             return queryset.none()  # not a broadcast: nothing, rather than everything
         return queryset.filter(source_type=broadcast_type(), source_id=int(value))
 

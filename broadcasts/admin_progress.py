@@ -134,6 +134,8 @@ def meaning(broadcast: Broadcast) -> str:
         return "Its send time has come: a worker starts it in a moment."
     if broadcast.status == BroadcastStatus.SCHEDULED:
         return f"Sends {when(broadcast.send_at, broadcast.list)}."
+    if broadcast.status == BroadcastStatus.CANCELLED and broadcast.error:
+        return broadcast.error  # stopped by itself: why, and what to do
     if broadcast.status == BroadcastStatus.CANCELLED and broadcast.cancelled_at:
         at = when(broadcast.cancelled_at, broadcast.list)
         return f"{at}: no email that was still waiting was sent."

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from broadcasts.admin_views import choose_list, post_only, refused
+from broadcasts.admin_views import asked_list, choose_list, post_only, refused
 from broadcasts.models import Campaign, SavedMessage
 from broadcasts.services import check_sendable, copy_message, create_broadcast
 from conductor.admin.message_links import add_message_links
@@ -152,8 +152,4 @@ class SavedMessageAdmin(admin.ModelAdmin):
 
 
 def _asked_list(request: HttpRequest) -> List:
-    asked = request.GET.get("list", "")
-    found = List.objects.filter(pk=int(asked)).first() if asked.isdigit() else None
-    if found is None:
-        raise PermissionDenied("Choose the list first.")
-    return found
+    return asked_list(request)  # choose_list made sure ``?list=`` names one

@@ -39,11 +39,10 @@ from broadcasts.admin_pages import (
     reach,
     sendable_warnings,
 )
-from broadcasts.admin_views import back_to, choose_list, post_only, refused
+from broadcasts.admin_views import asked_list, back_to, choose_list, post_only, refused
 from broadcasts.audiences import REMAINDER
-from broadcasts.models import SplitTest, SplitTestStatus
+from broadcasts.models import Broadcast, SplitTest, SplitTestStatus
 from broadcasts.services import cancel_split_test, create_split_test, schedule_split_test
-from lists.models import List
 
 SCHEDULABLE = (SplitTestStatus.DRAFT, SplitTestStatus.SCHEDULED)
 CANCELLABLE = (*SCHEDULABLE, SplitTestStatus.TESTING, SplitTestStatus.SENDING_WINNER)
@@ -81,6 +80,13 @@ class SplitTestAdmin(admin.ModelAdmin):
         if obj is not None and obj.status != SplitTestStatus.DRAFT:
             return False  # its emails name its groups
         return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        """A draft's groups go with it: deleting it needs no permission on
+        broadcasts (their admin refuses to delete a split test's group alone)."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(Broadcast._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
 
     def may_send(self, request: HttpRequest) -> bool:
         """Sending and cancelling: the permission to change split tests."""
@@ -129,7 +135,7 @@ class SplitTestAdmin(admin.ModelAdmin):
             kwargs["form"] = forms.ModelForm  # shown as text: nothing to clean
             return super().get_form(request, obj, change, **kwargs)
         form = super().get_form(request, obj, change, **kwargs)
-        email_list = get_object_or_404(List, pk=request.GET.get("list", "0") or 0)
+        email_list = asked_list(request)
         attrs = {"email_list": email_list, "request": request, "admin_site": self.admin_site}
         return type(form.__name__, (form,), attrs)
 
@@ -302,17 +308,17 @@ class SplitTestAdmin(admin.ModelAdmin):
 
         mine = [
             path(
-                "<path:object_id>/progress/",
+                "<int:object_id>/progress/",
                 view(self.progress_view),
                 name="broadcasts_splittest_progress",
             ),
             path(
-                "<path:object_id>/schedule/",
+                "<int:object_id>/schedule/",
                 view(self.schedule_view),
                 name="broadcasts_splittest_schedule",
             ),
             path(
-                "<path:object_id>/cancel/",
+                "<int:object_id>/cancel/",
                 view(self.cancel_view),
                 name="broadcasts_splittest_cancel",
             ),

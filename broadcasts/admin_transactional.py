@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from broadcasts.admin_views import choose_list
+from broadcasts.admin_views import asked_list, choose_list
 from broadcasts.models import Campaign, TransactionalMessage, TransactionalSend
 from broadcasts.transactional import (
     api_address,
@@ -221,12 +221,7 @@ class TransactionalMessageAdmin(admin.ModelAdmin):
 
 
 def _asked_list(request: HttpRequest) -> List:
-    """The list of ``?list=`` (``choose_list`` made sure there is one)."""
-    asked = request.GET.get("list", "")
-    found = List.objects.filter(pk=int(asked)).first() if asked.isdigit() else None
-    if found is None:
-        raise PermissionDenied("Choose the list first.")  # only a hand-made URL gets here
-    return found
+    return asked_list(request)  # choose_list made sure ``?list=`` names one
 
 
 def recent_sends(transactional_message: TransactionalMessage) -> SafeString:
@@ -289,7 +284,7 @@ class TransactionalFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             return queryset.none()  # not a transactional message: nothing, rather than everything
         sends = TransactionalSend.objects.filter(transactional_message_id=int(value))
         return queryset.filter(source_type=send_type(), source_id__in=sends.values("pk"))

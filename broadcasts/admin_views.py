@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.admin import ModelAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseNotAllowed,
@@ -74,7 +75,7 @@ def _count_saved(email_list: List, asked: str) -> JsonResponse:
         return _error(["Choose a saved audience."])
     saved = (
         SavedAudience.objects.filter(list=email_list, pk=int(asked)).first()
-        if asked.isdigit()
+        if asked.isascii() and asked.isdigit()
         else None
     )
     if saved is None:
@@ -95,7 +96,7 @@ def choose_list(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse |
     ``?list=`` names one (the form follows), a redirect when there is one
     list only, else a page of the lists to choose from."""
     asked = request.GET.get("list", "")
-    if asked.isdigit() and List.objects.filter(pk=int(asked)).exists():
+    if asked.isascii() and asked.isdigit() and List.objects.filter(pk=int(asked)).exists():
         return None
     lists = list(List.objects.order_by("name", "pk"))
     here = request.path
@@ -110,6 +111,18 @@ def choose_list(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse |
         "not_found": asked,
     }
     return TemplateResponse(request, "admin/broadcasts/choose_list.html", context)
+
+
+def asked_list(request: HttpRequest) -> List:
+    """The list ``?list=`` names (``choose_list`` made sure of it); a 404 for
+    anything else, such as a hand-made URL."""
+    asked = request.GET.get("list", "")
+    found = (
+        List.objects.filter(pk=int(asked)).first() if asked.isascii() and asked.isdigit() else None
+    )
+    if found is None:
+        raise Http404("No such list.")
+    return found
 
 
 def post_only(request: HttpRequest) -> HttpResponse | None:

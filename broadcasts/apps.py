@@ -14,9 +14,11 @@ class BroadcastsConfig(AppConfig):
     verbose_name = "Broadcasts"
 
     def ready(self) -> None:
-        from broadcasts import activity_words, demo
+        from broadcasts import activity_words, demo, sending
         from contacts.demo import add_to_demo
+        from emails.signals import add_withdrawal
 
         schedule_sweep.connect(self)
+        add_withdrawal("broadcasts", sending.cancelled_emails)  # nothing of a cancelled one goes
         activity_words.register()  # broadcasts and transactional messages in a contact's story
         add_to_demo(demo.seed)  # seed_demo's sent and scheduled broadcasts

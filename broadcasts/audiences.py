@@ -64,10 +64,14 @@ def matching_contacts(
 
 
 def recipients(broadcast: Broadcast) -> QuerySet[Contact]:
-    """The contacts ``broadcast`` goes to if it were sent now."""
-    contacts = matching_contacts(
-        broadcast.list, criteria=broadcast.criteria, saved_audience=broadcast.saved_audience
-    )
+    """The contacts ``broadcast`` goes to if it were sent now; once started,
+    by the criteria it froze then (a saved audience's as they were)."""
+    if broadcast.started_at is not None:
+        contacts = matching_contacts(broadcast.list, criteria=broadcast.criteria)
+    else:
+        contacts = matching_contacts(
+            broadcast.list, criteria=broadcast.criteria, saved_audience=broadcast.saved_audience
+        )
     if broadcast.bucket_from is not None and broadcast.bucket_to is not None:
         contacts = contacts.alias(bucket=Mod(F("pk") * BUCKET_STRIDE, BUCKETS)).filter(
             bucket__gte=broadcast.bucket_from, bucket__lt=broadcast.bucket_to

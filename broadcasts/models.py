@@ -122,6 +122,9 @@ class Broadcast(models.Model):
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
     cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: Why it stopped without staff cancelling it (its audience's conditions
+    #: no longer work), in words, for the page that shows it.
+    error = models.TextField(blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

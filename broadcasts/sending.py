@@ -26,11 +26,12 @@ import logging
 import time
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
-from django.db.models import Field, Q, QuerySet
+from django.db.models import Field, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from broadcasts.audiences import REMAINDER, broadcast_type, recipients
+from broadcasts.audiences import REMAINDER, broadcast_type, check_criteria, recipients
 from broadcasts.models import Broadcast, BroadcastStatus, SplitTest, SplitTestStatus
 from contacts.models import Contact
 from contacts.queueing import enqueue_now
@@ -47,6 +48,9 @@ SLICE = 20_000
 TIME_BUDGET_SECONDS = 50
 UNSENT = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.HANDED)
 CANCELLED_REASON = "Not sent: the broadcast was cancelled."
+#: Waiting emails a cancel skips in its own transaction (a staff request);
+#: workers skip the rest as they come to them.
+SKIP_AT_ONCE = 10_000
 
 
 def queue_sending() -> None:
@@ -69,16 +73,25 @@ def start_due(now: datetime.datetime | None = None) -> int:
             broadcast = (
                 Broadcast.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(pk=pk, status=BroadcastStatus.SCHEDULED)
-                .select_related("message")
+                .select_related("message", "list", "saved_audience")
                 .first()
             )
             if broadcast is None:
                 continue  # another worker started it, or staff cancelled it
             if broadcast.content_id is None:  # a split test's remainder has its winner's
                 broadcast.content = freeze(broadcast.message)
+            if broadcast.saved_audience_id is not None and broadcast.split_group != REMAINDER:
+                # Chosen from the audience as it is now, whatever staff edit in it
+                # while the broadcast sends (a remainder has its groups' already).
+                broadcast.criteria = broadcast.saved_audience.criteria  # type: ignore[union-attr]  # set: its id is
             broadcast.status = BroadcastStatus.SENDING
             broadcast.started_at = now
-            broadcast.save(update_fields=["content", "status", "started_at"])
+            try:
+                check_criteria(broadcast.list, broadcast.criteria)
+            except ValidationError as problem:
+                _stop(broadcast, problem, now)
+                continue
+            broadcast.save(update_fields=["content", "criteria", "status", "started_at"])
             if broadcast.split_test_id is not None and broadcast.split_group != REMAINDER:
                 # Its split test is testing from its groups' start, not the next sweep.
                 SplitTest.objects.filter(
@@ -101,12 +114,14 @@ def choose_recipients(*, budget: float = TIME_BUDGET_SECONDS) -> int:
     pk, token = claimed
     started = time.monotonic()
     slices = 0
-    while True:
-        more = _choose_slice(pk, token)
-        slices += 1
-        if not more or time.monotonic() - started >= budget:
-            break
-    _release_choosing(pk, token)
+    try:
+        while True:
+            more = _choose_slice(pk, token)
+            slices += 1
+            if not more or time.monotonic() - started >= budget:
+                break
+    finally:  # another worker may go on at once, not once the lease runs out
+        _release_choosing(pk, token)
     return slices
 
 
@@ -145,7 +160,11 @@ def _choose_slice(pk: int, token: str) -> bool:
         )
         if broadcast is None:
             return False  # cancelled, or the claim ran out and another took it
-        ahead = recipients(broadcast).filter(pk__gt=broadcast.chosen_through)
+        try:
+            ahead = recipients(broadcast).filter(pk__gt=broadcast.chosen_through)
+        except ValidationError as problem:  # a field its conditions name was deleted
+            _stop(broadcast, problem, now)
+            return False
         bound = ahead.order_by("pk").values_list("pk", flat=True)[SLICE - 1 : SLICE]
         upto = next(iter(bound), None)
         chosen = ahead if upto is None else ahead.filter(pk__lte=upto)
@@ -242,10 +261,47 @@ def finish_sent() -> int:
 
 
 def cancel_sending(broadcast: Broadcast) -> int:
-    """The emails of a cancelled broadcast still waiting: Skipped, with the
-    reason (those a worker holds may still go). Returns how many."""
-    return (
-        unsent(broadcast)
-        .filter(status=DeliveryStatus.PENDING)
-        .update(status=DeliveryStatus.SKIPPED, error=CANCELLED_REASON)
+    """The first ``SKIP_AT_ONCE`` emails of a cancelled broadcast still
+    waiting: Skipped, with the reason; returns how many. The rest, and any
+    that go back to waiting later (a worker that died, a mail server that
+    said "later"), are skipped when a worker claims them (``cancelled_emails``):
+    none is sent."""
+    waiting = unsent(broadcast).filter(status=DeliveryStatus.PENDING).values("pk")
+    return Delivery.objects.filter(
+        pk__in=Subquery(waiting[:SKIP_AT_ONCE]), status=DeliveryStatus.PENDING
+    ).update(status=DeliveryStatus.SKIPPED, error=CANCELLED_REASON)
+
+
+def cancelled_emails(deliveries: list[Delivery]) -> dict[int, str]:
+    """The emails' withdrawal (``emails.signals``): those of a cancelled
+    broadcast are not sent, whenever a worker comes to them."""
+    type_id = broadcast_type().pk
+    ours = [d for d in deliveries if d.source_type_id == type_id]
+    if not ours:
+        return {}
+    cancelled = set(
+        Broadcast.objects.filter(
+            pk__in={d.source_id for d in ours}, status=BroadcastStatus.CANCELLED
+        ).values_list("pk", flat=True)
     )
+    reason = CANCELLED_REASON.removeprefix("Not sent: ").removesuffix(".")
+    return {d.pk: reason for d in ours if d.source_id in cancelled}
+
+
+def _stop(broadcast: Broadcast, problem: ValidationError, now: datetime.datetime) -> None:
+    """Stop a broadcast whose audience's conditions no longer work (a profile
+    field they name was deleted): Cancelled, with the reason shown on its page;
+    its emails still waiting are not sent."""
+    broadcast.status = BroadcastStatus.CANCELLED
+    broadcast.cancelled_at = now
+    broadcast.claim_token, broadcast.claim_expires_at = "", None
+    broadcast.error = (
+        "Stopped: its audience's conditions no longer work ("
+        + " ".join(problem.messages)
+        + "). Write them again in a new broadcast; the emails already sent stay sent."
+    )
+    broadcast.save(
+        update_fields=["status", "cancelled_at", "claim_token", "claim_expires_at", "error"]
+    )
+    cancel_sending(broadcast)
+    logger.warning("broadcasts: %s stopped: %s", broadcast.pk, broadcast.error)

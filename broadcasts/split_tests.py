@@ -83,7 +83,8 @@ def decide(pk: int, *, now: datetime.datetime) -> int:
                 message_id=winner.message_id,
                 content_id=winner.content_id,
                 campaign_id=split_test.campaign_id,
-                criteria=split_test.criteria,
+                # The audience its groups were chosen from, as they froze it.
+                criteria=min(groups, key=lambda g: g.split_group).criteria,
                 saved_audience_id=split_test.saved_audience_id,
                 split_test=split_test,
                 split_group=REMAINDER,

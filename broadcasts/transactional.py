@@ -145,11 +145,14 @@ def resend(
     ``send_transactional`` refuses (a banned or suppressed address, a system
     link); a request with the key of an earlier one gets that resend back."""
     message = send.transactional_message
+    address = send.contact.email if forward_to is None else normalise_email(forward_to)
     with transaction.atomic():
         if request_key is not None and (earlier := _earlier(message, request_key)) is not None:
+            if earlier.resend_of_id != send.pk:  # the key of another request
+                _check_same_request(earlier, "", {})
+            _check_same_request(earlier, address, send.values)
             return Sent(earlier, created=False)
         check_system_links(message.message)
-        address = send.contact.email if forward_to is None else forward_to
         contact = transactional_recipient(email_list=message.list, email=address)
         return _send(message, contact, send.values, request_key=request_key, resend_of=send)
 

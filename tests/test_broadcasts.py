@@ -216,3 +216,104 @@ def test_a_saved_message_is_sent_as_a_copy_with_its_preheader_first(shop, smtp_s
     assert broadcast.message != saved.message  # a copy: editing the saved one changes nothing sent
     saved.message.refresh_from_db()
     assert "New in this week" not in saved.message.html_body
+
+
+def test_a_broadcast_whose_condition_field_was_deleted_stops_with_the_reason(
+    shop, smtp_server, admin_client
+):
+    from broadcasts.sending import choose_recipients
+    from contacts.services import delete_field
+
+    points = shop.profile_fields.get(name="Points")
+    ContactFactory(list=shop, email="ada@example.com", profile={points.key: "60"})
+    criteria = {
+        "filters": [
+            {
+                "segmentationFieldId": points.pk,
+                "compareType": "GreaterThan",
+                "values": [{"value": "50"}],
+            }
+        ]
+    }
+    broadcast = create_broadcast(
+        email_list=shop, name="Points", message=sale(shop), criteria=criteria
+    )
+    schedule_broadcast(broadcast=broadcast)
+    start_due()
+    delete_field(field=points)
+    assert choose_recipients() == 1  # the claim is let go at once, not held for its lease
+    work(budget=5)
+
+    assert smtp_server.messages == []
+    broadcast.refresh_from_db()
+    assert broadcast.status == BroadcastStatus.CANCELLED
+    assert broadcast.claim_token == ""
+    assert broadcast.error.startswith("Stopped: its audience's conditions no longer work (")
+    page = admin_client.get(f"/admin/broadcasts/broadcast/{broadcast.pk}/change/")
+    assert "Stopped: its audience&#x27;s conditions no longer work" in page.text
+
+
+def test_an_email_of_a_cancelled_broadcast_that_goes_back_to_waiting_is_never_sent(
+    shop, smtp_server
+):
+    from broadcasts.sending import choose_recipients
+
+    for n in range(3):
+        ContactFactory(list=shop, email=f"c{n}@example.com")
+    broadcast = create_broadcast(email_list=shop, name="Stop", message=sale(shop))
+    schedule_broadcast(broadcast=broadcast)
+    start_due()
+    choose_recipients()
+    # A worker holds one (claimed, not yet sent) when staff cancel ...
+    held = Delivery.objects.filter(contact__email="c0@example.com")
+    held.update(status=DeliveryStatus.SENDING, claim_token="w", claim_expires_at=timezone.now())
+    assert cancel_broadcast(broadcast=broadcast) == 2
+    # ... then dies: its lease runs out and the email is waiting again.
+    held.update(claim_expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    work(budget=5)
+
+    assert smtp_server.messages == []
+    assert status_counts(broadcast) == {DeliveryStatus.SKIPPED: 3}
+    assert held.get().error == "Not sent: the broadcast was cancelled."
+
+
+def test_editing_a_saved_audience_while_its_broadcast_sends_changes_nobody_it_goes_to(
+    shop, smtp_server
+):
+    from broadcasts.models import SavedAudience
+    from broadcasts.sending import choose_recipients
+
+    first_name = shop.profile_fields.get(name="First Name")
+    for name in ("ada", "bob"):
+        ContactFactory(list=shop, email=f"{name}@example.com", profile={first_name.key: name})
+
+    def only(name: str) -> dict:
+        condition = {"segmentationFieldId": first_name.pk, "compareType": "Equals"}
+        return {"filters": [{**condition, "values": [{"value": name}]}]}
+
+    audience = SavedAudience.objects.create(list=shop, name="Ada", criteria=only("ada"))
+    broadcast = create_broadcast(
+        email_list=shop, name="Ada only", message=sale(shop), saved_audience=audience
+    )
+    schedule_broadcast(broadcast=broadcast)
+    start_due()
+    audience.criteria = only("bob")
+    audience.save()
+    choose_recipients()
+    work(budget=5)
+    assert [m["To"] for m in smtp_server.messages] == ["ada@example.com"]
+
+
+def test_conditions_holding_a_nul_character_are_refused_in_words(shop):
+    first_name = shop.profile_fields.get(name="First Name")
+    criteria = {
+        "filters": [
+            {
+                "segmentationFieldId": first_name.pk,
+                "compareType": "Equals",
+                "values": [{"value": "A\x00da"}],
+            }
+        ]
+    }
+    with pytest.raises(ValidationError, match="NUL character"):
+        create_broadcast(email_list=shop, name="Nul", message=sale(shop), criteria=criteria)

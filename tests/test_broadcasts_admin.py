@@ -606,3 +606,27 @@ def test_who_may_only_add_saves_drafts_but_cannot_send_them(shop):
     assert "needs the permission to change split tests" in response.content.decode()
     split_test.refresh_from_db()
     assert split_test.status == SplitTestStatus.DRAFT
+
+
+def test_a_draft_split_test_is_deleted_with_its_groups_by_whoever_may_delete_split_tests(shop):
+    import datetime as _datetime
+
+    from broadcasts.models import Broadcast, SplitTest
+    from broadcasts.services import create_split_test
+    from tests.factories import MessageFactory
+    from tests.staff import staff
+
+    split = create_split_test(
+        email_list=shop,
+        name="Subjects",
+        messages=[MessageFactory(list=shop), MessageFactory(list=shop)],
+        test_share=20,
+        winner_metric="Clicks",
+        decide_after=_datetime.timedelta(hours=1),
+    )
+    client = staff("broadcasts.view_splittest", "broadcasts.delete_splittest")
+    url = f"/admin/broadcasts/splittest/{split.pk}/delete/"
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not SplitTest.objects.exists() and not Broadcast.objects.exists()
+    assert staff("broadcasts.view_splittest").post(url, {"post": "yes"}).status_code == 403

@@ -197,6 +197,18 @@ def test_a_request_with_the_same_key_again_gets_the_same_send_and_one_email(
     assert Delivery.objects.count() == 1
 
 
+def test_a_sends_key_used_again_for_a_resend_is_refused_and_sends_nothing(shop, receipt):
+    key = RequestKey("d" * 64)
+    first = send(receipt, "ada@example.com", request_key=key).send
+
+    with pytest.raises(ValidationError, match="Idempotency-Key was used before"):
+        resend(send=first, request_key=key)
+    again = resend(send=first, request_key=RequestKey("e" * 64))
+    assert again.created
+    assert resend(send=first, request_key=RequestKey("e" * 64)).send == again.send
+    assert TransactionalSend.objects.count() == 2
+
+
 def test_a_key_used_again_for_another_email_is_refused(shop, receipt):
     key = RequestKey("b" * 64)
     send(receipt, "ada@example.com", request_key=key)

@@ -29,6 +29,7 @@ comparison may be; it counts toward ``MAX_CONDITIONS`` like one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -87,6 +88,11 @@ def parse_criteria(
     Raises one ValidationError whose messages name every problem with its
     path, e.g. ``"filters[1].values: Between needs 2 values, not 1."``.
     """
+    if "\\u0000" in json.dumps(data, default=str):  # PostgreSQL's JSON cannot hold one
+        raise ValidationError(
+            "The conditions hold a NUL character (\\u0000), which no value can hold.",
+            code="invalid_criteria",
+        )
     parser = _Parser(email_list, conversation_id)
     _, root = parser.member(data, path="", depth=0, index=0)
     if parser.conditions > MAX_CONDITIONS:

@@ -61,7 +61,7 @@ from emails.render import MessageTemplates, TemplateProblem, build_email, merge_
 from emails.sending.recovery import record_sent, recover_abandoned, release, skip
 from emails.sending.senders import MaybeDelivered, Senders, ServerGone
 from emails.sending.smtp import send_one
-from emails.signals import settled
+from emails.signals import settled, withdrawn
 from lists.models import List, ProfileField
 
 logger = logging.getLogger(__name__)
@@ -207,6 +207,7 @@ def _skip_blocked(deliveries: list[Delivery]) -> list[Delivery]:
     for delivery in deliveries:
         by_list[delivery.contact.list_id].append(delivery)
     skipped, sendable = [], []
+    withdrawn_now = withdrawn(deliveries)
     for group in by_list.values():
         contacts = [d.contact for d in group]
         blocked = blocked_addresses(contacts[0].list, contacts)
@@ -214,7 +215,9 @@ def _skip_blocked(deliveries: list[Delivery]) -> list[Delivery]:
             contact = delivery.contact
             # Transactional email goes whatever the contact's subscription (it
             # is not marketing); no email goes to a banned or suppressed address.
-            if contact.state != SubscriptionState.SUBSCRIBED and not delivery.transactional:
+            if delivery.pk in withdrawn_now:  # its source no longer wants it
+                reason = withdrawn_now[delivery.pk]
+            elif contact.state != SubscriptionState.SUBSCRIBED and not delivery.transactional:
                 reason = f"the contact is {contact.state.lower()}"
             else:
                 reason = blocked.get(contact.email, "")
