@@ -50,7 +50,6 @@ from broadcasts.services import (
     schedule_broadcast,
     update_broadcast,
 )
-from lists.models import List
 
 SETTINGS = ["name", "message", "campaign"]
 TRACKING = ("Tracking", {"fields": ["external_campaign_id", "google_analytics_campaign_name"]})
@@ -132,7 +131,7 @@ class BroadcastAdmin(BroadcastButtons):
             kwargs["form"] = forms.ModelForm  # shown as text: nothing to clean
             return super().get_form(request, obj, change, **kwargs)
         form = super().get_form(request, obj, change, **kwargs)
-        email_list = obj.list if obj is not None else _asked_list(request)
+        email_list = obj.list if obj is not None else asked_list(request)
         attrs = {"email_list": email_list, "request": request, "admin_site": self.admin_site}
         return type(form.__name__, (form,), attrs)
 
@@ -337,8 +336,3 @@ class BroadcastAdmin(BroadcastButtons):
             f"{opened:.1%}",
             f"{clicked:.1%}",
         )
-
-
-def _asked_list(request: HttpRequest) -> List:
-    """The list of the add page (``choose_list`` made sure ``?list=`` names one)."""
-    return asked_list(request)

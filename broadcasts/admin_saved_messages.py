@@ -83,7 +83,7 @@ class SavedMessageAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        email_list = obj.list if obj is not None else _asked_list(request)
+        email_list = obj.list if obj is not None else asked_list(request)
         attrs = {"email_list": email_list, "request": request, "admin_site": self.admin_site}
         return type(form.__name__, (form,), attrs)
 
@@ -149,7 +149,3 @@ class SavedMessageAdmin(admin.ModelAdmin):
     @admin.display(description="Subject", ordering="message__subject")
     def subject(self, obj: SavedMessage) -> SafeString:
         return format_html("{}", obj.message.subject)
-
-
-def _asked_list(request: HttpRequest) -> List:
-    return asked_list(request)  # choose_list made sure ``?list=`` names one

@@ -159,7 +159,7 @@ class TransactionalMessageAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        email_list = obj.list if obj is not None else _asked_list(request)
+        email_list = obj.list if obj is not None else asked_list(request)
         attrs = {"email_list": email_list, "request": request, "admin_site": self.admin_site}
         return type(form.__name__, (form,), attrs)
 
@@ -218,10 +218,6 @@ class TransactionalMessageAdmin(admin.ModelAdmin):
     @admin.display(description="Sends")
     def recent_sends(self, obj: TransactionalMessage) -> SafeString:
         return recent_sends(obj)
-
-
-def _asked_list(request: HttpRequest) -> List:
-    return asked_list(request)  # choose_list made sure ``?list=`` names one
 
 
 def recent_sends(transactional_message: TransactionalMessage) -> SafeString:
