@@ -201,8 +201,10 @@ class Delivery(models.Model):
             ),
         ]
         indexes = [
+            # Led by the status: a claim reads the Pending ones oldest first, and
+            # the sweep the few Sending or Handed ones, each without the others.
             models.Index(
-                fields=["created_at"],
+                fields=["status", "created_at"],
                 name="delivery_unsent",
                 condition=Q(status__in=["Pending", "Sending", "Handed"]),
             ),

@@ -29,7 +29,7 @@ Each email's end is told to its source (``emails.signals``) in the same
 transaction: a Message step's contact goes on, or is held when the email
 failed for good.
 
-"Sent" activities are recorded a hundred at a time; a Sent delivery keeps
+"Sent" activities are recorded 250 at a time; a Sent delivery keeps
 its claim token until its activity is, so the sweep records those of a
 worker that died in between (``delivery_recovery``). The SMTP exchange
 itself is ``smtp``.
@@ -38,6 +38,7 @@ itself is ``smtp``.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import smtplib
 import time
@@ -67,7 +68,7 @@ from lists.models import List, ProfileField
 logger = logging.getLogger(__name__)
 
 BATCH = 500
-MARK_EVERY = 100
+MARK_EVERY = 250
 #: What an answer other than Sent changes of a delivery.
 ANSWER_FIELDS = ["status", "error", "attempts", "retry_at", "claim_token", "claim_expires_at"]
 UNCERTAIN_DROPPED = (
@@ -466,21 +467,37 @@ def _sent_and_handed(
     connection = connections[router.db_for_write(Delivery)]
     table = connection.ops.quote_name(Delivery._meta.db_table)
     when = connection.ops.adapt_datetimefield_value
-    every = ", ".join(["%s"] * (len(sent) + len(handed)))
-    ids = [d.pk for d in [*sent, *handed]]
-    if sent:
-        some = ", ".join(["%s"] * len(sent))
-        status = f"CASE WHEN id IN ({some}) THEN 'Sent' ELSE 'Handed' END"
-        sent_at = f"CASE WHEN id IN ({some}) THEN %s ELSE NULL END"
-        params = [*ids[: len(sent)], *ids[: len(sent)], when(now)]
+    sent_ids, all_ids = [d.pk for d in sent], [d.pk for d in [*sent, *handed]]
+    if connection.vendor == "postgresql":  # the ids as arrays: few parameters to bind
+        sql = _sent_and_handed_sql(table, None, None)
+        params = [sent_ids, sent_ids, when(now), token, when(expires), all_ids]
     else:
-        status, sent_at, params = "'Handed'", "NULL", []
+        sql = _sent_and_handed_sql(table, len(sent), len(handed))
+        sent_params = [*sent_ids, *sent_ids, when(now)] if sent else []
+        params = [*sent_params, token, when(expires), *all_ids]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = {status}, sent_at = {sent_at}, error = '', "
-            f"claim_token = %s, claim_expires_at = %s WHERE id IN ({every})",
-            [*params, token, when(expires), *ids],
-        )
+        cursor.execute(sql, params)
+
+
+@functools.lru_cache(maxsize=64)
+def _sent_and_handed_sql(table: str, sent: int | None, handed: int | None) -> str:
+    """The statement of ``_sent_and_handed`` on ``table``: with the ids as
+    arrays (None, None: PostgreSQL), or for ``sent`` Sent and ``handed``
+    Handed ones, one parameter each."""
+    if sent is None or handed is None:
+        is_sent = is_any = "id = ANY(%s::bigint[])"
+    else:
+        is_sent = f"id IN ({', '.join(['%s'] * sent)})"
+        is_any = f"id IN ({', '.join(['%s'] * (sent + handed))})"
+    if sent == 0:
+        status, sent_at = "'Handed'", "NULL"
+    else:
+        status = f"CASE WHEN {is_sent} THEN 'Sent' ELSE 'Handed' END"
+        sent_at = f"CASE WHEN {is_sent} THEN %s ELSE NULL END"
+    return (
+        f"UPDATE {table} SET status = {status}, sent_at = {sent_at}, error = '', "
+        f"claim_token = %s, claim_expires_at = %s WHERE {is_any}"
+    )
 
 
 def resend_uncertain(deliveries: QuerySet[Delivery]) -> int:
