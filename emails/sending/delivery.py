@@ -45,6 +45,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
@@ -468,13 +469,13 @@ def _sent_and_handed(
     table = connection.ops.quote_name(Delivery._meta.db_table)
     when = connection.ops.adapt_datetimefield_value
     sent_ids, all_ids = [d.pk for d in sent], [d.pk for d in [*sent, *handed]]
-    params: list[object]
+    params: list[Any]
     if connection.vendor == "postgresql":  # the ids as arrays: few parameters to bind
         sql = _sent_and_handed_sql(table, None, None)
         params = [sent_ids, sent_ids, when(now), token, when(expires), all_ids]
     else:
         sql = _sent_and_handed_sql(table, len(sent), len(handed))
-        sent_params: list[object] = [*sent_ids, *sent_ids, when(now)] if sent else []
+        sent_params: list[Any] = [*sent_ids, *sent_ids, when(now)] if sent else []
         params = [*sent_params, token, when(expires), *all_ids]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
