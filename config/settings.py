@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "csp",
     "anymail",
     "corsheaders",
+    "django_prometheus",
     "lists",
     "contacts",
     "emails",
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "integrations",
     "api",
     "signups",
+    "ops",  # health and metrics, above every other app
 ]
 
 MIDDLEWARE = [
@@ -263,6 +265,44 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# Each cluster rewrites its status (django-q2's Stat, read by /readyz and the
+# admin's Clusters page) every half second in Redis with the Redis broker, and
+# in Q_CLUSTER's cache with any other: one every process shares, so the
+# database, not the per-process memory of the default cache. ops/apps.py
+# creates its table after every migrate.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "django_q": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "django_q_cache",
+    },
+}
+Q_CLUSTER["cache"] = "django_q"
+
+# --- Health and metrics (ops/) --------------------------------------------------
+# /readyz fails once no django-q2 cluster has reported for this long, as the
+# web process saw it; a cluster reports every half second.
+HEALTH_WORKERS_SEEN_SECONDS = env_int("HEALTH_WORKERS_SEEN_SECONDS", default=120, minimum=1)
+# The bearer token Prometheus sends to /metrics. Empty (the default): /metrics
+# answers 404, and nothing is counted (no django-prometheus middleware or
+# database wrapper, so no cost per request or query).
+METRICS_TOKEN = env_str("METRICS_TOKEN", default="")
+if 0 < len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured(
+        "Environment variable METRICS_TOKEN is too short: use at least 16 random characters."
+    )
+if METRICS_TOKEN:
+    # As django-prometheus asks: first and last, but for django-axes, which
+    # asks to be last; so its 429s are counted too.
+    MIDDLEWARE.insert(0, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("axes.middleware.AxesMiddleware"),
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    )
+    # The same backend, counting queries, connections and errors.
+    DATABASES["default"]["ENGINE"] = _engine.replace(
+        "django.db.backends.", "django_prometheus.db.backends."
+    )
 
 # --- Imports ------------------------------------------------------------------
 MEDIA_ROOT = env_str("MEDIA_ROOT", default=str(VAR_DIR / "media"))

@@ -16,6 +16,8 @@ urlpatterns = [
     path("", include("signups.urls")),  # subscription points: /s/<key>/
     # An email service's bounce and complaint webhooks: /anymail/<service>/tracking/.
     path("anymail/", include((tracking_urls(), "anymail"))),
+    # Probes and Prometheus: /healthz, /readyz, /metrics (ops/urls.py).
+    path("", include("ops.urls")),
     # The admin's files with DEBUG on (`make run` serves through gunicorn, not runserver);
     # nothing without DEBUG, where collectstatic and the proxy serve them.
     *staticfiles_urlpatterns(),
