@@ -7,10 +7,6 @@ production, counters summed over the workers."""
 from __future__ import annotations
 
 import datetime
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,12 +29,11 @@ from tests.factories import (
     EnrollmentFactory,
     SegmentIntegrationFactory,
 )
-from tests.test_security_http import database_url_of_this_run, exchange, request_bytes
+from tests.test_security_http import exchange, gunicorn_serving, request_bytes
 from tests.test_settings import start
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "metrics-token-" + "t" * 20
 
 
@@ -240,29 +235,9 @@ def gunicorn_with_metrics(django_db_setup: None, tmp_path: Path) -> Iterator[tup
     workers (PROMETHEUS_MULTIPROC_DIR), as the README says to run it."""
     shared = tmp_path / "prometheus"
     shared.mkdir()
-    listener = socket.create_server(("127.0.0.1", 0))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url_of_this_run(),
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "METRICS_TOKEN": TOKEN,
-        "PROMETHEUS_MULTIPROC_DIR": str(shared),
-    }
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application"]
-    command += ["--bind", f"fd://{listener.fileno()}", "--workers", "2", "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[listener.fileno()])
-    address = listener.getsockname()[:2]
-    try:
-        # The socket already listens, so this waits in its queue until gunicorn is up.
-        alive = exchange(address, request_bytes("GET", "/healthz", {}), timeout=60)
-        assert alive.status == 200, (alive.status, alive.body)
+    extra = {"METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    with gunicorn_serving(extra, workers=2, ready=("/healthz", 200)) as address:
         yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        listener.close()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,6 +5,7 @@ the served OpenAPI description saying exactly what the server checks."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -97,9 +98,27 @@ def gunicorn(django_db_setup: None) -> Iterator[tuple[str, int]]:
     chunks is gunicorn's own work and the fix lives in its WSGI entry point,
     so both are tested as they run. It shares the test database the way two
     processes do, by committed rows, so the tests that use it commit theirs
-    (``transaction=True``). The listening socket is made here and handed over
-    (``fd://``), so no other process can take the port in between.
+    (``transaction=True``).
     """
+    extra = {
+        "EMAIL_FEEDBACK_SECRET": FEEDBACK_SECRET,
+        "API_MAX_BODY_BYTES": str(MAX_BODY),
+        "API_MAX_IMPORT_BYTES": str(MAX_IMPORT),
+        "API_TOKEN_CACHE_SECONDS": "0",
+    }
+    with gunicorn_serving(extra, workers=1, ready=("/email/v1/not-a-route", 404)) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def gunicorn_serving(
+    extra_env: dict[str, str], *, workers: int, ready: tuple[str, int]
+) -> Iterator[tuple[str, int]]:
+    """A gunicorn process with ``workers`` workers on ``config.wsgi`` and the
+    test database, its environment plus ``extra_env``; yields its address
+    once a GET of ``ready``'s path answers ``ready``'s status. The listening
+    socket is made here and handed over (``fd://``), so no other process can
+    take the port in between."""
     listener = socket.create_server(("127.0.0.1", 0))
     env = {
         **os.environ,
@@ -107,19 +126,17 @@ def gunicorn(django_db_setup: None) -> Iterator[tuple[str, int]]:
         "DATABASE_URL": database_url_of_this_run(),
         "DEBUG": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
-        "EMAIL_FEEDBACK_SECRET": FEEDBACK_SECRET,
-        "API_MAX_BODY_BYTES": str(MAX_BODY),
-        "API_MAX_IMPORT_BYTES": str(MAX_IMPORT),
-        "API_TOKEN_CACHE_SECONDS": "0",
+        **extra_env,
     }
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application"]
-    command += ["--bind", f"fd://{listener.fileno()}", "--workers", "1", "--log-level", "warning"]
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers"]
+    command += [str(workers), "--bind", f"fd://{listener.fileno()}", "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[listener.fileno()])
     address = listener.getsockname()[:2]
     try:
         # The socket already listens, so this waits in its queue until gunicorn is up.
-        ready = exchange(address, request_bytes("GET", "/email/v1/not-a-route", {}), timeout=60)
-        assert ready.status == 404, (ready.status, ready.body)
+        path, status = ready
+        answer = exchange(address, request_bytes("GET", path, {}), timeout=60)
+        assert answer.status == status, (answer.status, answer.body)
         yield address
     finally:
         process.terminate()
