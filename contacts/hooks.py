@@ -65,6 +65,8 @@ from core.bulk import create_rows, json_ids
 activities_recorded = Signal()
 
 BATCH_SIZE = 10_000
+#: Up to this many ids, a batch's activities are named by a plain ``IN`` list.
+FEW_IDS = 100
 
 
 def record_activities(activities: Sequence[Activity]) -> list[Activity]:
@@ -118,9 +120,14 @@ def _send(
     # ``list_ids`` and ``kinds``: the lists the batch touches and the kinds of
     # its activities, when known without a query (None otherwise). A receiver
     # with nothing to do for those can return without a query.
+    # A few ids (one API call's activities) as a plain list: the planner then
+    # knows how many rows it looks up and takes them by primary key. As one
+    # JSON parameter (a big batch) it guesses a hundred, and on a small or
+    # fresh table reads every row instead.
+    few = len(ids) <= FEW_IDS
     answers = activities_recorded.send(
         sender=Activity,
-        activities=Activity.objects.filter(pk__in=json_ids(ids)),
+        activities=Activity.objects.filter(pk__in=ids if few else json_ids(ids)),
         list_ids=list_ids,
         kinds=kinds,
     )

@@ -88,6 +88,9 @@ def profile_fields_by_id(*, email_list: List, ids: Iterable[int]) -> dict[int, P
 
 def events_by_id(*, email_list: List, ids: Iterable[int]) -> dict[int, Event]:
     """``{id: event}`` for those of ``ids`` that are events of ``email_list``."""
+    ids = list(ids)
+    if not ids:  # most API writes name none: no query
+        return {}
     return {e.pk: e for e in Event.objects.filter(list=email_list, pk__in=ids)}
 
 

@@ -26,13 +26,18 @@ def fire_confirmed_signups(
     if kinds is not None and ActivityKind.SUBSCRIBED not in kinds:
         return None
     subscribed = activities.filter(kind=ActivityKind.SUBSCRIBED).values("contact_id")
-    waiting = list(
-        Signup.objects.filter(event_pending=True, contact_id__in=subscribed).select_related(
-            "contact", "point__event"
-        )
+    # Almost always none: asked first in the simplest form (no joins, no
+    # ordering), since every API subscribe asks it.
+    waiting_ids = list(
+        Signup.objects.filter(event_pending=True, contact_id__in=subscribed)
+        .order_by()
+        .values_list("pk", flat=True)
     )
-    if not waiting:
+    if not waiting_ids:
         return None
+    waiting = list(
+        Signup.objects.filter(pk__in=waiting_ids).select_related("contact", "point__event")
+    )
     Signup.objects.filter(pk__in=[s.pk for s in waiting]).update(event_pending=False)
     now = timezone.now()
     fired = []
