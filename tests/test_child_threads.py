@@ -5,22 +5,35 @@ nothing."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conductor.engine.tasks import run_due
 from conductor.models import ChildEvent, Enrollment, EnrollmentState, StepKind, StepRun
 from conductor.versions import publish, version_problems
+from contacts.models import ActivityKind
 from contacts.services import subscribe_contact
 from tests.factories import (
     ConversationFactory,
+    ListFactory,
     MessageFactory,
+    ProfileFieldFactory,
     StepFactory,
     ThreadFactory,
     add_step,
     conversation_with_steps,
     main_thread,
 )
-from tests.tracking_helpers import HTML, TEXT, html_of, links, path_of
+from tests.tracking_helpers import (
+    HTML,
+    TEXT,
+    html_of,
+    links,
+    path_of,
+    publish_mailing,
+    send_to,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -129,6 +142,22 @@ def test_another_contacts_engagement_does_not_move_this_one(shop, flow, smtp_ser
     client.get(url_of(bob_email, "o"))
     ada.refresh_from_db()
     assert ada.step.kind == StepKind.WAIT and ada.thread.is_main
+
+
+def test_engagement_on_a_list_without_child_threads_reads_no_enrollment(
+    shop, flow, smtp_server, client
+):
+    # Shop's conversation has child threads; the other list's only sends.
+    other = ListFactory(name="Other")
+    ProfileFieldFactory(list=other, group__list=other, name="First Name")
+    publish_mailing(other)
+    contact, email = send_to(other, smtp_server, "cy@example.com")
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url_of(email, "o")).status_code == 200
+        assert client.get(url_of(email, "c", 0)).status_code == 302
+    assert not [q for q in captured.captured_queries if "conductor_enrollment" in q["sql"]]
+    kinds = [ActivityKind.EMAIL_OPENED, ActivityKind.EMAIL_CLICKED]
+    assert contact.activities.filter(kind__in=kinds).count() == 2
 
 
 def test_a_child_thread_must_hang_off_a_wait_after_a_message(shop):

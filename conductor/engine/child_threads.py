@@ -69,11 +69,14 @@ def _same_link(thread: Thread, activity: Activity, written: str | None) -> bool:
 def enter_child_threads(
     sender: Any,
     activities: QuerySet[Activity],
+    list_ids: frozenset[int] | None = None,
     kinds: frozenset[str] | None = None,
     **kwargs: Any,
 ) -> None:
     if kinds is not None and kinds.isdisjoint(ENGAGEMENT):
         return
+    if list_ids is not None and not _any_child_thread(list_ids):
+        return  # most lists: no Wait has a child thread, so no open or click moves anyone
     engaged = [
         a
         for a in activities.filter(kind__in=ENGAGEMENT)
@@ -123,6 +126,17 @@ def enter_child_threads(
             waiting.pop(enrollment.pk)  # one move per stay at the Wait
     if moved:
         transaction.on_commit(queue_run)
+
+
+def _any_child_thread(list_ids: frozenset[int]) -> bool:
+    """Whether a version of a conversation of these lists has a child thread.
+    Every open and click asks: one EXISTS instead of the four reads that
+    look for a contact waiting at a Wait with children. A contact is only
+    enrolled in conversations of its own list (``conductor.engine.entry``),
+    so the activity's list is its conversation's."""
+    return Thread.objects.filter(
+        parent_step__isnull=False, version__conversation__list_id__in=list_ids
+    ).exists()
 
 
 def _sent_before_this_wait(run: StepRun, enrollment: Enrollment) -> bool:
