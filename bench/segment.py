@@ -132,8 +132,10 @@ class Recorder:
             "first_to_last_ms": round((self.last - self.first) * 1000),
             # Accepted messages by event ("Email Sent") or type ("identify").
             "kinds": dict(
-                Counter(key[2] for seen in arrivals.values() for ok, key in seen[-1:] if ok)
+                Counter(seen[0][1][2] for seen in arrivals.values() if any(ok for ok, _ in seen))
             ),
+            # Accepted more than once: a copy Segment would have to drop.
+            "accepted_twice": sum(sum(ok for ok, _ in seen) > 1 for seen in arrivals.values()),
         }
 
 

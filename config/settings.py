@@ -180,6 +180,26 @@ else:
     raise ImproperlyConfigured(
         f"DATABASE_URL uses the engine {_engine}; only PostgreSQL and SQLite are supported."
     )
+# What sits between the processes and PostgreSQL: "none" (a direct connection,
+# or a pooler in session mode) or "transaction" (PgBouncer in transaction mode,
+# which hands each transaction whichever server connection is free). Nothing
+# else in the platform keeps state on a connection between transactions (advisory
+# locks, SET LOCAL and temporary tables are all transaction-scoped); only
+# QuerySet.iterator()'s server-side cursor (DECLARE … WITH HOLD outside a
+# transaction) would outlive its transaction, so it is turned off.
+DATABASE_POOLER = env_str("DATABASE_POOLER", default="none").lower()
+if DATABASE_POOLER not in {"none", "transaction"}:
+    raise ImproperlyConfigured(
+        f"Environment variable DATABASE_POOLER={DATABASE_POOLER!r} is invalid: "
+        "expected none or transaction (PgBouncer in transaction mode)."
+    )
+if DATABASE_POOLER == "transaction":
+    if _engine != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "Environment variable DATABASE_POOLER=transaction is invalid with SQLite: "
+            "a connection pooler only applies to PostgreSQL."
+        )
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Time ---------------------------------------------------------------------
@@ -310,6 +330,15 @@ MEDIA_URL = "media/"
 # A worker that dies mid-import gives it up after this long; keep it above the
 # time your largest import takes.
 IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", default=3600, minimum=60)
+
+# --- Activity log (contacts/partitions.py) -----------------------------------
+# On PostgreSQL the activity log is partitioned by month; the hourly task
+# "activity-partitions" creates the partitions of this many months ahead.
+ACTIVITY_PARTITIONS_AHEAD = env_int("ACTIVITY_PARTITIONS_AHEAD", default=3, minimum=1)
+# Whole months of activity older than this many days are dropped (0: kept
+# forever). Reports, the contact's story and engagement criteria then no longer
+# see them.
+ACTIVITY_RETENTION_DAYS = env_int("ACTIVITY_RETENTION_DAYS", default=0, minimum=0)
 
 # --- REST API -----------------------------------------------------------------
 API_TOKEN_SECONDS = env_int("API_TOKEN_SECONDS", default=3600, minimum=60)

@@ -18,8 +18,8 @@ rows through :func:`record_activities` (imports insert theirs with SQL and call
 A receiver's exception rolls the change back together with its activity, so
 there is never a change that a reacting app missed, nor a reaction to a change
 that did not happen. With the batch come ``list_ids`` and ``kinds``: the lists it
-touches and its activities' kinds, when known without a query (``None`` for
-imports); a receiver with nothing to do for them returns at once. Receivers
+touches and its activities' kinds, when known without a query (``None``
+otherwise); a receiver with nothing to do for them returns at once. Receivers
 must therefore be quick and set-based (a few
 queries per batch, not per activity) and must defer slow work (sending mail,
 HTTP) with ``transaction.on_commit`` or an outbox table. Connect receivers in

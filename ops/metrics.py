@@ -5,7 +5,9 @@ which), so a scrape every 15 seconds costs the database little even with
 millions of rows; ``tests/test_metrics.py`` checks the plans on PostgreSQL.
 Not counted, for want of an index: deliveries that are Uncertain or Skipped
 (only the unsent ones have one, ``delivery_unsent``), and sends by
-``Delivery.sent_at``: the "sent" activities stand in for those.
+``Delivery.sent_at``: the "sent" activities stand in for those. The
+activity log's DEFAULT partition is read with a LIMIT instead: it is empty
+while the monthly partitions are made ahead.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from prometheus_client.registry import Collector
 from conductor.models import Enrollment, EnrollmentState
 from contacts.imports.models import ImportStatus, ListImport
 from contacts.models import Activity, ActivityKind
+from contacts.partitions import DEFAULT_ROWS_CAP, default_partition_rows
 from emails.models import Delivery, DeliveryStatus
 from integrations.models import MessageStatus, SegmentMessage
 from lists.models import List
@@ -98,6 +101,18 @@ def emails_sent_last_minute(now: datetime.datetime) -> GaugeMetricFamily:
     )
 
 
+def activity_default_partition_rows() -> GaugeMetricFamily:
+    # A LIMITed read of the DEFAULT partition, which holds nothing while the
+    # partitions are made ahead (0 on SQLite, which partitions nothing).
+    return GaugeMetricFamily(
+        "retailmail_activity_default_partition_rows",
+        "Activities outside the monthly partitions (up to "
+        f"{DEFAULT_ROWS_CAP:,}): more than none, the activity-partitions task "
+        "is not running (staff must act).",
+        value=default_partition_rows(),
+    )
+
+
 class PlatformCollector(Collector):
     """The gauges above, each scrape; registered only in the registry that
     ``/metrics`` builds for its answer, so nothing else counts them."""
@@ -109,3 +124,4 @@ class PlatformCollector(Collector):
         yield segment_messages()
         yield imports()
         yield emails_sent_last_minute(now)
+        yield activity_default_partition_rows()

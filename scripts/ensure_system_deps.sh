@@ -3,7 +3,8 @@
 #   - a PostgreSQL server (the suite runs a second time on a throwaway cluster),
 #   - Debian's Chromium (the admin's browser tests drive it through Playwright;
 #     Playwright's own browser download cannot work on these machines),
-#   - a Redis server (the broker-outage tests start and stop their own).
+#   - a Redis server (the broker-outage tests start and stop their own),
+#   - PgBouncer (tests/test_pgbouncer.py starts its own, in transaction mode).
 # Safe to run any number of times; a no-op, without `apt-get update`, when all is there.
 #
 # With arguments, installs instead only the optional tools named, when missing:
@@ -26,6 +27,8 @@ else
     compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     command -v redis-server >/dev/null || missing+=(redis-server)
+    # Debian installs it in /usr/sbin, which a user's PATH may not hold.
+    command -v pgbouncer >/dev/null || [[ -x /usr/sbin/pgbouncer ]] || missing+=(pgbouncer)
     command -v make >/dev/null || missing+=(make)
     # Debian's own python3 needs python3-venv for `python3 -m venv` (pyenv/python.org builds have it).
     if command -v python3 >/dev/null && ! python3 -c 'import ensurepip, venv' 2>/dev/null \
@@ -73,5 +76,7 @@ else
         || { echo "ensure_system_deps: no /usr/bin/chromium after install" >&2; exit 1; }
     command -v redis-server >/dev/null \
         || { echo "ensure_system_deps: no redis-server after install" >&2; exit 1; }
+    command -v pgbouncer >/dev/null || [[ -x /usr/sbin/pgbouncer ]] \
+        || { echo "ensure_system_deps: no pgbouncer after install" >&2; exit 1; }
 fi
 echo "ensure_system_deps: done"

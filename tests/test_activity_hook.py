@@ -2,7 +2,6 @@
 and then what they derived from it, as a batch of its own."""
 
 import datetime
-import re
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -183,7 +182,7 @@ def test_segment_tracks_a_conversion_whatever_the_order_of_the_apps(shop, settin
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL's plan (SQLite has no planner choice)"
 )
-def test_one_api_writes_activities_are_read_by_primary_key_not_by_scanning_the_table():
+def test_the_activities_of_one_api_write_are_read_by_primary_key_not_by_a_table_scan():
     """Every receiver filters by the batch's activities: for the one or two
     activities of an API call, the planner must take them by id, not read the
     whole activity table (as it did when the ids came as one JSON parameter,
@@ -204,9 +203,12 @@ def test_one_api_writes_activities_are_read_by_primary_key_not_by_scanning_the_t
         subscribe_contact(email_list=email_list, email="new@example.com", method="API")
     finally:
         activities_recorded.disconnect(explain)
+    # The table (or, partitioned by month, the partition) that holds the 5,001 rows:
+    # the other partitions hold none, and scanning those costs nothing.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT tableoid::regclass::text FROM contacts_activity")
+        [(holder,)] = cursor.fetchall()
     assert plans
     for plan in plans:
-        # Partitioned (PostgreSQL), the empty partitions may be scanned: that costs nothing.
-        scans = [line for line in plan.splitlines() if "Seq Scan" in line]
-        costs = [float(re.search(r"cost=[\d.]+\.\.([\d.]+)", line)[1]) for line in scans]
-        assert all(cost < 1 for cost in costs), plan
+        assert f"Seq Scan on {holder} " not in plan, plan
+        assert "Index" in plan, plan

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Any
 
 import pytest
@@ -643,9 +644,22 @@ if ON_POSTGRES:
             cursor.execute("SELECT count(*) FROM pg_statistic_ext WHERE stxname = %s",
                            ["activity_email_keys"])  # fmt: skip
             assert cursor.fetchone() == (1,)
+            # The activity log is partitioned by month (contacts.partitions): the
+            # plan reads each partition through its own copy of the index. The
+            # empty months ahead hold nothing to read: any index will do there.
+            cursor.execute("SELECT DISTINCT tableoid::regclass::text FROM contacts_activity")
+            holding_rows = {name for (name,) in cursor.fetchall()}
             for query in queries:
                 cursor.execute(f"EXPLAIN {query['sql']}")
                 plan = "\n".join(row[0] for row in cursor.fetchall())
-                assert plan.count("Index Scan using activity_conversation") == 2, plan
+                scans = [
+                    index
+                    for index, table in re.findall(
+                        r"Scan(?: using (\w+))? on (contacts_activity\w*)", plan
+                    )
+                    if table in holding_rows
+                ]
+                # Both subqueries probe activity_conversation, not the contact's activity.
+                assert len(scans) >= 2, plan
+                assert all(index.startswith("activity_conversation") for index in scans), plan
                 assert "(details -> 'message_id'::text) = " in plan, plan
-                assert "activity_contact_recent" not in plan, plan

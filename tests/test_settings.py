@@ -56,6 +56,11 @@ def test_it_refuses_to_start_without_a_secret_key_unless_debug():
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' is invalid"),
         ("EMAIL_FEEDBACK_SECRET", "short", "EMAIL_FEEDBACK_SECRET is too short"),
         ("CONVERSION_WINDOW_DAYS", "0", "CONVERSION_WINDOW_DAYS='0' is invalid"),
+        ("ACTIVITY_RETENTION_DAYS", "-30", "ACTIVITY_RETENTION_DAYS='-30' is invalid"),
+        ("ACTIVITY_RETENTION_DAYS", "1 year", "ACTIVITY_RETENTION_DAYS='1 year' is invalid"),
+        ("ACTIVITY_PARTITIONS_AHEAD", "0", "ACTIVITY_PARTITIONS_AHEAD='0' is invalid"),
+        ("DATABASE_POOLER", "pgbouncer", "DATABASE_POOLER='pgbouncer' is invalid"),
+        ("DATABASE_POOLER", "transaction", "DATABASE_POOLER=transaction is invalid with SQLite"),
     ],
 )
 def test_a_bad_value_fails_at_start_naming_the_variable(name, value, message):
@@ -85,3 +90,31 @@ def test_the_defaults_are_sqlite_and_the_orm_broker_and_redis_when_configured():
         "redis://localhost:6379/0",
         "django.core.mail.backends.smtp.EmailBackend",
     ]
+
+
+def test_transaction_pooling_turns_off_server_side_cursors_on_postgresql():
+    def cursors_off(**env: str) -> str:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import django; django.setup(); from django.conf import settings; "
+                "print(settings.DATABASES['default'].get('DISABLE_SERVER_SIDE_CURSORS', False))",
+            ],
+            cwd=ROOT,
+            env={
+                **{k: v for k, v in os.environ.items() if k != "DATABASE_POOLER"},
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "SECRET_KEY": "x" * 50,
+                "DATABASE_URL": "postgres://u:p@db:6432/shop",
+                **env,
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.strip()
+
+    assert cursors_off(DATABASE_POOLER="transaction") == "True"
+    assert cursors_off(DATABASE_POOLER="none") == "False"
+    assert cursors_off() == "False"

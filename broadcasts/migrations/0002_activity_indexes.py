@@ -49,5 +49,7 @@ class Migration(migrations.Migration):
         ("broadcasts", "0001_initial"),
         ("contacts", "0004_contact_fillfactor"),
     ]
+    # On the plain table, before contacts partitions it (which keeps the indexes).
+    run_before = [("contacts", "0006_partition_activity")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]

@@ -81,5 +81,8 @@ class Migration(migrations.Migration):
     dependencies = [
         ("conductor", "0011_email_outcome"),
     ]
+    # Built on the plain table, before contacts partitions it (which keeps the
+    # index): a partitioned table takes no CREATE INDEX CONCURRENTLY.
+    run_before = [("contacts", "0006_partition_activity")]
 
     operations = [migrations.RunPython(widen, narrow, elidable=False)]
