@@ -50,10 +50,11 @@ non-zero when ``errors`` or ``lost`` is not 0.
 The machine's cores are shared by the server, PostgreSQL and wrk; compare
 figures from the same machine only.
 
-Figures on 2026-12-07, 2-core machine, ``--seconds 10``, at ab580e3 with
-Conductor's child-thread check: 108 requests/s, p50 138 ms, p99 299 ms,
-ratio 24.3, 0 errors, 0 lost (the cores half busy with other work before
-the run); on a quieter machine 223 requests/s, p99 209 ms, ratio 11.7. An
+Figures on 2026-12-07, 2-core machine, the defaults at 9210cab on a quiet
+machine: 200 requests/s, p50 78 ms, p99 136 ms, ratio 11.6, 0 errors, 0 lost.
+Earlier, ``--seconds 10`` at e8d3649's child-thread check: 108 requests/s,
+p99 299 ms, ratio 24.3 (the cores half busy with other work before the
+run); on a quieter machine 223 requests/s, p99 209 ms, ratio 11.7. An
 open is six statements (the delivery; nextval and COPY of the activity; the
 EXISTS of child threads; BEGIN, COMMIT), a click seven (its link). Before
 that check (``conductor.engine.child_threads``), every open and click also
