@@ -23,6 +23,7 @@ class WrkFigures:
     seconds: float
     p50_ms: float
     p99_ms: float
+    non2xx: int  # wrk's own "Non-2xx or 3xx responses" (it counts statuses >= 400)
     output: str
 
 
@@ -60,10 +61,12 @@ def parse_wrk(output: str) -> WrkFigures:
     )
     if total is None or p50 is None or p99 is None:
         raise SystemExit(f"Could not read wrk's output:\n{output}")
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return WrkFigures(
         requests=int(total.group(1)),
         seconds=float(total.group(2)) * _UNITS[total.group(3)],
         p50_ms=float(p50.group(1)) * _UNITS[p50.group(2)] * 1000,
         p99_ms=float(p99.group(1)) * _UNITS[p99.group(2)] * 1000,
+        non2xx=int(non2xx.group(1)) if non2xx else 0,
         output=output,
     )

@@ -46,12 +46,9 @@ figures from the same machine only.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,6 +64,7 @@ from pathlib import Path
 
 from _setup import ROOT, fresh_database, start_django
 from _web import get_token, serve
+from _wrk import WrkFigures, ensure_wrk, parse_wrk, warn_if_busy
 
 LUA_SCRIPT = ROOT / "bench" / "api_post.lua"
 FIELDS = [("First Name", "Text"), ("Points", "Numeric"), ("Birthday", "Date"), ("VIP", "CheckBox")]
@@ -80,15 +78,6 @@ class Setup:
     fields: list[tuple[int, str]]  # (profile field id, data type)
     client_id: str
     client_secret: str
-
-
-@dataclass
-class WrkFigures:
-    requests: int
-    seconds: float
-    p99_ms: float
-    non2xx: int  # wrk's own "Non-2xx or 3xx responses" (it counts statuses >= 400)
-    output: str
 
 
 def main() -> None:
@@ -105,31 +94,6 @@ def main() -> None:
     with fresh_database("postgres") as url:
         start_django(url)
         print(json.dumps(run(url, args)))
-
-
-def ensure_wrk() -> None:
-    if shutil.which("wrk") is None:
-        subprocess.run(["bash", str(ROOT / "scripts" / "ensure_system_deps.sh"), "wrk"], check=True)
-
-
-def warn_if_busy() -> None:
-    """Warn when other processes keep the cores busy: the figures would be low."""
-
-    def busy_and_total() -> tuple[int, int]:
-        ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # minus idle and iowait
-
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        busy, total = busy_and_total()
-        time.sleep(1)
-        busy2, total2 = busy_and_total()
-        share = (busy2 - busy) / max(total2 - total, 1)
-        if share > 0.1:
-            print(
-                f"warning: the cores are {share:.0%} busy before the run; "
-                "other work will share them and the figures will be low",
-                file=sys.stderr,
-            )
 
 
 def run(url: str, args: argparse.Namespace) -> dict[str, object]:
@@ -229,25 +193,6 @@ def run_wrk(
         # A Lua error is printed on stderr while wrk itself goes on.
         raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stderr}{done.stdout}")
     return parse_wrk(done.stdout)
-
-
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_wrk(output: str) -> WrkFigures:
-    """The request count, duration and 99th percentile from wrk's ``--latency`` output."""
-    total = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h),", output, re.M)
-    p99 = re.search(r"^\s*99(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
-    if total is None or p99 is None:
-        raise SystemExit(f"Could not read wrk's output:\n{output}")
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return WrkFigures(
-        requests=int(total.group(1)),
-        seconds=float(total.group(2)) * _UNITS[total.group(3)],
-        p99_ms=float(p99.group(1)) * _UNITS[p99.group(2)] * 1000,
-        non2xx=int(non2xx.group(1)) if non2xx else 0,
-        output=output,
-    )
 
 
 # --- Checks -------------------------------------------------------------------
