@@ -51,6 +51,7 @@ derived batch before the batch that caused it.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Sequence
 
 from django.db import transaction
@@ -79,10 +80,12 @@ def record_activities(activities: Sequence[Activity]) -> list[Activity]:
     with transaction.atomic(savepoint=False):
         for start in range(0, len(activities), BATCH_SIZE):
             batch = create_rows(activities[start : start + BATCH_SIZE])
+            times = [a.occurred_at for a in batch]
             _send(
                 [a.pk for a in batch],
                 list_ids=frozenset(a.list_id for a in batch),
                 kinds=frozenset(a.kind for a in batch),
+                occurred=(min(times), max(times)),
             )
             saved.extend(batch)
     return saved
@@ -115,19 +118,28 @@ def announce_activities(
 
 
 def _send(
-    ids: list[int], list_ids: frozenset[int] | None = None, kinds: frozenset[str] | None = None
+    ids: list[int],
+    list_ids: frozenset[int] | None = None,
+    kinds: frozenset[str] | None = None,
+    occurred: tuple[datetime.datetime, datetime.datetime] | None = None,
 ) -> None:
     # ``list_ids`` and ``kinds``: the lists the batch touches and the kinds of
     # its activities, when known without a query (None otherwise). A receiver
-    # with nothing to do for those can return without a query.
+    # with nothing to do for those can return without a query. ``occurred``:
+    # the earliest and latest of their times, when known: on PostgreSQL, where
+    # the log is partitioned by month, the receivers' queries then read only
+    # those months, not every month's index.
     # A few ids (one API call's activities) as a plain list: the planner then
     # knows how many rows it looks up and takes them by primary key. As one
     # JSON parameter (a big batch) it guesses a hundred, and on a small or
     # fresh table reads every row instead.
     few = len(ids) <= FEW_IDS
+    activities = Activity.objects.filter(pk__in=ids if few else json_ids(ids))
+    if occurred is not None:
+        activities = activities.filter(occurred_at__range=occurred)
     answers = activities_recorded.send(
         sender=Activity,
-        activities=Activity.objects.filter(pk__in=ids if few else json_ids(ids)),
+        activities=activities,
         list_ids=list_ids,
         kinds=kinds,
     )

@@ -2,6 +2,7 @@
 and then what they derived from it, as a batch of its own."""
 
 import datetime
+import re
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -212,3 +213,6 @@ def test_the_activities_of_one_api_write_are_read_by_primary_key_not_by_a_table_
     for plan in plans:
         assert f"Seq Scan on {holder} " not in plan, plan
         assert "Index" in plan, plan
+        # Partitioned by month, only the month of the batch's activities is read.
+        read = set(re.findall(r" on (contacts_activity\w*)", plan))
+        assert read == {holder}, plan
