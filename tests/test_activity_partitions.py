@@ -73,18 +73,28 @@ def partitions() -> set[str]:
         return {name for (name,) in cursor.fetchall()}
 
 
-def engagement(contact: Contact, kind: str, message, conversation, at: datetime.datetime):
-    details = {"message_id": message.pk, "conversation_id": conversation.pk}
-    if kind == ActivityKind.EMAIL_CLICKED:
-        details["link_url"] = "https://shop.example/sale"
+def activity(
+    contact: Contact,
+    kind: str,
+    at: datetime.datetime | None = None,
+    details: dict | None = None,
+) -> Activity:
+    """An unsaved activity of ``contact`` (at ``at``; now when not given)."""
     return email_activity(
         contact_id=contact.pk,
         list_id=contact.list_id,
         email=contact.email,
         kind=kind,
-        details=details,
+        details=details or {},
         occurred_at=at,
     )
+
+
+def engagement(contact: Contact, kind: str, message, conversation, at: datetime.datetime):
+    details = {"message_id": message.pk, "conversation_id": conversation.pk}
+    if kind == ActivityKind.EMAIL_CLICKED:
+        details["link_url"] = "https://shop.example/sale"
+    return activity(contact, kind, at, details)
 
 
 @postgres_only
@@ -187,16 +197,10 @@ def test_a_row_outside_the_months_goes_to_default_and_moves_to_its_month_later(s
 
 def _a_row_outside_the_months(settings, far_past, far_future) -> None:
     contact = ContactFactory.create()
+    details = {"event_id": 7, "values": {"total": 12.5, "note": None}}
     kept = record_activities(
         [
-            email_activity(
-                contact_id=contact.pk,
-                list_id=contact.list_id,
-                email=contact.email,
-                kind=ActivityKind.EVENT_FIRED,
-                details={"event_id": 7, "values": {"total": 12.5, "note": None}},
-                occurred_at=moment,
-            )
+            activity(contact, ActivityKind.EVENT_FIRED, moment, details)
             for moment in (far_past, far_future)
         ]
     )
@@ -215,23 +219,14 @@ def _a_row_outside_the_months(settings, far_past, far_future) -> None:
     moved = Activity.objects.get(pk=kept[0].pk)
     assert (moved.occurred_at, moved.details, moved.contact_id) == (
         far_past,
-        {"event_id": 7, "values": {"total": 12.5, "note": None}},
+        details,
         contact.pk,
     )
     assert ensure_partitions(far_past) == []  # idempotent
 
     # With a retention, an expired row in the DEFAULT partition is deleted too.
     [expired] = record_activities(
-        [
-            email_activity(
-                contact_id=contact.pk,
-                list_id=contact.list_id,
-                email=contact.email,
-                kind=ActivityKind.EVENT_FIRED,
-                details={},
-                occurred_at=datetime.datetime(1980, 1, 1, tzinfo=UTC),
-            )
-        ]
+        [activity(contact, ActivityKind.EVENT_FIRED, datetime.datetime(1980, 1, 1, tzinfo=UTC))]
     )
     assert partition_of(expired.pk) == DEFAULT_PARTITION
     settings.ACTIVITY_RETENTION_DAYS = 365
@@ -369,17 +364,7 @@ def test_the_migration_converts_a_populated_table_without_losing_a_row():
         assert DEFAULT_PARTITION in partitions()
 
         # New rows: ids handed out ahead (create_rows, with COPY), then by the ORM.
-        [copied] = create_rows(
-            [
-                email_activity(
-                    contact_id=contact.pk,
-                    list_id=contact.list_id,
-                    email=contact.email,
-                    kind=ActivityKind.EMAIL_SENT,
-                    details={},
-                )
-            ]
-        )
+        [copied] = create_rows([activity(contact, ActivityKind.EMAIL_SENT)])
         created = Activity.objects.create(
             contact=contact, list_id=contact.list_id, email=contact.email, kind="email_opened"
         )
@@ -403,17 +388,7 @@ def test_the_contact_page_and_the_hooks_batch_read_through_indexes(shop):
 
     activities_recorded.connect(receiver)
     try:
-        saved = record_activities(
-            [
-                email_activity(
-                    contact_id=contact.pk,
-                    list_id=shop.pk,
-                    email=contact.email,
-                    kind=ActivityKind.EMAIL_SENT,
-                    details={},
-                )
-            ]
-        )
+        saved = record_activities([activity(contact, ActivityKind.EMAIL_SENT)])
     finally:
         activities_recorded.disconnect(receiver)
     with CaptureQueriesContext(connection) as queries:
@@ -439,16 +414,7 @@ def test_on_sqlite_the_plain_table_is_left_alone(settings):
     settings.ACTIVITY_RETENTION_DAYS = 1
     contact = ContactFactory()
     [old] = record_activities(
-        [
-            email_activity(
-                contact_id=contact.pk,
-                list_id=contact.list_id,
-                email=contact.email,
-                kind=ActivityKind.EVENT_FIRED,
-                details={},
-                occurred_at=datetime.datetime(1999, 6, 15, tzinfo=UTC),
-            )
-        ]
+        [activity(contact, ActivityKind.EVENT_FIRED, datetime.datetime(1999, 6, 15, tzinfo=UTC))]
     )
     assert ensure_partitions() == [] and drop_expired() == []
     assert default_partition_rows() == 0
