@@ -6,8 +6,10 @@ real worker.
 What it measures, on a throwaway PostgreSQL cluster: a published conversation
 triggered by an external event, whose first step is a cheap Action (SetValue
 Points=1) followed by Terminate. A real worker runs: ``manage.py qcluster``
-with Q_WORKERS=2 and REDIS_URL empty, so django-q2's ORM broker (a table
-polled every ``Q_CLUSTER["poll"]`` seconds, 0.5 in config/settings.py). Once
+with Q_WORKERS=2 and REDIS_URL empty, so the platform's database broker
+(core/broker.py: django-q2's task table, whose pusher is woken by a NOTIFY
+when a task is queued, or else looks again every ``Q_CLUSTER["poll"]``
+seconds, 0.5 in config/settings.py). Once
 it has run a first task, 4 warm-up events (not counted) and then ``--events``
 events are fired one at a time, each through ``contacts.services.fire_event``
 in its own transaction, for a different subscribed contact; after each the
@@ -23,8 +25,9 @@ worker. With the pause the previous task has ended and each event lands at
 a random point of the broker's poll cycle.
 
 The chain measured: commit → ``transaction.on_commit(queue_run)`` puts a
-``run_due`` task in the broker table → the cluster's pusher finds it on its
-next poll → a worker claims the enrollment, enters the first step and runs it.
+``run_due`` task in the broker table and NOTIFYs → the cluster's pusher,
+LISTENing, wakes and takes it → a worker claims the enrollment, enters the
+first step and runs it.
 
 How to read the last line (one JSON object), in seconds:
 
@@ -35,16 +38,20 @@ How to read the last line (one JSON object), in seconds:
 - ``enqueued_to_run_p50``: ran_at - the task's enqueue time (django-q2's
   ``Task.started`` is set when the task is queued); what the broker's poll
   and the hand-off to a worker add, plus the claim.
-- ``poll``: the broker's poll interval used. A poll of P seconds adds about
-  P/2 on average and up to P: ``--poll 0.05`` starts the cluster with
-  ``Conf.POLL`` set to 0.05 (settings unchanged) to show how much of the
-  latency it is.
+- ``poll``: the broker's poll interval used, now only its longest wait.
+  ``--poll S`` starts the cluster with ``Conf.POLL`` set to S (settings
+  unchanged). Without the NOTIFY (django-q2's own ORM broker, or behind
+  PgBouncer in transaction mode) a poll of P seconds adds about P/2 on
+  average and up to P.
 
-Figures on this 2-core machine, quiet, at commit f92a799: with the
-settings' poll of 0.5 s, p50 0.219 s, p95 0.504 s, max 0.524 s (enqueue →
-step p50 0.209 s); with ``--poll 0.05``, p50 0.046 s, p95 0.070 s, max
-0.074 s. The broker's poll is about 80 % of the latency; the engine's own
-part (claim, entry, the first step) is some 20 to 40 ms.
+Figures on this 2-core machine, quiet, 2026-12-07: before the NOTIFY (at
+b472c19, the settings' poll of 0.5 s), four runs, p50 0.228 to 0.232 s, p95
+0.509 to 0.519 s, max 0.535 to 0.553 s, enqueue → step p50 0.211 to 0.218 s:
+the poll was about 80 % of the latency. With it, three runs, p50 0.038 to
+0.039 s, p95 0.048, 0.060 and 0.048 s, max 0.070 to 0.078 s, enqueue → step
+p50 0.021 to 0.022 s. What is left is the engine's own part (the claim,
+entry, the first step and its commit) and the hand-off between the pusher
+and a worker process.
 
 The every-minute ``conductor`` schedule also runs in the cluster; it may now
 and then advance a contact before its own task does.

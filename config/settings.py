@@ -285,6 +285,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    # django-q2's database broker, woken by NOTIFY on PostgreSQL (core/broker.py);
+    # the poll above is then only the longest wait.
+    Q_CLUSTER["broker_class"] = "core.broker.NotifyingORM"
 # Each cluster rewrites its status (django-q2's Stat, read by /readyz and the
 # admin's Clusters page) every half second in Redis with the Redis broker, and
 # in Q_CLUSTER's cache with any other: one every process shares, so the

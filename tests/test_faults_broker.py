@@ -52,6 +52,7 @@ SWEEPS = ("conductor", "emails", "resume-imports", "resume-opt-in-confirmations"
 def redis_broker(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> RedisServer:
     """django-q2 queues its tasks in ``redis_server`` (settings use the ORM broker)."""
     monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "BROKER_CLASS", None)  # the settings' database broker
     monkeypatch.setattr(Conf, "REDIS", redis_server.url)
     return redis_server
 

@@ -267,6 +267,7 @@ def redis_broker(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, set
     """django-q2 on a real Redis, as REDIS_URL makes it (the suite's settings use the ORM)."""
     settings.REDIS_URL = redis_server.url
     monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "BROKER_CLASS", None)  # the settings' database broker
     monkeypatch.setattr(Conf, "REDIS", redis_server.url)
     return redis_server
 

@@ -123,6 +123,7 @@ class Machine:
 def redis_broker(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> RedisServer:
     """This process (the web's side: the API) queues its tasks in Redis too."""
     monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "BROKER_CLASS", None)  # the settings' database broker
     monkeypatch.setattr(Conf, "REDIS", redis_server.url)
     return redis_server
 
