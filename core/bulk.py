@@ -11,6 +11,7 @@ field, which costs more Python time than the database spends on the update.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import math
 import operator
@@ -237,7 +238,22 @@ def _copy_reader(field: models.Field, connection, *, adding: bool):
         value_of = operator.attrgetter(field.attname)
     plain = _plain_type(field)
     prepare = field.get_db_prep_save
-    if plain is not None:
+    if isinstance(field, models.JSONField):
+        # The document as text, which COPY's text format carries as it is and
+        # PostgreSQL parses as the column's type: the same JSON Django's
+        # adapter would write, without a psycopg wrapper and dumper per value.
+        dumps = (
+            json.dumps
+            if field.encoder is None
+            else functools.partial(json.dumps, cls=field.encoder)
+        )
+        get_prep_value = field.get_prep_value
+
+        def read(obj: models.Model) -> object:
+            value = get_prep_value(value_of(obj))
+            return None if value is None else dumps(value)
+
+    elif plain is not None:
 
         def read(obj: models.Model) -> object:
             value = value_of(obj)

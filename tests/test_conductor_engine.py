@@ -204,6 +204,32 @@ def test_go_to_sends_only_matching_contacts_to_its_target(shop):
     assert enrollment_of(poor).step.settings["days"] == 1
 
 
+def test_every_step_run_of_a_claim_is_logged_with_its_visit_outcome_time_and_reason(shop):
+    points = field(shop, "Points")
+    _, steps = build(
+        shop,
+        (StepKind.ACTION, {"action": "SetValue", "field": points.pk, "value": "1"}),
+        (StepKind.GO_TO, {"target": "end"}),
+    )
+    contacts = [
+        subscribe_contact(email_list=shop, email=f"c{n}@example.com", method="API").contact
+        for n in range(3)
+    ]
+    before = timezone.now()
+    run_due()  # one claim: the three pass both steps in two rounds
+
+    for contact in contacts:
+        runs = list(enrollment_of(contact).runs.order_by("visit"))
+        assert [(r.visit, r.step_id, r.outcome, r.details) for r in runs] == [
+            (1, steps[0].pk, StepOutcome.PASSED, {}),
+            (2, steps[1].pk, StepOutcome.TERMINATED, {"reason": "Went to the end of the thread."}),
+        ]
+        assert before <= runs[0].ran_at <= runs[1].ran_at <= timezone.now()
+        assert enrollment_of(contact).state == EnrollmentState.FINISHED
+    # The runs of one step and round share their time, to the microsecond.
+    assert len({r.ran_at for r in StepRun.objects.filter(step=steps[0])}) == 1
+
+
 def test_a_message_is_not_sent_to_a_contact_unsubscribed_or_banned_meanwhile(shop, smtp_server):
     welcome = MessageFactory(list=shop)
     build(

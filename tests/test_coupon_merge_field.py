@@ -253,7 +253,6 @@ def batch_at_message(shop, *steps: tuple[str, dict[str, object]]) -> StepBatch:
     return StepBatch(
         step=message_step,
         enrollments=enrollments,
-        pending={},
         steps=VersionSteps(version),
         now=timezone.now(),
     )

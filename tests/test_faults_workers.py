@@ -362,3 +362,19 @@ def test_a_broker_restart_is_waited_out_and_logged_as_the_task_brokers(tmp_path,
     assert len(lines) == 2, lines
     assert lines[0].startswith("task broker unreachable: ") and lines[0].endswith("; retrying")
     assert re.fullmatch(r"task broker reachable again after \d+\.\d s", lines[1])
+
+
+@pytest.mark.parametrize("command", ["run_conductor", "run_broadcasts", "deliver_segment"])
+def test_a_polling_worker_keeps_what_it_loaded_at_start_up_out_of_full_collections(command):
+    import gc
+    import io
+
+    from django.core.management import call_command
+
+    gc.unfreeze()
+    try:
+        call_command(command, "--once", stdout=io.StringIO())
+        # Everything loaded (Django, every app) is in the permanent generation.
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

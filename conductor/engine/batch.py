@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from conductor.models import Enrollment, Step, StepRun, Version
+from conductor.models import Enrollment, Step, StepOutcome, StepRun, Version
 from core.bulk import create_rows
 
 
@@ -38,20 +38,32 @@ class VersionSteps:
 class StepBatch:
     step: Step
     enrollments: list[Enrollment]
-    #: This visit's run of each enrollment (by enrollment id), not yet saved:
-    #: the runner writes the batch's runs together at its end.
-    pending: dict[int, StepRun]
     steps: VersionSteps
     now: datetime.datetime
+    #: Whether this visit's runs were saved while the unit ran (``runs``).
+    #: If not, the runner logs them as plain rows at the claim's end: most
+    #: units never need them as objects, and a thousand model instances per
+    #: step cost more than the rows' insert.
     saved: bool = field(default=False, init=False)
 
     @cached_property
     def runs(self) -> dict[int, StepRun]:
-        """The runs, saved now: for a unit whose rows refer to them (a
-        delivery, a coupon)."""
-        create_rows(list(self.pending.values()))
+        """This visit's run of each enrollment (by enrollment id), saved now:
+        for a unit whose rows refer to them (a delivery, a coupon). Their
+        outcome is Passed until the runner learns the unit's outcomes."""
+        runs = {
+            e.pk: StepRun(
+                enrollment=e,
+                visit=e.visit,
+                step=self.step,
+                outcome=StepOutcome.PASSED,
+                ran_at=self.now,
+            )
+            for e in self.enrollments
+        }
+        create_rows(list(runs.values()))
         self.saved = True
-        return self.pending
+        return runs
 
     @cached_property
     def email_list(self):

@@ -58,7 +58,16 @@ def enter_conversations(
             conversation__status=ConversationStatus.PUBLISHED,
         ).select_related("conversation")
     )
-    rows = list(relevant.values_list("contact_id", "list_id", "kind", "details"))
+    # Only the activities some published trigger starts on are read back: a
+    # conversation's own profile writes, when no conversation starts on a
+    # profile update, are a thousand rows of changes read for nothing.
+    started_by = {trigger.kind for trigger in triggers}
+    firing = [kind for kind, trigger_kind in KIND_OF.items() if trigger_kind in started_by]
+    if kinds is not None and kinds.isdisjoint(firing):
+        return
+    rows = list(
+        activities.filter(kind__in=firing).values_list("contact_id", "list_id", "kind", "details")
+    )
     entered = enroll(rows, triggers)
     if entered:
         transaction.on_commit(queue_run)

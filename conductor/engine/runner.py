@@ -21,18 +21,18 @@ from django.utils import timezone
 from conductor.engine.arrival import enter
 from conductor.engine.batch import StepBatch, VersionSteps
 from conductor.engine.outcomes import NEXT, AwaitEmail, Finish, Hold, JumpTo, Outcome
+from conductor.engine.step_log import StepLog
 from conductor.models import (
     Conversation,
     ConversationStatus,
     Enrollment,
     EnrollmentState,
     StepOutcome,
-    StepRun,
     Version,
 )
 from conductor.steps.unit import unit_of
 from contacts.models import Contact
-from core.bulk import insert_rows, update_rows
+from core.bulk import update_rows
 
 logger = logging.getLogger(__name__)
 
@@ -51,33 +51,6 @@ ENROLLMENT_FIELDS = [
     "claim_token",
     "claim_expires_at",
 ]
-RUN_FIELDS = ["enrollment", "visit", "step", "outcome", "ran_at", "details"]
-
-
-class StepLog:
-    """The step runs of one claim, written at its end. Runs a unit had to
-    save early (rows refer to them) are updated or deleted instead."""
-
-    def __init__(self) -> None:
-        self.new: list[StepRun] = []
-        self.changed: list[StepRun] = []
-        self.dropped: list[int] = []
-
-    def keep(self, run: StepRun, *, saved: bool, changed: bool) -> None:
-        if not saved:
-            self.new.append(run)
-        elif changed:
-            self.changed.append(run)
-
-    def drop(self, run: StepRun, *, saved: bool) -> None:
-        if saved:
-            self.dropped.append(run.pk)
-
-    def write(self) -> None:
-        insert_rows(self.new, RUN_FIELDS)
-        update_rows(self.changed, ["outcome", "details"])
-        if self.dropped:
-            StepRun.objects.filter(pk__in=self.dropped).delete()
 
 
 def run_claimed(token: str) -> int:
@@ -165,18 +138,7 @@ def _run_group(
                 enter(enrollment, first, now, first=True)
         return 0
     step = steps.by_id[step_id]
-    batch = StepBatch(
-        step=step,
-        enrollments=enrollments,
-        pending={
-            e.pk: StepRun(
-                enrollment=e, visit=e.visit, step=step, outcome=StepOutcome.PASSED, ran_at=now
-            )
-            for e in enrollments
-        },
-        steps=steps,
-        now=now,
-    )
+    batch = StepBatch(step=step, enrollments=enrollments, steps=steps, now=now)
     # Units write profiles into the locked contacts they are given; a failed
     # unit's writes are rolled back, and so must be the contacts in memory.
     before = {e.contact_id: (e.contact.profile, e.contact.updated_at) for e in enrollments}
@@ -211,18 +173,20 @@ def _finish(enrollment: Enrollment, now: datetime.datetime) -> None:
 def _apply(batch: StepBatch, outcomes: dict[int, Outcome], log: StepLog) -> None:
     for enrollment in batch.enrollments:
         outcome = outcomes.get(enrollment.pk, NEXT)
-        run = batch.pending[enrollment.pk]
         if isinstance(outcome, Hold):
             _hold(enrollment, outcome.reason)
-            log.drop(run, saved=batch.saved)  # the visit runs again when the contact resumes
+            log.drop(batch, enrollment)
             continue
         if isinstance(outcome, Finish):
             _finish(enrollment, batch.now)
-            run.outcome = StepOutcome.SKIPPED if outcome.skipped else StepOutcome.TERMINATED
-            run.details = {"reason": outcome.reason} if outcome.reason else {}
-            log.keep(run, saved=batch.saved, changed=True)
+            log.record(
+                batch,
+                enrollment,
+                StepOutcome.SKIPPED if outcome.skipped else StepOutcome.TERMINATED,
+                {"reason": outcome.reason} if outcome.reason else {},
+            )
             continue
-        log.keep(run, saved=batch.saved, changed=False)
+        log.record(batch, enrollment)
         target = outcome.step if isinstance(outcome, JumpTo) else batch.steps.next_of(batch.step)
         if target is None:
             _finish(enrollment, batch.now)

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from broadcasts.worker import nothing_left, work
-from config.workers import Backoff
+from config.workers import Backoff, freeze_start_up
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=1.0, help="Seconds between polls.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        freeze_start_up()
         backoff = Backoff(logger=logger)  # a database restart is waited out
         sent = 0
         while True:

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from conductor.engine.tasks import BATCH, advance
-from config.workers import Backoff
+from config.workers import Backoff, freeze_start_up
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=1.0, help="Seconds between polls.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        freeze_start_up()
         # A database restart is waited out, not the end of the worker.
         backoff = Backoff(logger=logger)
         steps = emails = 0

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from config.workers import Backoff
+from config.workers import Backoff, freeze_start_up
 from integrations.segment.delivery import Deliverer
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         deliverer = Deliverer()
+        freeze_start_up()
         # A database or broker restart is waited out, not the end of the worker.
         backoff = Backoff(logger=logger)
         total = 0
