@@ -1,6 +1,7 @@
 """Throughput of the Conductor's workers against the raw database.
 
     .venv/bin/python bench/conductor.py [--contacts 100000] [--workers 2] [--profile]
+                                        [--no-scaling]
 
 What it measures, on a throwaway PostgreSQL cluster (or DATABASE_URL when it
 is PostgreSQL):
@@ -38,6 +39,10 @@ is PostgreSQL):
    ``INSERT … SELECT``, and the moves as one UPDATE per step. No claims,
    no row locks, no hooks, no Python per contact: a floor, not a rival
    design.
+5. ``one_worker_seconds`` (with W > 1, unless ``--no-scaling``): N more
+   contacts entered, then one worker alone; ``scaling`` = one worker's
+   seconds / W workers' seconds (W at best; PostgreSQL shares the cores),
+   ``one_worker_ratio`` its ratio to the same baseline.
 
 How to read the last line (one JSON object): ``steps_per_s`` is step visits
 per second of wall time with W workers, start-up included; ``ratio`` =
@@ -87,6 +92,12 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="profile run_due() in-process")
+    parser.add_argument(
+        "--no-scaling",
+        dest="scaling",
+        action="store_false",
+        help="skip the one-worker run that gives the 1 -> W scaling",
+    )
     args = parser.parse_args()
     with fresh_database("postgres") as url:
         start_django(url)
@@ -108,7 +119,7 @@ def measure(url: str, args: argparse.Namespace) -> tuple[dict[str, object], list
     flow = publish_bench_flow(bench)
     with mail_server() as email_url:
         env = worker_env(url, email_url)
-        figures, problems = run(env, bench, flow, args.contacts, args.workers)
+        figures, problems = run(env, bench, flow, args.contacts, args.workers, args.scaling)
         if args.profile:
             from _conductor_profile import profile
 
@@ -117,7 +128,7 @@ def measure(url: str, args: argparse.Namespace) -> tuple[dict[str, object], list
 
 
 def run(
-    env: dict[str, str], bench: BenchList, flow: Flow, count: int, workers: int
+    env: dict[str, str], bench: BenchList, flow: Flow, count: int, workers: int, scale: bool
 ) -> tuple[dict[str, object], list[str]]:
     from _conductor import analyze, create_contacts, enter_contacts, load_average, run_workers
 
@@ -143,6 +154,21 @@ def run(
     log(f"baseline: {baseline} in {baseline_seconds:.2f} s; load {load_average():.2f}")
 
     problems = problems_of("engine", engine, count) + problems_of("baseline", baseline, count)
+    scaling: dict[str, object] = {}
+    if workers > 1 and scale:
+        # The same work on one worker, on fresh contacts: how far W workers
+        # beat one on the same cores (the database shares them too).
+        enter_contacts(bench, flow, create_contacts(bench, "single", count))
+        analyze()
+        alone = run_workers(env, 1, WORKER_BATCH)
+        single = check(bench, flow, "single%")
+        log(f"one worker: {single} in {alone.seconds:.2f} s")
+        problems += problems_of("one worker", single, count)
+        scaling = {
+            "one_worker_seconds": round(alone.seconds, 2),
+            "one_worker_ratio": round(alone.seconds / baseline_seconds, 2),
+            "scaling": round(alone.seconds / seconds, 2),
+        }
     figures = {
         "bench": "conductor",
         "contacts": count,
@@ -156,6 +182,7 @@ def run(
         "enroll_seconds": round(enroll_seconds, 2),
         # Each worker's part of the step visits: the claims spread the work.
         "worker_step_shares": done.shares(done.steps),
+        **scaling,
     }
     return figures, problems
 
