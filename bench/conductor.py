@@ -60,6 +60,10 @@ with COPY (commit 52bdb3e and after): 100,000 contacts, 549,777 step runs in
 70.6 s, 7,785 steps/s, baseline 43.7 s, ratio 1.62, enroll 20.7 s (load 1.3
 before). The baseline itself passes
 about 12,500 step visits/s here, so 25,000 steps/s is beyond this machine.
+On 2026-12-08, with the step-run log written as one INSERT … SELECT of
+(enrollment, visit, group) and the workers' start-up frozen out of the
+garbage collector: 43.1 to 50.3 s, ratio 0.99 to 1.25, 2 workers 2.03 to
+2.26 times one (the README has the three runs and those before).
 
 ``--profile`` then runs ``run_due()`` in this process over 10,000 more
 contacts twice: once counting and timing every query by step, once under

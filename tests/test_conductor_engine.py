@@ -317,6 +317,24 @@ def test_firing_an_event_enters_another_conversation(shop):
     assert Enrollment.objects.filter(state=EnrollmentState.FINISHED).count() == 2
 
 
+def test_an_event_enters_only_the_conversations_triggered_by_that_event(shop):
+    purchase, shipped = EventFactory(list=shop, name="Purchase"), EventFactory(list=shop)
+    on_purchase, _ = build(shop, TERMINATE, trigger=TriggerKind.EXTERNAL_EVENT, event=purchase)
+    on_shipped, _ = build(shop, TERMINATE, trigger=TriggerKind.EXTERNAL_EVENT, event=shipped)
+    fire = (StepKind.ACTION, {"action": "FireEvent", "event": shipped.pk})
+    shipping, _ = build(shop, fire, TERMINATE)
+    buyer = subscribe_contact(email_list=shop, email="a@example.com", method="API").contact
+    run_due()  # the shipping flow fires "shipped" for the buyer
+    fire_event(event=EventFactory(list=shop, name="Untriggered"), contact=buyer)
+    run_due()
+    entered = Enrollment.objects.filter(contact=buyer).values_list("conversation_id", flat=True)
+    assert sorted(entered) == sorted([shipping.pk, on_shipped.pk])
+
+    fire_event(event=purchase, contact=buyer)
+    entered = Enrollment.objects.filter(contact=buyer).values_list("conversation_id", flat=True)
+    assert sorted(entered) == sorted([shipping.pk, on_shipped.pk, on_purchase.pk])
+
+
 def test_run_conductor_once_advances_everything_due_and_exits(shop):
     build(shop, TERMINATE)
     for n in range(5):

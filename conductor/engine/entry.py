@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -66,11 +66,25 @@ def enter_conversations(
     if kinds is not None and kinds.isdisjoint(firing):
         return
     rows = list(
-        activities.filter(kind__in=firing).values_list("contact_id", "list_id", "kind", "details")
+        activities.filter(_firing(firing, triggers)).values_list(
+            "contact_id", "list_id", "kind", "details"
+        )
     )
     entered = enroll(rows, triggers)
     if entered:
         transaction.on_commit(queue_run)
+
+
+def _firing(firing: list[str], triggers: list[Trigger]) -> Q:
+    """The activities of ``firing`` kinds, and of fired events only those
+    some trigger starts on (a conversation firing "Order shipped" for a
+    thousand contacts is a thousand events no trigger may want)."""
+    others = Q(kind__in=[kind for kind in firing if kind != ActivityKind.EVENT_FIRED])
+    if ActivityKind.EVENT_FIRED not in firing:
+        return others
+    # Only external-event triggers name an event, and always (a constraint).
+    events = sorted({t.event_id for t in triggers if t.event_id is not None})
+    return others | Q(kind=ActivityKind.EVENT_FIRED, details__event_id__in=events)
 
 
 def _any_published_trigger(relevant: QuerySet[Activity], list_ids: frozenset[int] | None) -> bool:
