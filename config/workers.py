@@ -17,6 +17,7 @@ from typing import TypeVar
 import psycopg
 import redis.exceptions
 from django import db
+from django.core.management.base import BaseCommand
 
 T = TypeVar("T")
 
@@ -32,15 +33,19 @@ INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def freeze_start_up() -> None:
-    """Leave what the process has loaded so far (Django, the apps, their
-    modules: over a hundred thousand objects) out of the garbage collector's
-    full collections. A worker's batches allocate thousands of model
-    instances each, which set off full collections, and each walked every
-    object loaded at start-up again: 7 % of ``run_conductor``'s CPU in
-    ``bench/conductor.py``. None of those objects is ever garbage."""
-    gc.collect()
-    gc.freeze()
+def freeze_start_up(command: BaseCommand) -> None:
+    """Leave what the worker process has loaded so far (Django, the apps,
+    their modules: over a hundred thousand objects) out of the garbage
+    collector's full collections. A worker's batches allocate thousands of
+    model instances each, which set off full collections, and each walked
+    every object loaded at start-up again: 7 % of ``run_conductor``'s CPU in
+    ``bench/conductor.py``. None of those objects is ever garbage.
+
+    Only when ``command`` is the process (``manage.py <command>``): called
+    from other code (``call_command``), its caller's objects may well be."""
+    if getattr(command, "_called_from_command_line", False):  # set by run_from_argv
+        gc.collect()
+        gc.freeze()
 
 
 def is_infrastructure_error(error: BaseException) -> bool:

@@ -46,22 +46,39 @@ CHANNEL = "retailmail_tasks"
 #: After the listening connection fails, poll this long before opening it again.
 RECONNECT_AFTER = 10.0
 
+#: A task is stamped due with the queueing machine's clock and looked for with
+#: the pusher's: a queueing machine whose clock runs a few milliseconds ahead
+#: would make a woken pusher find nothing due and wait out the poll.
+CLOCK_SKEW = timedelta(seconds=1)
+
+#: TCP keepalives on the listening connection, unless the database settings
+#: choose their own: a firewall that drops an idle connection without a word
+#: would otherwise leave the pusher waiting on a dead socket, polling.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 60,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
 
 class NotifyingORM(ORM):
     """The ORM broker with a NOTIFY per queued task and a LISTEN in place of the poll."""
 
-    def __init__(self, list_key: str | None = None) -> None:
-        super().__init__(list_key=list_key)
-        self._listener: psycopg.Connection[Any] | None = None
-        self._listen_again_at = 0.0
+    # Class defaults too: django-q2 rebuilds a pickled broker without __init__.
+    _listener: psycopg.Connection[Any] | None = None
+    _listen_again_at = 0.0
 
     # --- Queueing ------------------------------------------------------------
 
     def enqueue(self, task: str) -> int:
-        task_id: int = super().enqueue(task)
-        if notifies(Conf.ORM):
-            with connections[Conf.ORM].cursor() as cursor:
-                cursor.execute("SELECT pg_notify(%s, '')", [CHANNEL])
+        # The row and its notice commit together: outside a transaction, one
+        # commit instead of two, and never a queued task reported as failed.
+        with transaction.atomic(using=Conf.ORM, savepoint=False):
+            task_id: int = super().enqueue(task)
+            if notifies(Conf.ORM):
+                with connections[Conf.ORM].cursor() as cursor:
+                    cursor.execute("SELECT pg_notify(%s, '')", [CHANNEL])
         return task_id
 
     # --- Taking --------------------------------------------------------------
@@ -84,14 +101,17 @@ class NotifyingORM(ORM):
         return them; rows another cluster is taking are skipped, not awaited."""
         queue = self.get_connection()  # closes a stale connection first
         now = timezone.now()
+        # Taken up to a second early: a dead worker's task comes back after
+        # Q_CLUSTER["retry"] (11 minutes) less a second.
+        due_by = now + CLOCK_SKEW
         # One plain read while the table is empty, as most looks find it: no
         # transaction, so on SQLite no write lock every poll.
-        if not queue.filter(key=self.list_key, lock__lt=now).exists():
+        if not queue.filter(key=self.list_key, lock__lt=due_by).exists():
             return []
         with transaction.atomic(using=Conf.ORM):
             due = list(
                 queue.select_for_update(skip_locked=True)
-                .filter(key=self.list_key, lock__lt=now)
+                .filter(key=self.list_key, lock__lt=due_by)
                 .order_by("id")
                 .values_list("id", "payload")[: Conf.BULK]
             )
@@ -112,7 +132,7 @@ class NotifyingORM(ORM):
         if not notifies(Conf.ORM) or time.monotonic() < self._listen_again_at:
             return None
         try:
-            params = connections[Conf.ORM].get_connection_params()
+            params = {**KEEPALIVES, **connections[Conf.ORM].get_connection_params()}
             listener = psycopg.Connection.connect(**params, autocommit=True)
             listener.execute(f"LISTEN {CHANNEL}")
         except psycopg.Error as error:

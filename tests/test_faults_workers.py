@@ -369,12 +369,23 @@ def test_a_polling_worker_keeps_what_it_loaded_at_start_up_out_of_full_collectio
     import gc
     import io
 
-    from django.core.management import call_command
+    from django.core.management import call_command, load_command_class
 
     gc.unfreeze()
     try:
         call_command(command, "--once", stdout=io.StringIO())
+        assert gc.get_freeze_count() == 0, "called from code: its caller's objects are not frozen"
+
+        # As ``manage.py <command> --once`` runs it:
+        load_command_class(APPS[command], command).run_from_argv(["manage.py", command, "--once"])
         # Everything loaded (Django, every app) is in the permanent generation.
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+APPS = {
+    "run_conductor": "conductor",
+    "run_broadcasts": "broadcasts",
+    "deliver_segment": "integrations",
+}

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=1.0, help="Seconds between polls.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        freeze_start_up()
+        freeze_start_up(self)
         backoff = Backoff(logger=logger)  # a database restart is waited out
         sent = 0
         while True:

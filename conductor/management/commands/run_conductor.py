@@ -29,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=1.0, help="Seconds between polls.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        freeze_start_up()
+        freeze_start_up(self)
         # A database restart is waited out, not the end of the worker.
         backoff = Backoff(logger=logger)
         steps = emails = 0

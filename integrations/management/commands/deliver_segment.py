@@ -30,7 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         deliverer = Deliverer()
-        freeze_start_up()
+        freeze_start_up(self)
         # A database or broker restart is waited out, not the end of the worker.
         backoff = Backoff(logger=logger)
         total = 0
