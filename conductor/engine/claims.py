@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from conductor.models import Conversation, ConversationStatus, Enrollment, EnrollmentState
-from core.claims import lease
+from core.claims import in_index_order, lease
 
 
 def paused_conversations():
@@ -54,12 +54,16 @@ def claim_due(limit: int) -> str | None:
     now = timezone.now()
     token = uuid.uuid4().hex
     with transaction.atomic():
-        ids = list(
-            _due(now)
-            .order_by("due_at")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:limit]
-        )
+        # Along the ``enrollment_due`` index, stopping at the limit, also when
+        # an import has just entered a million contacts the statistics
+        # do not know of yet (``in_index_order``).
+        with in_index_order(Enrollment):
+            ids = list(
+                _due(now)
+                .order_by("due_at")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:limit]
+            )
         if not ids:
             return None
         Enrollment.objects.filter(pk__in=ids).update(
