@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.db import connections, router
 from django.db.models import Model
+from django.db.transaction import TransactionManagementError
 
 
 def lease() -> datetime.timedelta:
@@ -31,14 +32,20 @@ def in_index_order(model: type[Model]) -> Iterator[None]:
     believes a few dozen are waiting, and sorting a few dozen looks cheaper
     than the index. Then every claim of 500 reads and sorts the million.
     Sorting is switched off for the block (``SET LOCAL``, so also behind
-    PgBouncer in transaction mode) and put back as it was."""
+    PgBouncer in transaction mode) and put back as it was. A walk that finds
+    fewer rows than its limit reads to the index's end: for a lookup of a
+    few known rows, do not use it."""
     connection = connections[router.db_for_write(model)]
+    if not connection.in_atomic_block:  # SET LOCAL would end with its own statement
+        raise TransactionManagementError("in_index_order() needs a transaction.")
     if connection.vendor != "postgresql":
         yield
         return
     with connection.cursor() as cursor:
+        # The setting as it was, read before it is changed (the CTE is scanned first).
         cursor.execute(
-            "SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', true)"
+            "WITH before AS MATERIALIZED (SELECT current_setting('enable_sort') AS value) "
+            "SELECT value, set_config('enable_sort', 'off', true) FROM before"
         )
         (before, _) = cursor.fetchone()
     # Not restored after an error: its transaction is rolled back, and the

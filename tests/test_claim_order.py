@@ -7,7 +7,9 @@ otherwise read every waiting row and sort them, for each claim."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -17,13 +19,12 @@ from conductor.engine.claims import claim_due
 from conductor.models import Enrollment
 from contacts.models import Contact, SubscriptionState
 from core.claims import in_index_order
-from emails.models import Delivery, DeliveryStatus
-from emails.sending.delivery import _claim
+from emails.models import Delivery, DeliveryStatus, Message
+from emails.sending.delivery import _claim, send_now
 from tests.factories import MessageFactory
 from tests.test_conductor_race import contacts_due
 from tests.test_faults_workers import ON_SQLITE
 
-pytestmark = pytest.mark.django_db(transaction=True)
 postgres_only = pytest.mark.skipif(
     ON_SQLITE, reason="PostgreSQL's planner: SQLite keeps no statistics to be out of date"
 )
@@ -44,8 +45,33 @@ def explain(sql: str) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
+def empty_statistics(table: str) -> None:
+    """The table's statistics as an ANALYZE of it empty leaves them."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+
+
+def oldest_last(table: str, column: str) -> None:
+    """Give each row its own time, the highest ids the oldest: the claim's
+    order is then not the ids' (nor the order the rows were written in)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {column} = now() - id * interval '1 second'")
+
+
+def claim_statements(captured: list[dict[str, str]]) -> list[int]:
+    """The positions of the claims' SELECTs, each checked to run with
+    sorting switched off and put back right after."""
+    statements = [q["sql"] for q in captured]
+    selects = [n for n, sql in enumerate(statements) if "SKIP LOCKED" in sql]
+    for n in selects:
+        assert "set_config('enable_sort', 'off', true)" in statements[n - 1]
+        assert "set_config('enable_sort'" in statements[n + 1]  # put back at once
+    return selects
+
+
 @postgres_only
-def test_a_claim_walks_the_index_of_waiting_emails_with_statistics_from_before_they_came(shop):
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_of_emails_takes_the_oldest_along_the_index_with_statistics_from_before(shop):
     message = MessageFactory(list=shop, subject="Sale", html_body="<p>Hi</p>", text_body="Hi")
     Contact.objects.bulk_create(
         Contact(
@@ -56,66 +82,75 @@ def test_a_claim_walks_the_index_of_waiting_emails_with_statistics_from_before_t
         )
         for n in range(WAITING)
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE emails_delivery")  # the statistics of an empty table
+    empty_statistics("emails_delivery")
     broadcast = create_broadcast(email_list=shop, name="Sale", message=message)
     schedule_broadcast(broadcast=broadcast)
     start_due()
     while choose_recipients(budget=5.0):
         pass
+    oldest_last("emails_delivery", "created_at")
     assert Delivery.objects.filter(status=DeliveryStatus.PENDING).count() == WAITING
 
     with CaptureQueriesContext(connection) as queries:
         token, claimed = _claim(LIMIT)
 
-    oldest = list(Delivery.objects.order_by("created_at", "pk").values_list("pk", flat=True))
-    assert sorted(claimed) == sorted(oldest[:LIMIT])
+    by_age = list(Delivery.objects.order_by("created_at").values_list("pk", flat=True))
+    assert claimed == by_age[:LIMIT]
     claimed_now = Delivery.objects.filter(claim_token=token, status=DeliveryStatus.SENDING)
     assert claimed_now.count() == LIMIT
-    statements = [q["sql"] for q in queries.captured_queries]
-    selects = [n for n, sql in enumerate(statements) if "SKIP LOCKED" in sql]
-    assert len(selects) == 2  # the transactional lane, then the rest
-    for n in selects:
-        assert "set_config('enable_sort', 'off', true)" in statements[n - 1]
-        assert "set_config('enable_sort'" in statements[n + 1]  # put back at once
-    claim_sql = statements[selects[1]]
-    assert "NOT" in claim_sql and "transactional" in claim_sql
-
-    # Without the block, what the planner chooses depends on the statistics
-    # it has: with those of an empty table, every waiting email read, then sorted.
+    selects = claim_statements(queries.captured_queries)
+    assert len(selects) == 2  # the receipts' lane, then the rest
     with transaction.atomic(), in_index_order(Delivery):
-        walked = explain(claim_sql)
+        walked = explain(queries.captured_queries[selects[1]]["sql"])
     assert "Index Scan using delivery_unsent" in walked
     assert "Sort" not in walked
 
 
 @postgres_only
-def test_a_conductor_claim_walks_the_due_index_with_statistics_from_before_they_entered(shop):
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE conductor_enrollment")  # the statistics of an empty table
+@pytest.mark.django_db(transaction=True)
+def test_a_conductor_claim_takes_the_first_due_along_the_index_with_statistics_from_before(shop):
+    empty_statistics("conductor_enrollment")
     contacts_due(shop, WAITING)
+    oldest_last("conductor_enrollment", "due_at")
 
     with CaptureQueriesContext(connection) as queries:
         token = claim_due(LIMIT)
 
-    first_due = list(Enrollment.objects.order_by("due_at", "pk").values_list("pk", flat=True))
+    first_due = list(Enrollment.objects.order_by("due_at").values_list("pk", flat=True))
     claimed = Enrollment.objects.filter(claim_token=token).values_list("pk", flat=True)
     assert sorted(claimed) == sorted(first_due[:LIMIT])
-    statements = [q["sql"] for q in queries.captured_queries]
-    select = next(n for n, sql in enumerate(statements) if "SKIP LOCKED" in sql)
-    assert "set_config('enable_sort', 'off', true)" in statements[select - 1]
-    assert "set_config('enable_sort'" in statements[select + 1]
+    (select,) = claim_statements(queries.captured_queries)
     with transaction.atomic(), in_index_order(Enrollment):
-        walked = explain(statements[select])
+        walked = explain(queries.captured_queries[select]["sql"])
     assert "Index Scan using enrollment_due" in walked
     assert "Sort" not in walked
 
 
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_sending_known_emails_at_once_finds_them_by_id_not_along_the_index(shop):
+    message = MessageFactory(list=shop, subject="Receipt", html_body="", text_body="Thanks")
+    contact = Contact.objects.create(list=shop, email="a@example.com", subscribed_at=timezone.now())
+    delivery = Delivery.objects.create(
+        source_type=ContentType.objects.get_for_model(Message),
+        source_id=message.pk,
+        message=message,
+        contact=contact,
+        transactional=True,
+    )
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.SENDING)  # a worker has it
+
+    with CaptureQueriesContext(connection) as queries:
+        assert send_now([delivery.pk]) == 0
+
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert any("SKIP LOCKED" in sql for sql in statements)
+    assert not any("enable_sort" in sql for sql in statements)
+
+
+@postgres_only
+@pytest.mark.django_db
 def test_the_planner_setting_is_off_only_inside_the_block():
-    if connection.vendor != "postgresql":
-        with transaction.atomic(), in_index_order(Delivery):  # nothing to switch
-            assert not Delivery.objects.exists()
-        return
     with transaction.atomic():
         assert enable_sort() == "on"
         with in_index_order(Delivery):
@@ -131,3 +166,10 @@ def test_the_planner_setting_is_off_only_inside_the_block():
     finally:
         with connection.cursor() as cursor:
             cursor.execute("RESET enable_sort")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_block_is_refused():
+    refused = pytest.raises(TransactionManagementError, match="needs a transaction")
+    with refused, in_index_order(Delivery):
+        pass

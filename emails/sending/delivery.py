@@ -37,6 +37,7 @@ itself is ``smtp``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import logging
@@ -158,9 +159,12 @@ def _claim(limit: int, *, only: list[int] | None = None) -> tuple[str, list[int]
     with transaction.atomic():
         # A receipt waits behind no broadcast: its lane (the partial index
         # delivery_transactional_due) holds a handful of rows, read first.
-        ids = _oldest(due.filter(transactional=True), limit)
+        # ``only``: a few known rows, found by id (a walk of the index in order
+        # would read every waiting email when they are not there).
+        walk = only is None
+        ids = _oldest(due.filter(transactional=True), limit, walk=walk)
         if len(ids) < limit:
-            ids += _oldest(due.filter(transactional=False), limit - len(ids))
+            ids += _oldest(due.filter(transactional=False), limit - len(ids), walk=walk)
         if ids:
             # Locked above, still Pending: found by their ids alone (the
             # status index holds every waiting email, not only these).
@@ -172,13 +176,14 @@ def _claim(limit: int, *, only: list[int] | None = None) -> tuple[str, list[int]
     return token, ids
 
 
-def _oldest(due: QuerySet[Delivery], limit: int) -> list[int]:
+def _oldest(due: QuerySet[Delivery], limit: int, *, walk: bool = True) -> list[int]:
     """The ids of up to ``limit`` of ``due``, oldest first, locked for this
-    transaction; rows another worker holds are skipped. They are read in
-    the order of the index ``delivery_unsent`` keeps, however few waiting
-    emails the planner's statistics expect."""
+    transaction; rows another worker holds are skipped. With ``walk``, read
+    in the order an index of waiting emails keeps (``delivery_unsent``, or
+    ``delivery_transactional_due`` for receipts), however few the planner's
+    statistics expect."""
     locked = due.order_by("created_at").select_for_update(skip_locked=True)
-    with in_index_order(Delivery):
+    with in_index_order(Delivery) if walk else contextlib.nullcontext():
         return list(locked.values_list("pk", flat=True)[:limit])
 
 
